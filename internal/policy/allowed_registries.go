@@ -1,0 +1,41 @@
+package policy
+
+// allowed-registries (off by default) admits only images from the configured
+// registries or repository prefixes (allowedRegistries). Reads: image of
+// every container. Images without a registry are docker.io/library/... or
+// docker.io/...; a prefix matches at a "/" boundary.
+
+import (
+	"strconv"
+	"strings"
+)
+
+var allowedRegistries = Rule{
+	ID:      "allowed-registries",
+	Default: Off,
+	Check: func(in *Input, o *Options) []Violation {
+		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c *containerRef) (string, string) {
+			img := NormalizeImage(c.Image)
+			for _, p := range o.AllowedRegistries {
+				p = strings.TrimSuffix(p, "/")
+				if strings.HasPrefix(img, p+"/") {
+					return "", ""
+				}
+			}
+			return c.Path() + ".image", "container " + strconv.Quote(c.Name) + " uses image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")
+		})
+	},
+}
+
+// NormalizeImage spells an image reference with its registry, as the
+// container runtime resolves it: busybox is docker.io/library/busybox.
+func NormalizeImage(img string) string {
+	first, _, found := strings.Cut(img, "/")
+	if !found {
+		return "docker.io/library/" + img
+	}
+	if !strings.ContainsAny(first, ".:") && first != "localhost" {
+		return "docker.io/" + img
+	}
+	return img
+}

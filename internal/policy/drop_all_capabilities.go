@@ -1,0 +1,37 @@
+package policy
+
+// drop-all-capabilities demands that every container drops ALL Linux
+// capabilities and adds back none but NET_BIND_SERVICE (as Pod Security
+// "restricted"). Reads: securityContext.capabilities.{drop,add}.
+
+import (
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+var dropAllCapabilities = Rule{
+	ID:      "drop-all-capabilities",
+	Default: Deny,
+	Check: func(in *Input, _ *Options) []Violation {
+		return containerFailures(&in.Pod.Spec, "capabilities are not dropped", func(c *containerRef) (string, string) {
+			var caps *corev1.Capabilities
+			if c.SecurityContext != nil {
+				caps = c.SecurityContext.Capabilities
+			}
+			if caps != nil {
+				for i, a := range caps.Add {
+					if a != "NET_BIND_SERVICE" {
+						return c.Path() + ".securityContext.capabilities.add[" + strconv.Itoa(i) + "]",
+							"container " + strconv.Quote(c.Name) + " adds capability " + string(a) + "; only NET_BIND_SERVICE may be added"
+					}
+				}
+			}
+			if in.Fragment || (caps != nil && slices.Contains(caps.Drop, "ALL")) {
+				return "", ""
+			}
+			return c.Path() + ".securityContext.capabilities.drop", "container " + strconv.Quote(c.Name) + " does not drop ALL capabilities; set capabilities.drop: [ALL]"
+		})
+	},
+}

@@ -1,0 +1,30 @@
+package policy
+
+// metadata-egress-blocked demands that the Pod's namespace has NetworkPolicies
+// that keep it from every metadata address: at least one policy with Egress
+// selects the Pod, and no egress rule of the policies that select it allows
+// any port or protocol to a configured metadata range. Reads: the Pod's
+// labels, namespace and spec.hostNetwork (NetworkPolicy does not apply to host
+// network Pods), and the NetworkPolicies the caller passes in.
+
+var metadataEgressBlocked = Rule{
+	ID:      "metadata-egress-blocked",
+	Default: Deny,
+	Check: func(in *Input, o *Options) []Violation {
+		if in.Pod.Spec.HostNetwork {
+			return []Violation{{Field: "spec.hostNetwork", Reason: "metadata egress is not blocked",
+				Detail: "NetworkPolicy does not apply to host network Pods; remove hostNetwork"}}
+		}
+		v := AnalyzeEgress(in.Pod, in.NetworkPolicies, o.Metadata)
+		if len(v.Selecting) == 0 {
+			return []Violation{{Field: "metadata.labels", Reason: "metadata egress is not blocked",
+				Detail: "no NetworkPolicy with Egress in namespace " + namespaceOf(in.Pod.Namespace) + " selects the Pod, so it can reach the metadata service; install kestra-guard's managed policy or one that blocks the metadata ranges"}}
+		}
+		var out []Violation
+		for _, op := range v.Openings {
+			out = append(out, Violation{Field: "NetworkPolicy/" + op.Policy + "." + op.Field, Reason: "metadata egress is open",
+				Detail: op.String() + "; add the metadata ranges to its ipBlock.except or narrow the rule"})
+		}
+		return out
+	},
+}

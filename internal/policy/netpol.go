@@ -1,0 +1,223 @@
+package policy
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Opening is one way a NetworkPolicy lets traffic reach a metadata address.
+type Opening struct {
+	Policy string // namespace/name
+	Field  string // spec.egress[i] or spec.egress[i].to[j].ipBlock
+	// Address is the metadata address (or sub-range) that is reachable.
+	Address string
+}
+
+func (op Opening) String() string {
+	return "NetworkPolicy " + op.Policy + " " + op.Field + " allows egress to " + op.Address
+}
+
+// EgressVerdict is the effective egress of one Pod towards the metadata ranges.
+type EgressVerdict struct {
+	// Selecting names the egress policies that select the Pod.
+	Selecting []string
+	// Openings lists every rule of those policies that reaches a metadata
+	// address. The Pod is protected when Selecting is not empty and
+	// Openings is empty.
+	Openings []Opening
+}
+
+// Protected reports whether no metadata address is reachable.
+func (v EgressVerdict) Protected() bool { return len(v.Selecting) > 0 && len(v.Openings) == 0 }
+
+// AnalyzeEgress decides, following the NetworkPolicy spec, whether pod can
+// reach any address in metadata on any port or protocol. Egress is allowed
+// when any policy of the Pod's namespace that selects it and has Egress in
+// its policyTypes allows it; a Pod selected by none may reach everything.
+func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metadata []netip.Prefix) EgressVerdict {
+	var v EgressVerdict
+	ns := namespaceOf(pod.Namespace)
+	for i := range policies {
+		p := &policies[i]
+		if namespaceOf(p.Namespace) != ns || !HasEgress(p) {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		id := ns + "/" + p.Name
+		if err != nil {
+			// Fail closed: a selector that cannot be read may select the Pod
+			// and cannot be counted on to protect it.
+			v.Openings = append(v.Openings, Opening{Policy: id, Field: "spec.podSelector", Address: "an unknown set (invalid podSelector: " + err.Error() + ")"})
+			continue
+		}
+		if !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		v.Selecting = append(v.Selecting, id)
+		v.Openings = append(v.Openings, PolicyOpenings(p, metadata)...)
+	}
+	return v
+}
+
+func namespaceOf(ns string) string {
+	if ns == "" {
+		return metav1.NamespaceDefault
+	}
+	return ns
+}
+
+// HasEgress reports whether p restricts egress, with the API's defaulting:
+// without policyTypes, a policy has Egress when it has egress rules.
+func HasEgress(p *networkingv1.NetworkPolicy) bool {
+	if len(p.Spec.PolicyTypes) == 0 {
+		return len(p.Spec.Egress) > 0
+	}
+	return slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+}
+
+// PolicyOpenings lists the egress rules of p that allow traffic to an
+// address in metadata, whichever Pods p selects. Ports never close the way
+// (any port is a way), except that a rule whose ports are all named matches
+// no ipBlock destination: a named port resolves only on a destination Pod.
+func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix) []Opening {
+	if !HasEgress(p) {
+		return nil
+	}
+	id := namespaceOf(p.Namespace) + "/" + p.Name
+	var out []Opening
+	for i := range p.Spec.Egress {
+		r := &p.Spec.Egress[i]
+		if onlyNamedPorts(r.Ports) {
+			continue
+		}
+		field := "spec.egress[" + strconv.Itoa(i) + "]"
+		if len(r.To) == 0 {
+			out = append(out, Opening{Policy: id, Field: field, Address: "every address (the rule has no \"to\")"})
+			continue
+		}
+		for j := range r.To {
+			b := r.To[j].IPBlock
+			if b == nil {
+				continue // Pod and namespace selectors choose Pods, never the metadata service
+			}
+			if addr, open := ipBlockReaches(b, metadata); open {
+				out = append(out, Opening{Policy: id, Field: field + ".to[" + strconv.Itoa(j) + "].ipBlock", Address: addr})
+			}
+		}
+	}
+	return out
+}
+
+func onlyNamedPorts(ports []networkingv1.NetworkPolicyPort) bool {
+	if len(ports) == 0 {
+		return false
+	}
+	for _, p := range ports {
+		if p.Port == nil || p.Port.Type != intstr.String {
+			return false
+		}
+	}
+	return true
+}
+
+// knownEndpoints are named in messages in preference to a sub-range.
+var knownEndpoints = []netip.Addr{
+	netip.MustParseAddr("169.254.169.254"),
+	netip.MustParseAddr("169.254.170.2"),
+	netip.MustParseAddr("169.254.170.23"),
+	netip.MustParseAddr("fd00:ec2::254"),
+	netip.MustParseAddr("fd00:ec2::23"),
+	netip.MustParseAddr("fe80::a9fe:a9fe"),
+	netip.MustParseAddr("168.63.129.16"),
+	netip.MustParseAddr("100.100.100.200"),
+}
+
+// ipBlockReaches reports whether cidr minus except holds any metadata
+// address, and names one. A block that cannot be parsed is taken as open.
+func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, bool) {
+	cidr, err := parseBlock(b.CIDR)
+	if err != nil {
+		return "an unknown range (invalid cidr " + strconv.Quote(b.CIDR) + ")", true
+	}
+	var except []netip.Prefix
+	for _, e := range b.Except {
+		if ep, err := parseBlock(e); err == nil {
+			except = append(except, ep)
+		}
+	}
+	for _, m := range metadata {
+		if !cidr.Overlaps(m) {
+			continue
+		}
+		region := m
+		if cidr.Bits() > m.Bits() {
+			region = cidr
+		}
+		hole, open := uncovered(region, except)
+		if !open {
+			continue
+		}
+		for _, a := range knownEndpoints {
+			if region.Contains(a) && !slices.ContainsFunc(except, func(e netip.Prefix) bool { return e.Contains(a) }) {
+				return a.String(), true
+			}
+		}
+		if hole.IsSingleIP() {
+			return hole.Addr().String(), true
+		}
+		return hole.String() + " (metadata range " + m.String() + ")", true
+	}
+	return "", false
+}
+
+// parseBlock parses a CIDR; an IPv4-mapped IPv6 CIDR is read as the IPv4
+// range it maps, since a dual-stack node may route it so.
+func parseBlock(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil {
+		return p, err
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), nil
+	}
+	return p.Masked(), nil
+}
+
+// uncovered returns a part of p that no prefix in except covers.
+func uncovered(p netip.Prefix, except []netip.Prefix) (netip.Prefix, bool) {
+	inside := false
+	for _, e := range except {
+		if e.Bits() <= p.Bits() && e.Contains(p.Addr()) {
+			return netip.Prefix{}, false
+		}
+		if e.Overlaps(p) {
+			inside = true
+		}
+	}
+	if !inside {
+		return p, true
+	}
+	lo, hi := split(p)
+	if h, ok := uncovered(lo, except); ok {
+		return h, true
+	}
+	return uncovered(hi, except)
+}
+
+// split halves p, which must be shorter than its address.
+func split(p netip.Prefix) (netip.Prefix, netip.Prefix) {
+	bits := p.Bits()
+	b := p.Addr().AsSlice()
+	lo := netip.PrefixFrom(p.Addr(), bits+1)
+	b[bits/8] |= 0x80 >> (bits % 8)
+	hiAddr, _ := netip.AddrFromSlice(b)
+	return lo, netip.PrefixFrom(hiAddr, bits+1)
+}

@@ -1,0 +1,51 @@
+package policy
+
+// no-cloud-identity reports a task-runner Pod wired to a cloud identity, so
+// that user code would hold cloud credentials: env variables that point SDKs
+// at a web identity or container credentials endpoint, and projected service
+// account tokens for a non-Kubernetes audience. Reads: env[].name of every
+// container, spec.volumes[].projected.sources[].serviceAccountToken.audience.
+
+import (
+	"slices"
+	"strconv"
+)
+
+var cloudIdentityEnv = []string{
+	"AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_ARN",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AZURE_FEDERATED_TOKEN_FILE",
+	"GCE_METADATA_HOST",
+}
+
+var noCloudIdentity = Rule{
+	ID:      "no-cloud-identity",
+	Default: Warn,
+	Check: func(in *Input, _ *Options) []Violation {
+		const reason = "Pod is wired to a cloud identity"
+		var out []Violation
+		visitContainers(&in.Pod.Spec, func(c *containerRef) {
+			for i := range c.Env {
+				if slices.Contains(cloudIdentityEnv, c.Env[i].Name) {
+					out = append(out, Violation{Field: c.Path() + ".env[" + strconv.Itoa(i) + "].name", Reason: reason,
+						Detail: "container " + strconv.Quote(c.Name) + " sets " + c.Env[i].Name + ", which hands cloud credentials to task code; give the task its own narrowly scoped credentials as a Secret"})
+				}
+			}
+		})
+		for i, v := range in.Pod.Spec.Volumes {
+			if v.Projected == nil {
+				continue
+			}
+			for j, src := range v.Projected.Sources {
+				if t := src.ServiceAccountToken; t != nil && t.Audience != "" {
+					out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].projected.sources[" + strconv.Itoa(j) + "].serviceAccountToken.audience",
+						Reason: reason, Detail: "volume " + strconv.Quote(v.Name) + " projects a token for audience " + strconv.Quote(t.Audience) + ", which a cloud exchanges for credentials; remove it"})
+				}
+			}
+		}
+		return out
+	},
+}

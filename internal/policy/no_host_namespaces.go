@@ -1,0 +1,21 @@
+package policy
+
+// no-host-namespaces forbids sharing the node's PID or IPC namespace.
+// Reads: spec.hostPID, spec.hostIPC. Passes when both are unset or false.
+
+var noHostNamespaces = Rule{
+	ID:      "no-host-namespaces",
+	Default: Deny,
+	Check: func(in *Input, _ *Options) []Violation {
+		var out []Violation
+		if in.Pod.Spec.HostPID {
+			out = append(out, Violation{Field: "spec.hostPID", Reason: "host PID namespace is forbidden",
+				Detail: "hostPID=true lets the Pod see and signal every process on the node; remove hostPID"})
+		}
+		if in.Pod.Spec.HostIPC {
+			out = append(out, Violation{Field: "spec.hostIPC", Reason: "host IPC namespace is forbidden",
+				Detail: "hostIPC=true shares the node's shared memory; remove hostIPC"})
+		}
+		return out
+	},
+}

@@ -1,0 +1,17 @@
+package policy
+
+// no-host-network forbids sharing the node's network namespace, which also
+// puts the Pod outside every NetworkPolicy. Reads: spec.hostNetwork.
+// Passes when it is unset or false.
+
+var noHostNetwork = Rule{
+	ID:      "no-host-network",
+	Default: Deny,
+	Check: func(in *Input, _ *Options) []Violation {
+		if !in.Pod.Spec.HostNetwork {
+			return nil
+		}
+		return []Violation{{Field: "spec.hostNetwork", Reason: "host network is forbidden",
+			Detail: "hostNetwork=true shares the node's network and escapes NetworkPolicy, so the metadata service is reachable; remove hostNetwork"}}
+	},
+}

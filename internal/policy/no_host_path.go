@@ -1,0 +1,52 @@
+package policy
+
+// no-host-path forbids hostPath volumes, mounted or not, except paths on the
+// allow-list (hostPathAllowList), which every mount must mount read-only.
+// Reads: spec.volumes[].hostPath.path and every container's volumeMounts.
+// Paths are cleaned before any comparison; an allowed path admits what lies
+// below it and never its parent.
+
+import "strconv"
+
+var noHostPath = Rule{
+	ID:      "no-host-path",
+	Default: Deny,
+	Check: func(in *Input, o *Options) []Violation {
+		var out []Violation
+		spec := &in.Pod.Spec
+		for i := range spec.Volumes {
+			v := &spec.Volumes[i]
+			if v.HostPath == nil {
+				continue
+			}
+			field := "spec.volumes[" + strconv.Itoa(i) + "].hostPath.path"
+			p := CleanHostPath(v.HostPath.Path)
+			if !allowedHostPath(p, o.HostPathAllowList) {
+				detail := "volume " + strconv.Quote(v.Name) + " mounts host path " + strconv.Quote(p)
+				if exp := CredentialExposure(p); exp != "" {
+					detail += ", which " + exp
+				}
+				out = append(out, Violation{Field: field, Reason: "host path volume is forbidden",
+					Detail: detail + "; use an emptyDir, a ConfigMap or a Secret instead"})
+				continue
+			}
+			visitContainers(spec, func(c *containerRef) {
+				for j := range c.VolumeMounts {
+					m := &c.VolumeMounts[j]
+					if m.Name == v.Name && !m.ReadOnly {
+						out = append(out, writableMount(c, j, p))
+					}
+				}
+			})
+		}
+		return out
+	},
+}
+
+func writableMount(c *containerRef, j int, p string) Violation {
+	return Violation{
+		Field:  c.Path() + ".volumeMounts[" + strconv.Itoa(j) + "].readOnly",
+		Reason: "allowed host path is mounted writable",
+		Detail: "container " + strconv.Quote(c.Name) + " mounts allow-listed host path " + strconv.Quote(p) + " read-write; set readOnly: true",
+	}
+}

@@ -1,0 +1,23 @@
+package policy
+
+// no-host-ports forbids binding container ports on the node.
+// Reads: ports[].hostPort of every container. Passes when all are unset or 0.
+
+import "strconv"
+
+var noHostPorts = Rule{
+	ID:      "no-host-ports",
+	Default: Deny,
+	Check: func(in *Input, _ *Options) []Violation {
+		var out []Violation
+		visitContainers(&in.Pod.Spec, func(c *containerRef) {
+			for i, p := range c.Ports {
+				if p.HostPort != 0 {
+					out = append(out, Violation{Field: c.Path() + ".ports[" + strconv.Itoa(i) + "].hostPort", Reason: "host port is forbidden",
+						Detail: "container " + strconv.Quote(c.Name) + " binds hostPort " + strconv.Itoa(int(p.HostPort)) + " on the node; remove hostPort"})
+				}
+			}
+		})
+		return out
+	},
+}

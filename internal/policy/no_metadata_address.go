@@ -1,0 +1,38 @@
+package policy
+
+// no-metadata-address forbids metadata addresses written into what a
+// container runs: command, args and literal env values, in any encoding
+// MetadataAddressIn recognises. Reads: command[], args[], env[].value of
+// every container. Passes when none holds a metadata address or hostname.
+
+import "strconv"
+
+var noMetadataAddress = Rule{
+	ID:      "no-metadata-address",
+	Default: Deny,
+	Check: func(in *Input, o *Options) []Violation {
+		var out []Violation
+		report := func(c *containerRef, field, found string) {
+			out = append(out, Violation{Field: c.Path() + field, Reason: "metadata address in container spec",
+				Detail: "container " + strconv.Quote(c.Name) + " refers to the cloud metadata service (" + found + "); task code must not read node credentials"})
+		}
+		visitContainers(&in.Pod.Spec, func(c *containerRef) {
+			for i, s := range c.Command {
+				if found := o.MetadataAddressIn(s); found != "" {
+					report(c, ".command["+strconv.Itoa(i)+"]", found)
+				}
+			}
+			for i, s := range c.Args {
+				if found := o.MetadataAddressIn(s); found != "" {
+					report(c, ".args["+strconv.Itoa(i)+"]", found)
+				}
+			}
+			for i := range c.Env {
+				if found := o.MetadataAddressIn(c.Env[i].Value); found != "" {
+					report(c, ".env["+strconv.Itoa(i)+"].value", found)
+				}
+			}
+		})
+		return out
+	},
+}

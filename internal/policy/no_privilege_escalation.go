@@ -1,0 +1,26 @@
+package policy
+
+// no-privilege-escalation forbids gaining privileges through setuid binaries.
+// Reads: securityContext.allowPrivilegeEscalation of every container.
+// Passes when it is false (unset means allowed, as in the kubelet).
+
+import "strconv"
+
+var noPrivilegeEscalation = Rule{
+	ID:      "no-privilege-escalation",
+	Default: Deny,
+	Check: func(in *Input, _ *Options) []Violation {
+		return containerFailures(&in.Pod.Spec, "privilege escalation is allowed", func(c *containerRef) (string, string) {
+			sc := c.SecurityContext
+			switch {
+			case sc != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation:
+				return "", ""
+			case sc != nil && sc.AllowPrivilegeEscalation != nil:
+				return c.Path() + ".securityContext.allowPrivilegeEscalation", "container " + strconv.Quote(c.Name) + " has allowPrivilegeEscalation=true; set it to false"
+			case in.Fragment:
+				return "", ""
+			}
+			return c.Path() + ".securityContext.allowPrivilegeEscalation", "container " + strconv.Quote(c.Name) + " does not set allowPrivilegeEscalation; set it to false"
+		})
+	},
+}

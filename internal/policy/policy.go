@@ -1,0 +1,159 @@
+// Package policy holds kestra-guard's rules: pure functions over a Pod (and,
+// for the egress rule, the NetworkPolicies of its namespace) that return
+// violations. The webhook, the audit and the offline commands all decide
+// through Engine.Evaluate, so a decision previewed offline is the one the
+// cluster makes.
+package policy
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// Action is what a rule's violation does to a Pod.
+type Action string
+
+const (
+	Deny Action = "deny"
+	Warn Action = "warn"
+	Off  Action = "off"
+)
+
+// Violation is one broken rule, at one field.
+type Violation struct {
+	Rule   string `json:"rule"`
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+	Action Action `json:"action"`
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s: %s: %s (%s)", v.Rule, v.Field, v.Reason, v.Detail)
+}
+
+// Input is what a rule may read. NetworkPolicies are those of the Pod's
+// namespace; when NetworkPoliciesKnown is false the egress rule is not
+// evaluated and says so in Result.Notes.
+type Input struct {
+	Pod                  *corev1.Pod
+	NetworkPolicies      []networkingv1.NetworkPolicy
+	NetworkPoliciesKnown bool
+	// Fragment marks a partial Pod (a Kestra flow's pod overlay): only rules
+	// that look for explicit dangerous values apply.
+	Fragment bool
+}
+
+// Rule is one check. Check returns nil when the Pod passes.
+type Rule struct {
+	ID      string
+	Default Action
+	// Fragment rules flag explicit values only, so they apply to overlays.
+	Fragment bool
+	Check    func(in *Input, o *Options) []Violation
+}
+
+// Rules lists every rule, in the order results are reported.
+var Rules = []Rule{
+	runAsNonRoot,
+	readOnlyRootFilesystem,
+	noHostPath,
+	noHostNetwork,
+	metadataEgressBlocked,
+	noHostNamespaces,
+	noPrivileged,
+	noPrivilegeEscalation,
+	dropAllCapabilities,
+	seccompProfile,
+	noHostPorts,
+	noServiceAccountToken,
+	noCloudIdentity,
+	noMetadataAddress,
+	allowedRegistries,
+}
+
+// RuleByID returns the rule with that ID.
+func RuleByID(id string) (Rule, bool) {
+	i := slices.IndexFunc(Rules, func(r Rule) bool { return r.ID == id })
+	if i < 0 {
+		return Rule{}, false
+	}
+	return Rules[i], true
+}
+
+// Result is the outcome of evaluating one Pod. Violations is nil for a Pod
+// that passes.
+type Result struct {
+	Violations []Violation `json:"violations"`
+	// Notes are facts about the evaluation itself, such as a rule that
+	// could not be evaluated for lack of cluster state.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Denied reports whether any violation carries the deny action.
+func (r Result) Denied() bool {
+	return slices.ContainsFunc(r.Violations, func(v Violation) bool { return v.Action == Deny })
+}
+
+type boundRule struct {
+	Rule
+	action Action
+}
+
+// Engine evaluates Pods with the rules and options of one Config. Build it
+// once; it is safe for concurrent use.
+type Engine struct {
+	rules []boundRule
+	opts  *Options
+}
+
+// NewEngine compiles cfg. It returns every configuration error at once.
+func NewEngine(cfg Config) (*Engine, error) {
+	opts, err := cfg.compile()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{opts: opts}
+	for _, r := range Rules {
+		a := r.Default
+		if set, ok := cfg.Rules[r.ID]; ok {
+			a = set
+		}
+		if a != Off {
+			e.rules = append(e.rules, boundRule{Rule: r, action: a})
+		}
+	}
+	return e, nil
+}
+
+// Options returns the compiled options the engine's rules read.
+func (e *Engine) Options() *Options { return e.opts }
+
+// Evaluate runs every rule that is not off. It never panics on a nil Pod:
+// a missing Pod is reported as a violation of its own.
+func (e *Engine) Evaluate(in *Input) Result {
+	var res Result
+	if in == nil || in.Pod == nil {
+		res.Violations = []Violation{{Rule: "invalid-object", Field: "object", Reason: "no Pod to evaluate",
+			Detail: "expected a Pod object, found none", Action: Deny}}
+		return res
+	}
+	for i := range e.rules {
+		r := &e.rules[i]
+		if in.Fragment && !r.Fragment {
+			continue
+		}
+		if r.ID == metadataEgressBlocked.ID && !in.NetworkPoliciesKnown {
+			res.Notes = append(res.Notes, metadataEgressBlocked.ID+": not evaluated: no NetworkPolicy of the Pod's namespace was given")
+			continue
+		}
+		for _, v := range r.Check(in, e.opts) {
+			v.Rule, v.Action = r.ID, r.action
+			res.Violations = append(res.Violations, v)
+		}
+	}
+	return res
+}

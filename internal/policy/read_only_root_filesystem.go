@@ -1,0 +1,26 @@
+package policy
+
+// read-only-root-filesystem forbids containers with a writable root filesystem.
+// Reads: securityContext.readOnlyRootFilesystem of every init, regular and
+// ephemeral container. Passes when it is true for each.
+
+import "strconv"
+
+var readOnlyRootFilesystem = Rule{
+	ID:      "read-only-root-filesystem",
+	Default: Deny,
+	Check: func(in *Input, _ *Options) []Violation {
+		return containerFailures(&in.Pod.Spec, "root filesystem is writable", func(c *containerRef) (string, string) {
+			sc := c.SecurityContext
+			switch {
+			case sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem:
+				return "", ""
+			case sc != nil && sc.ReadOnlyRootFilesystem != nil:
+				return c.Path() + ".securityContext.readOnlyRootFilesystem", "container " + strconv.Quote(c.Name) + " has readOnlyRootFilesystem=false; set it to true and mount an emptyDir at /tmp for scratch files"
+			case in.Fragment:
+				return "", ""
+			}
+			return c.Path() + ".securityContext.readOnlyRootFilesystem", "container " + strconv.Quote(c.Name) + " does not set readOnlyRootFilesystem; set it to true and mount an emptyDir at /tmp for scratch files"
+		})
+	},
+}
