@@ -42,8 +42,8 @@ type Input struct {
 	Pod                  *corev1.Pod
 	NetworkPolicies      []networkingv1.NetworkPolicy
 	NetworkPoliciesKnown bool
-	// Fragment marks a partial Pod (a Kestra flow's pod overlay): only rules
-	// that look for explicit dangerous values apply.
+	// Fragment marks a partial Pod (a Kestra flow's pod overlay): rules
+	// report explicit dangerous values only, not what mutation fills in.
 	Fragment bool
 }
 
@@ -51,9 +51,7 @@ type Input struct {
 type Rule struct {
 	ID      string
 	Default Action
-	// Fragment rules flag explicit values only, so they apply to overlays.
-	Fragment bool
-	Check    func(in *Input, o *Options) []Violation
+	Check   func(in *Input, o *Options) []Violation
 }
 
 // Rules lists every rule, in the order results are reported.
@@ -143,9 +141,6 @@ func (e *Engine) Evaluate(in *Input) Result {
 	}
 	for i := range e.rules {
 		r := &e.rules[i]
-		if in.Fragment && !r.Fragment {
-			continue
-		}
 		if r.ID == metadataEgressBlocked.ID && !in.NetworkPoliciesKnown {
 			res.Notes = append(res.Notes, metadataEgressBlocked.ID+": not evaluated: no NetworkPolicy of the Pod's namespace was given")
 			continue

@@ -1,0 +1,343 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// minimalPod passes every rule: the shape of a hardened Kestra task runner.
+func minimalPod() *corev1.Pod {
+	sc := func() *corev1.SecurityContext {
+		return &corev1.SecurityContext{
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "run", Namespace: "kestra", Labels: map[string]string{"kestra.io/taskrun-id": "1"}},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](1000),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			InitContainers: []corev1.Container{{Name: "init-files", Image: "busybox", SecurityContext: sc()}},
+			Containers: []corev1.Container{
+				{Name: "main", Image: "python:3", Command: []string{"python", "-c", "print(1)"}, SecurityContext: sc(),
+					Env: []corev1.EnvVar{{Name: "URL", Value: "https://api.example.com"}}},
+				{Name: "out-files", Image: "busybox", SecurityContext: sc()},
+			},
+			Volumes: []corev1.Volume{{Name: "kestra-files", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+	}
+}
+
+// blockingPolicy is what kestra-guard's managed policy does: allow egress
+// everywhere but the metadata ranges.
+func blockingPolicy() networkingv1.NetworkPolicy {
+	return networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "block-metadata", Namespace: "kestra"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{
+				{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"169.254.0.0/16", "168.63.129.16/32", "100.100.100.200/32"}}},
+				{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: []string{"fe80::/10", "fd00:ec2::254/128", "fd00:ec2::23/128"}}},
+			}}},
+		},
+	}
+}
+
+func tweak(p *corev1.Pod, f func(*corev1.Pod)) *corev1.Pod {
+	p = p.DeepCopy()
+	f(p)
+	return p
+}
+
+func testEngine(t testing.TB, mod func(*Config)) *Engine {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Rules = map[string]Action{"allowed-registries": Deny}
+	cfg.AllowedRegistries = []string{"docker.io/library", "ghcr.io/kestra-io"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func evaluate(e *Engine, p *corev1.Pod, pols ...networkingv1.NetworkPolicy) Result {
+	if pols == nil {
+		pols = []networkingv1.NetworkPolicy{blockingPolicy()}
+	}
+	return e.Evaluate(&Input{Pod: p, NetworkPolicies: pols, NetworkPoliciesKnown: true})
+}
+
+type ruleCase struct {
+	name   string
+	rule   string   // the rule expected to fail, "" when the Pod passes
+	field  string   // the field path expected in the violation
+	detail string   // a fragment the detail must contain
+	also   []string // further rules the same tweak breaks
+	config func(*Config)
+	pod    *corev1.Pod
+}
+
+var sysAdmin = []corev1.Capability{"SYS_ADMIN"}
+
+func ruleCases() []ruleCase {
+	p := minimalPod()
+	return []ruleCase{
+		{name: "minimal pod passes", pod: p},
+		// run-as-non-root
+		{name: "non-zero runAsUser without runAsNonRoot passes", rule: "", pod: tweak(p, func(p *corev1.Pod) { p.Spec.SecurityContext.RunAsNonRoot = nil })},
+		{name: "container runAsNonRoot alone passes", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.RunAsNonRoot, p.Spec.SecurityContext.RunAsUser = nil, nil
+			for i := range p.Spec.InitContainers {
+				p.Spec.InitContainers[i].SecurityContext.RunAsNonRoot = ptr.To(true)
+			}
+			for i := range p.Spec.Containers {
+				p.Spec.Containers[i].SecurityContext.RunAsNonRoot = ptr.To(true)
+			}
+		})},
+		{name: "nothing set", rule: "run-as-non-root", field: "spec.initContainers[0].securityContext.runAsNonRoot", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.RunAsNonRoot, p.Spec.SecurityContext.RunAsUser = nil, nil
+		})},
+		{name: "pod runAsUser 0", rule: "run-as-non-root", field: "spec.securityContext.runAsUser", detail: "runAsUser=0", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.RunAsUser = ptr.To[int64](0)
+		})},
+		{name: "container runAsUser 0 overrides safe pod", rule: "run-as-non-root", field: "spec.containers[1].securityContext.runAsUser", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].SecurityContext.RunAsUser = ptr.To[int64](0)
+		})},
+		{name: "init container runAsNonRoot false", rule: "run-as-non-root", field: "spec.initContainers[0].securityContext.runAsNonRoot", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].SecurityContext.RunAsNonRoot = ptr.To(false)
+		})},
+		{name: "ephemeral container as root", rule: "run-as-non-root", field: "spec.ephemeralContainers[0].securityContext.runAsUser", pod: tweak(p, func(p *corev1.Pod) {
+			ec := corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon(*p.Spec.Containers[0].DeepCopy())}
+			ec.Name = "debug"
+			ec.SecurityContext.RunAsUser = ptr.To[int64](0)
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ec)
+		})},
+		// read-only-root-filesystem
+		{name: "sidecar writable", rule: "read-only-root-filesystem", field: "spec.containers[1].securityContext.readOnlyRootFilesystem", detail: `"out-files"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
+		})},
+		{name: "init unset", rule: "read-only-root-filesystem", field: "spec.initContainers[0].securityContext.readOnlyRootFilesystem", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].SecurityContext.ReadOnlyRootFilesystem = nil
+		})},
+		// no-host-path
+		{name: "docker socket", rule: "no-host-path", field: "spec.volumes[1].hostPath.path", detail: "is /var/run/docker.sock", pod: withHostPath(p, "/var/run/docker.sock", false)},
+		{name: "socket with path tricks", rule: "no-host-path", field: "spec.volumes[1].hostPath.path", detail: "is /var/run/docker.sock", pod: withHostPath(p, "//var/./run/../run/docker.sock/", false)},
+		{name: "parent of the socket", rule: "no-host-path", field: "spec.volumes[1].hostPath.path", detail: "contains /var/run/docker.sock", pod: withHostPath(p, "/var/run", false)},
+		{name: "/run holds the socket too", rule: "no-host-path", detail: "contains /run/containerd/containerd.sock", pod: withHostPath(p, "/run", false)},
+		{name: "root of the node", rule: "no-host-path", detail: "the whole node filesystem", pod: withHostPath(p, "/", false)},
+		{name: "unmounted hostPath still refused", rule: "no-host-path", detail: "/data", pod: withHostPath(p, "/data", false)},
+		{name: "allow-listed read-only passes", config: allow("/var/log"), pod: withHostPath(p, "/var/log/pods", true)},
+		{name: "allow-listed but writable", rule: "no-host-path", field: "spec.containers[0].volumeMounts[0].readOnly", config: allow("/var/log"), pod: withHostPath(p, "/var/log", false)},
+		{name: "allowed path never admits its parent", rule: "no-host-path", config: allow("/var/log"), pod: withHostPath(p, "/var", true)},
+		{name: "allowed path escaped with ..", rule: "no-host-path", detail: "/etc/kubernetes", config: allow("/var/log"), pod: withHostPath(p, "/var/log/../../etc/kubernetes", true)},
+		// no-host-network
+		{name: "host network", rule: "no-host-network", field: "spec.hostNetwork", also: []string{"metadata-egress-blocked"}, pod: tweak(p, func(p *corev1.Pod) { p.Spec.HostNetwork = true })},
+		// metadata-egress-blocked
+		{name: "no policy selects the pod", rule: "metadata-egress-blocked", detail: "no NetworkPolicy with Egress", pod: tweak(p, func(p *corev1.Pod) { p.Labels = map[string]string{"x": "y"}; p.Namespace = "other" })},
+		// no-host-namespaces
+		{name: "host PID", rule: "no-host-namespaces", field: "spec.hostPID", pod: tweak(p, func(p *corev1.Pod) { p.Spec.HostPID = true })},
+		{name: "host IPC", rule: "no-host-namespaces", field: "spec.hostIPC", pod: tweak(p, func(p *corev1.Pod) { p.Spec.HostIPC = true })},
+		// no-privileged
+		{name: "privileged sidecar", rule: "no-privileged", field: "spec.containers[1].securityContext.privileged", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].SecurityContext.Privileged = ptr.To(true)
+		})},
+		// no-privilege-escalation
+		{name: "escalation allowed", rule: "no-privilege-escalation", field: "spec.containers[0].securityContext.allowPrivilegeEscalation", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+		})},
+		// drop-all-capabilities
+		{name: "NET_BIND_SERVICE may be added", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"}
+		})},
+		{name: "SYS_ADMIN added", rule: "drop-all-capabilities", field: "spec.containers[0].securityContext.capabilities.add[0]", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.Capabilities.Add = sysAdmin
+		})},
+		{name: "nothing dropped", rule: "drop-all-capabilities", field: "spec.initContainers[0].securityContext.capabilities.drop", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].SecurityContext.Capabilities = nil
+		})},
+		// seccomp-profile
+		{name: "unconfined at container level", rule: "seccomp-profile", field: "spec.containers[0].securityContext.seccompProfile.type", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+		})},
+		{name: "no profile", rule: "seccomp-profile", field: "spec.initContainers[0].securityContext.seccompProfile.type", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.SeccompProfile = nil
+		})},
+		// no-host-ports
+		{name: "host port", rule: "no-host-ports", field: "spec.containers[0].ports[0].hostPort", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}
+		})},
+		// no-service-account-token
+		{name: "token mounted", rule: "no-service-account-token", field: "spec.automountServiceAccountToken", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.AutomountServiceAccountToken = ptr.To(true)
+		})},
+		// no-cloud-identity
+		{name: "IRSA env", rule: "no-cloud-identity", field: "spec.containers[0].env[1].name", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"})
+		})},
+		{name: "projected token for a cloud audience", rule: "no-cloud-identity", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", Path: "token"}}}}}})
+		})},
+		// no-metadata-address
+		{name: "curl to IMDS in args", rule: "no-metadata-address", field: "spec.containers[0].args[1]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Args = []string{"-c", "curl -s http://0xa9fea9fe/latest/meta-data/iam/"}
+		})},
+		{name: "GCP name in env", rule: "no-metadata-address", field: "spec.containers[0].env[0].value", detail: "metadata.google.internal", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env[0].Value = "http://Metadata.Google.Internal./computeMetadata/v1/"
+		})},
+		// allowed-registries
+		{name: "image from an unknown registry", rule: "allowed-registries", field: "spec.containers[0].image", detail: "evil.example.com/x", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Image = "evil.example.com/x:1"
+		})},
+		{name: "image from an allowed prefix", pod: tweak(p, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "ghcr.io/kestra-io/kestra:latest" })},
+	}
+}
+
+func withHostPath(p *corev1.Pod, path string, readOnly bool) *corev1.Pod {
+	return tweak(p, func(p *corev1.Pod) {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path}}})
+		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "host", MountPath: "/host", ReadOnly: readOnly})
+	})
+}
+
+func allow(paths ...string) func(*Config) {
+	return func(c *Config) { c.HostPathAllowList = paths }
+}
+
+func TestRules(t *testing.T) {
+	for _, tc := range ruleCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			res := evaluate(testEngine(t, tc.config), tc.pod)
+			if tc.rule == "" {
+				if len(res.Violations) != 0 {
+					t.Fatalf("want no violation, got %v", res.Violations)
+				}
+				return
+			}
+			i := slices.IndexFunc(res.Violations, func(v Violation) bool { return v.Rule == tc.rule })
+			if i < 0 {
+				t.Fatalf("want a %s violation, got %v", tc.rule, res.Violations)
+			}
+			for _, v := range res.Violations {
+				if v.Rule != tc.rule && !slices.Contains(tc.also, v.Rule) {
+					t.Errorf("one tweak should break one rule, also got %v", v)
+				}
+			}
+			v := res.Violations[i]
+			if tc.field != "" && v.Field != tc.field {
+				t.Errorf("field = %q, want %q", v.Field, tc.field)
+			}
+			if !strings.Contains(v.Detail, tc.detail) {
+				t.Errorf("detail = %q, want it to mention %q", v.Detail, tc.detail)
+			}
+			if v.Reason == "" || v.Action == "" {
+				t.Errorf("violation lacks a reason or action: %+v", v)
+			}
+		})
+	}
+}
+
+// Every rule has a passing case (the minimal Pod passes them all) and at
+// least one failing case.
+func TestEveryRuleHasFailingCase(t *testing.T) {
+	failing := map[string]bool{}
+	for _, tc := range ruleCases() {
+		failing[tc.rule] = true
+	}
+	failing["metadata-egress-blocked"] = failing["metadata-egress-blocked"] && len(egressCases()) > 0
+	for _, r := range Rules {
+		if !failing[r.ID] {
+			t.Errorf("rule %s has no failing case in ruleCases", r.ID)
+		}
+	}
+	if !failing[""] {
+		t.Error("ruleCases has no passing case")
+	}
+}
+
+func TestActions(t *testing.T) {
+	bad := tweak(minimalPod(), func(p *corev1.Pod) { p.Spec.HostNetwork = true })
+	for action, denied := range map[Action]bool{Deny: true, Warn: false} {
+		e := testEngine(t, func(c *Config) {
+			c.Rules = map[string]Action{"no-host-network": action, "metadata-egress-blocked": Off}
+		})
+		res := evaluate(e, bad)
+		if res.Denied() != denied || len(res.Violations) != 1 || res.Violations[0].Action != action {
+			t.Errorf("action %s: denied=%v violations=%v", action, res.Denied(), res.Violations)
+		}
+	}
+	e := testEngine(t, func(c *Config) { c.Rules = map[string]Action{"no-host-network": Off, "metadata-egress-blocked": Off} })
+	if res := evaluate(e, bad); res.Violations != nil {
+		t.Errorf("rule off: got %v", res.Violations)
+	}
+}
+
+func TestEgressNotEvaluatedWithoutPolicies(t *testing.T) {
+	res := testEngine(t, nil).Evaluate(&Input{Pod: minimalPod()})
+	if len(res.Violations) != 0 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "metadata-egress-blocked: not evaluated") {
+		t.Errorf("got violations %v, notes %v", res.Violations, res.Notes)
+	}
+}
+
+func TestNilPodIsDenied(t *testing.T) {
+	for _, in := range []*Input{nil, {}} {
+		if res := testEngine(t, nil).Evaluate(in); !res.Denied() {
+			t.Errorf("input %+v: want denied, got %v", in, res)
+		}
+	}
+}
+
+func TestConfigValidateListsEveryError(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rules = map[string]Action{"no-such-rule": Deny, "no-host-path": "block"}
+	cfg.HostPathAllowList = []string{"var/log"}
+	cfg.MetadataCIDRs = []string{"169.254.0.0/16", "169.254.1"}
+	cfg.Mutation.RunAsUser = 0
+	cfg.Mutation.TmpSize = "lots"
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"rules.no-such-rule: unknown rule ID", `rules.no-host-path: action "block"`, "hostPathAllowList[0]", "metadataCIDRs[1]", "mutation.runAsUser", "mutation.tmpSize"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// A fragment (a flow's pod overlay) is checked for explicit dangerous values
+// only: what mutation fills in is not its business.
+func TestFragment(t *testing.T) {
+	e := testEngine(t, nil)
+	empty := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "docker.io/library/python"}}}}
+	if res := e.Evaluate(&Input{Pod: empty, Fragment: true}); len(res.Violations) != 0 {
+		t.Errorf("empty fragment: %v", res.Violations)
+	}
+	bad := tweak(empty, func(p *corev1.Pod) {
+		p.Spec.HostNetwork = true
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)}
+	})
+	res := e.Evaluate(&Input{Pod: bad, Fragment: true})
+	var ids []string
+	for _, v := range res.Violations {
+		ids = append(ids, v.Rule)
+	}
+	if !slices.Equal(ids, []string{"run-as-non-root", "no-host-network"}) {
+		t.Errorf("fragment rules = %v", ids)
+	}
+}
