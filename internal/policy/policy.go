@@ -152,3 +152,13 @@ func (e *Engine) Evaluate(in *Input) Result {
 	}
 	return res
 }
+
+// Action returns the action configured for a rule: Off when it is off or unknown.
+func (e *Engine) Action(id string) Action {
+	for _, r := range e.rules {
+		if r.ID == id {
+			return r.action
+		}
+	}
+	return Off
+}

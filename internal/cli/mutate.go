@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"gomodules.xyz/jsonpatch/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/input"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+func newMutate(s Streams) *cobra.Command {
+	cfg := config.Default()
+	var patch bool
+	cmd := &cobra.Command{
+		Use:   "mutate [--patch] PATH...",
+		Short: "Print each Pod as the mutating webhook would return it",
+		Args:  cobra.MinimumNArgs(1),
+	}
+	load := withConfig(cmd, &cfg)
+	cmd.Flags().BoolVar(&patch, "patch", false, "print the JSON patch instead of the Pod")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := load(); err != nil {
+			return err
+		}
+		e, err := loadEngine(&cfg)
+		if err != nil {
+			return err
+		}
+		objs, err := input.Read(args, s.In)
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		first := true
+		for _, o := range objs {
+			if o.Kind != "Pod" {
+				continue
+			}
+			before, _ := json.Marshal(o.Pod)
+			e.Options().Mutate(o.Pod, policy.ScopePod)
+			after, _ := json.Marshal(o.Pod)
+			var out []byte
+			if patch {
+				ops, err := jsonpatch.CreatePatch(before, after)
+				if err != nil {
+					return fmt.Errorf("%s: %s/%s: computing the patch: %w", o.File, o.Namespace, o.Name, err)
+				}
+				if ops == nil {
+					ops = []jsonpatch.Operation{}
+				}
+				out, _ = json.Marshal(ops)
+				out = append(out, '\n')
+			} else {
+				out, _ = yaml.JSONToYAML(after)
+				if !first {
+					out = append([]byte("---\n"), out...)
+				}
+			}
+			first = false
+			if _, err := s.Out.Write(out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return cmd
+}

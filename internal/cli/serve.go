@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+)
+
+// ServeFunc runs the server with a validated configuration.
+type ServeFunc func(ctx context.Context, cfg config.Config) error
+
+func newServe(serve ServeFunc) *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the admission webhooks (in the cluster, or against a kubeconfig)",
+		Args:  cobra.NoArgs,
+	}
+	load := withConfig(cmd, &cfg)
+	cfg.BindFlags(cmd.Flags())
+	cfg.BindServerFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := load(); err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return &ExitError{Code: 2, Err: &configError{err}}
+		}
+		return serve(cmd.Context(), cfg)
+	}
+	return cmd
+}
+
+type configError struct{ err error }
+
+func (e *configError) Error() string { return "invalid configuration:\n" + e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }

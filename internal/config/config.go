@@ -1,0 +1,218 @@
+// Package config is kestra-guard's configuration: one YAML file, read by
+// `serve`, `check`, `mutate` and `audit` alike, with flags bound to its fields.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// Mode is what kestra-guard does with a task-runner Pod's violations.
+type Mode string
+
+const (
+	Enforce Mode = "enforce" // deny the Pod, after mutating it
+	Audit   Mode = "audit"   // admit unchanged, report what enforce would do
+	Off     Mode = "off"     // leave the Pod alone
+)
+
+// Labels read on namespaces.
+const (
+	ModeLabel   = "kestra-guard.io/mode"
+	RunnerLabel = "kestra-guard.io/runner"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Mode is the default mode; a namespace's kestra-guard.io/mode label overrides it.
+	Mode Mode `json:"mode"`
+	// TaskRunnerSelector is a label selector: Pods it matches are task runners.
+	TaskRunnerSelector string `json:"taskRunnerSelector"`
+	// RunnerNamespaces are namespaces where every Pod is a task runner, as are
+	// namespaces labelled kestra-guard.io/runner=true.
+	RunnerNamespaces []string `json:"runnerNamespaces,omitempty"`
+	// Namespace is kestra-guard's own namespace, never intercepted.
+	Namespace string `json:"namespace"`
+	// ManagedNetworkPolicy is the NetworkPolicy kestra-guard keeps in every
+	// guarded namespace.
+	ManagedNetworkPolicy ManagedNetworkPolicy `json:"managedNetworkPolicy"`
+	Policy               policy.Config        `json:"policy"`
+	Server               Server               `json:"server"`
+}
+
+// ManagedNetworkPolicy configures the metadata-blocking NetworkPolicy.
+type ManagedNetworkPolicy struct {
+	Enabled bool `json:"enabled"`
+	// Strict allows egress only to AllowedCIDRs (and DNS) instead of everywhere
+	// but the metadata ranges.
+	Strict       bool     `json:"strict,omitempty"`
+	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+}
+
+// Server configures `serve`.
+type Server struct {
+	Port            int           `json:"port"`
+	CertDir         string        `json:"certDir"`
+	CertMode        string        `json:"certMode"` // self or external
+	CertSecret      string        `json:"certSecret"`
+	ServiceName     string        `json:"serviceName"`
+	MutatingName    string        `json:"mutatingWebhookConfiguration"`
+	ValidatingName  string        `json:"validatingWebhookConfiguration"`
+	MetricsAddr     string        `json:"metricsAddr"`
+	HealthAddr      string        `json:"healthAddr"`
+	EnableHTTP2     bool          `json:"enableHTTP2,omitempty"`
+	LeaderElection  bool          `json:"leaderElection"`
+	MaxBodyBytes    int64         `json:"maxBodyBytes"`
+	AuditInterval   time.Duration `json:"auditInterval,omitempty"`
+	SyncCertsToDisk bool          `json:"syncCertsToDisk,omitempty"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Mode:                 Enforce,
+		TaskRunnerSelector:   "kestra.io/taskrun-id",
+		Namespace:            "kestra-guard",
+		ManagedNetworkPolicy: ManagedNetworkPolicy{Enabled: true},
+		Policy:               policy.DefaultConfig(),
+		Server: Server{
+			Port:           9443,
+			CertDir:        "/tmp/k8s-webhook-server/serving-certs",
+			CertMode:       "self",
+			CertSecret:     "kestra-guard-webhook-cert",
+			ServiceName:    "kestra-guard-webhook",
+			MutatingName:   "kestra-guard",
+			ValidatingName: "kestra-guard",
+			MetricsAddr:    ":8080",
+			HealthAddr:     ":8081",
+			LeaderElection: true,
+			MaxBodyBytes:   3 << 20,
+		},
+	}
+}
+
+// Load reads a YAML (or JSON) file over the defaults. Unknown fields are errors.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// BindFlags binds the flags that override the file onto cfg's fields.
+func (c *Config) BindFlags(fs *pflag.FlagSet) {
+	fs.StringVar((*string)(&c.Mode), "mode", string(c.Mode), "default mode: enforce, audit or off")
+	fs.StringVar(&c.TaskRunnerSelector, "task-runner-selector", c.TaskRunnerSelector, "label selector of task-runner Pods")
+	fs.StringSliceVar(&c.RunnerNamespaces, "runner-namespaces", c.RunnerNamespaces, "namespaces where every Pod is a task runner")
+	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "kestra-guard's own namespace, never intercepted")
+}
+
+// BindServerFlags binds the flags of `serve`.
+func (c *Config) BindServerFlags(fs *pflag.FlagSet) {
+	s := &c.Server
+	fs.IntVar(&s.Port, "port", s.Port, "webhook server port")
+	fs.StringVar(&s.CertDir, "cert-dir", s.CertDir, "folder holding tls.crt and tls.key")
+	fs.StringVar(&s.CertMode, "cert-mode", s.CertMode, "self (rotate certificates in a Secret and inject the CA) or external (cert-manager or a given Secret)")
+	fs.StringVar(&s.CertSecret, "cert-secret", s.CertSecret, "Secret holding the self-managed certificates")
+	fs.StringVar(&s.ServiceName, "service-name", s.ServiceName, "Service in front of the webhook, for the certificate's DNS name")
+	fs.StringVar(&s.MetricsAddr, "metrics-bind-address", s.MetricsAddr, "metrics address, 0 to disable")
+	fs.StringVar(&s.HealthAddr, "health-probe-bind-address", s.HealthAddr, "/healthz and /readyz address")
+	fs.BoolVar(&s.EnableHTTP2, "enable-http2", s.EnableHTTP2, "serve HTTP/2 (off by default)")
+	fs.BoolVar(&s.LeaderElection, "leader-elect", s.LeaderElection, "elect a leader for the background controllers")
+	fs.BoolVar(&s.SyncCertsToDisk, "sync-certs-to-disk", s.SyncCertsToDisk, "write the certificate Secret to --cert-dir (out-of-cluster runs, where no kubelet mounts it)")
+}
+
+// Validate returns every error of the configuration, each with its path.
+func (c *Config) Validate() error {
+	var errs []error
+	if !slices.Contains([]Mode{Enforce, Audit, Off}, c.Mode) {
+		errs = append(errs, fmt.Errorf("mode: %q: expected enforce, audit or off", c.Mode))
+	}
+	if _, err := labels.Parse(c.TaskRunnerSelector); err != nil || c.TaskRunnerSelector == "" {
+		errs = append(errs, fmt.Errorf("taskRunnerSelector: %q: expected a label selector such as kestra.io/taskrun-id", c.TaskRunnerSelector))
+	}
+	if c.Namespace == "" {
+		errs = append(errs, errors.New("namespace: expected kestra-guard's own namespace"))
+	}
+	if err := c.Policy.Validate(); err != nil {
+		errs = append(errs, prefix("policy.", err))
+	}
+	s := c.Server
+	if s.Port <= 0 || s.Port > 65535 {
+		errs = append(errs, fmt.Errorf("server.port: %d: expected 1-65535", s.Port))
+	}
+	if s.CertMode != "self" && s.CertMode != "external" {
+		errs = append(errs, fmt.Errorf("server.certMode: %q: expected self or external", s.CertMode))
+	}
+	if s.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("server.maxBodyBytes: %d: expected a positive size", s.MaxBodyBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// prefix puts p before every line of a joined error.
+func prefix(p string, err error) error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, fmt.Errorf("%s%w", p, e))
+		}
+		return errors.Join(out...)
+	}
+	return fmt.Errorf("%s%w", p, err)
+}
+
+// LoadInto reads the file at path into cfg, then applies again the flags of
+// fs that were set on the command line, so that flags win over the file.
+func LoadInto(path string, cfg *Config, fs *pflag.FlagSet) error {
+	if path == "" {
+		return nil
+	}
+	type setFlag struct {
+		f     *pflag.Flag
+		value string
+		slice []string
+	}
+	var set []setFlag
+	fs.Visit(func(f *pflag.Flag) {
+		s := setFlag{f: f, value: f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			s.slice = sv.GetSlice()
+		}
+		set = append(set, s)
+	})
+	loaded, err := Load(path)
+	if err != nil {
+		return err
+	}
+	*cfg = loaded
+	for _, s := range set {
+		if sv, ok := s.f.Value.(pflag.SliceValue); ok {
+			err = sv.Replace(s.slice)
+		} else {
+			err = s.f.Value.Set(s.value)
+		}
+		if err != nil {
+			return fmt.Errorf("--%s: %w", s.f.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+// Package managed builds and keeps the NetworkPolicy kestra-guard installs in
+// every guarded namespace to block egress to the metadata addresses.
+package managed
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Name is the fixed name of the managed NetworkPolicy.
+const Name = "kestra-guard-block-metadata"
+
+// FieldManager owns the managed policy's fields in server-side apply.
+const FieldManager = "kestra-guard"
+
+// ManagedByLabel marks objects kestra-guard owns.
+const ManagedByLabel = "app.kubernetes.io/managed-by"
+
+// Spec says what the managed policy allows.
+type Spec struct {
+	// Selector chooses the task-runner Pods; empty selects every Pod.
+	Selector metav1.LabelSelector
+	Metadata []netip.Prefix
+	// Strict allows only AllowedCIDRs and DNS to kube-dns Pods.
+	Strict       bool
+	AllowedCIDRs []netip.Prefix
+}
+
+// Build returns the managed policy for namespace ns.
+func Build(ns string, s Spec) *networkingv1.NetworkPolicy {
+	var peers []networkingv1.NetworkPolicyPeer
+	allowed := s.AllowedCIDRs
+	if !s.Strict {
+		allowed = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	for _, a := range allowed {
+		b := &networkingv1.IPBlock{CIDR: a.String()}
+		for _, m := range s.Metadata {
+			if m.Overlaps(a) && m.Bits() > a.Bits() {
+				b.Except = append(b.Except, m.String())
+			}
+		}
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: b})
+	}
+	rules := []networkingv1.NetworkPolicyEgressRule{{To: peers}}
+	if s.Strict {
+		dns := intstr.FromInt32(53)
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{
+			To: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+				PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+			}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dns}, {Protocol: ptr.To(corev1.ProtocolTCP), Port: &dns}},
+		})
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: ns, Labels: map[string]string{ManagedByLabel: "kestra-guard"},
+			Annotations: map[string]string{"kestra-guard.io/purpose": "blocks task-runner egress to cloud metadata services; kestra-guard recreates and repairs it"}},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: s.Selector,
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      rules,
+		},
+	}
+}
+
+// Ensure creates or repairs the managed policy in ns with server-side apply.
+func Ensure(ctx context.Context, c client.Client, ns string, s Spec, dryRun bool) error {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(Build(ns, s))
+	if err != nil {
+		return fmt.Errorf("converting NetworkPolicy %s/%s: %w", ns, Name, err)
+	}
+	opts := []client.ApplyOption{client.ForceOwnership, client.FieldOwner(FieldManager)}
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), opts...); err != nil {
+		return fmt.Errorf("applying NetworkPolicy %s/%s: %w", ns, Name, err)
+	}
+	return nil
+}

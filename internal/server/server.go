@@ -1,0 +1,196 @@
+// Package server wires `kestra-guard serve`: the controller-runtime manager,
+// the two webhooks, certificates, health checks and metrics.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
+)
+
+// Paths the webhooks are served on; the chart's webhook configurations use them.
+const (
+	MutatePath   = "/mutate-pods"
+	ValidatePath = "/validate-pods"
+)
+
+// Run serves until ctx is done. rc is the cluster to serve; nil reads the
+// usual kubeconfig or in-cluster config.
+func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	engine, err := policy.NewEngine(cfg.Policy)
+	if err != nil {
+		return err
+	}
+	if rc == nil {
+		if rc, err = ctrl.GetConfig(); err != nil {
+			return fmt.Errorf("reading the cluster config: %w", err)
+		}
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	s := cfg.Server
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		if !s.EnableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
+	shutdown := 30 * time.Second
+	mgr, err := ctrl.NewManager(rc, manager.Options{
+		Scheme:                  scheme,
+		Logger:                  log,
+		Metrics:                 metricsserver.Options{BindAddress: s.MetricsAddr},
+		HealthProbeBindAddress:  s.HealthAddr,
+		LeaderElection:          s.LeaderElection,
+		LeaderElectionID:        "kestra-guard",
+		LeaderElectionNamespace: cfg.Namespace,
+		GracefulShutdownTimeout: &shutdown,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+		}},
+		WebhookServer: webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	certsReady := make(chan struct{})
+	switch s.CertMode {
+	case "self":
+		if err := addRotator(mgr, cfg, certsReady); err != nil {
+			return err
+		}
+	default:
+		close(certsReady)
+	}
+	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
+	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
+		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		Log: log.WithName("admission"), Metrics: metrics,
+	}, scheme)
+	if err != nil {
+		return err
+	}
+	ws := mgr.GetWebhookServer()
+	register := func(path string, h admission.Handler) {
+		wh := &admission.Webhook{Handler: h}
+		ws.Register(path, http.MaxBytesHandler(wh, s.MaxBodyBytes))
+	}
+	register(MutatePath, kgwebhook.Mutator{Guard: guard})
+	register(ValidatePath, kgwebhook.Validator{Guard: guard})
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	started := ws.StartedChecker()
+	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+		select {
+		case <-certsReady:
+		default:
+			return fmt.Errorf("certificates are not ready")
+		}
+		return started(req)
+	}); err != nil {
+		return err
+	}
+	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
+	return mgr.Start(ctx)
+}
+
+// addRotator makes cert-controller keep a CA and serving certificate in a
+// Secret and inject the CA into both webhook configurations.
+func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}) error {
+	s := cfg.Server
+	svc := s.ServiceName + "." + cfg.Namespace + ".svc"
+	if err := rotator.AddRotator(mgr, &rotator.CertRotator{
+		SecretKey:      types.NamespacedName{Namespace: cfg.Namespace, Name: s.CertSecret},
+		CertDir:        s.CertDir,
+		CAName:         "kestra-guard-ca",
+		CAOrganization: "kestra-guard",
+		DNSName:        svc,
+		ExtraDNSNames:  []string{s.ServiceName, s.ServiceName + "." + cfg.Namespace, svc + ".cluster.local"},
+		IsReady:        ready,
+		Webhooks: []rotator.WebhookInfo{
+			{Name: s.MutatingName, Type: rotator.Mutating},
+			{Name: s.ValidatingName, Type: rotator.Validating},
+		},
+		FieldOwner:            "kestra-guard",
+		RequireLeaderElection: false,
+	}); err != nil {
+		return fmt.Errorf("setting up certificate rotation: %w", err)
+	}
+	if s.SyncCertsToDisk {
+		return mgr.Add(&secretToDisk{reader: mgr.GetAPIReader(), key: types.NamespacedName{Namespace: cfg.Namespace, Name: s.CertSecret}, dir: s.CertDir})
+	}
+	return nil
+}
+
+// secretToDisk does out of cluster what the kubelet does for a mounted
+// Secret: it keeps the certificate files in the cert folder current.
+type secretToDisk struct {
+	reader client.Reader
+	key    types.NamespacedName
+	dir    string
+}
+
+func (s *secretToDisk) NeedLeaderElection() bool { return false }
+
+func (s *secretToDisk) Start(ctx context.Context) error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return err
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		var sec corev1.Secret
+		if err := s.reader.Get(ctx, s.key, &sec); err == nil {
+			for name, data := range sec.Data {
+				path := filepath.Join(s.dir, name)
+				if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+					continue
+				}
+				tmp := path + ".tmp"
+				if err := os.WriteFile(tmp, data, 0o600); err != nil {
+					return err
+				}
+				if err := os.Rename(tmp, path); err != nil {
+					return err
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,197 @@
+// Package webhook adapts admission requests to the policy engine: it decodes
+// the Pod, decides whether it is a task runner and in which mode, calls the
+// engine and maps the result to an admission response.
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// Guard holds what both webhooks share.
+type Guard struct {
+	Engine *policy.Engine
+	Config config.Config
+	// Reader reads from the informer cache; Live reads from the API server
+	// and is used where the cache may lag behind (a new namespace, a managed
+	// policy applied a moment ago).
+	Reader, Live client.Reader
+	// Writer applies the managed NetworkPolicy.
+	Writer  client.Client
+	Log     logr.Logger
+	Metrics *Metrics
+
+	taskRunner labels.Selector
+	decoder    admission.Decoder
+}
+
+// NewGuard validates what it needs from cfg.
+func NewGuard(g Guard, scheme *runtime.Scheme) (*Guard, error) {
+	sel, err := labels.Parse(g.Config.TaskRunnerSelector)
+	if err != nil {
+		return nil, fmt.Errorf("taskRunnerSelector: %w", err)
+	}
+	g.taskRunner, g.decoder = sel, admission.NewDecoder(scheme)
+	if g.Metrics == nil {
+		g.Metrics = NewMetrics(nil)
+	}
+	return &g, nil
+}
+
+// target is a Pod under review with what decides its fate.
+type target struct {
+	pod       *corev1.Pod
+	namespace *corev1.Namespace
+	mode      config.Mode
+	// runnerNamespace is true when every Pod of the namespace is a task runner.
+	runnerNamespace bool
+	warnings        []string
+}
+
+// resolve decodes the Pod and decides whether and how it is guarded. A nil
+// target with a nil error means the Pod is not guarded, and skipped says why.
+func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, skipped string, err error) {
+	if req.Kind.Group != "" || req.Kind.Kind != "Pod" {
+		return nil, "", fmt.Errorf("expected a v1 Pod, got %s", req.Kind.String())
+	}
+	if len(req.Object.Raw) == 0 {
+		return nil, "", fmt.Errorf("request %s for Pod %s/%s carries no object", req.Operation, req.Namespace, req.Name)
+	}
+	if g.excluded(req.Namespace) {
+		return nil, "namespace " + req.Namespace + " is never intercepted", nil
+	}
+	pod := &corev1.Pod{}
+	if err := g.decoder.DecodeRaw(req.Object, pod); err != nil {
+		return nil, "", fmt.Errorf("decoding Pod %s/%s: %w", req.Namespace, req.Name, err)
+	}
+	if pod.Namespace == "" {
+		pod.Namespace = req.Namespace
+	}
+	ns, err := g.namespace(ctx, req.Namespace)
+	if err != nil {
+		return nil, "", err
+	}
+	t = &target{pod: pod, namespace: ns}
+	t.runnerNamespace = ns.Labels[config.RunnerLabel] == "true" || slices.Contains(g.Config.RunnerNamespaces, ns.Name)
+	runner := t.runnerNamespace || g.taskRunner.Matches(labels.Set(pod.Labels))
+	if !runner && req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		// A label removed on UPDATE does not make a task runner something else.
+		old := &corev1.Pod{}
+		if err := g.decoder.DecodeRaw(req.OldObject, old); err != nil {
+			return nil, "", fmt.Errorf("decoding the old Pod %s/%s: %w", req.Namespace, req.Name, err)
+		}
+		runner = g.taskRunner.Matches(labels.Set(old.Labels))
+	}
+	if !runner {
+		return nil, "not a task-runner Pod", nil
+	}
+	t.mode = g.Config.Mode
+	if m, ok := ns.Labels[config.ModeLabel]; ok {
+		switch config.Mode(m) {
+		case config.Enforce, config.Audit, config.Off:
+			t.mode = config.Mode(m)
+		default:
+			// Fail closed: an unreadable mode enforces.
+			t.mode = config.Enforce
+			t.warnings = append(t.warnings, fmt.Sprintf("kestra-guard: namespace %s has %s=%q, expected enforce, audit or off; enforcing", ns.Name, config.ModeLabel, m))
+		}
+	}
+	return t, "", nil
+}
+
+func (g *Guard) excluded(ns string) bool {
+	return ns == metav1.NamespaceSystem || ns == g.Config.Namespace
+}
+
+func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	ns := &corev1.Namespace{}
+	err := g.Reader.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if apierrors.IsNotFound(err) {
+		err = g.Live.Get(ctx, client.ObjectKey{Name: name}, ns)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	return ns, nil
+}
+
+// networkPolicies lists the namespace's policies from the cache, and from
+// the API server when the cache does not yet show one that selects the Pod.
+func (g *Guard) networkPolicies(ctx context.Context, pod *corev1.Pod) ([]networkingv1.NetworkPolicy, error) {
+	var list networkingv1.NetworkPolicyList
+	if err := g.Reader.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing NetworkPolicies of %s: %w", pod.Namespace, err)
+	}
+	if len(policy.AnalyzeEgress(pod, list.Items, g.Engine.Options().Metadata).Selecting) > 0 {
+		return list.Items, nil
+	}
+	if err := g.Live.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing NetworkPolicies of %s: %w", pod.Namespace, err)
+	}
+	return list.Items, nil
+}
+
+// managedSpec is the managed policy for a namespace.
+func (g *Guard) managedSpec(runnerNamespace bool) (managed.Spec, error) {
+	s := managed.Spec{Metadata: g.Engine.Options().Metadata, Strict: g.Config.ManagedNetworkPolicy.Strict}
+	for _, c := range g.Config.ManagedNetworkPolicy.AllowedCIDRs {
+		p, err := parsePrefix(c)
+		if err != nil {
+			return s, err
+		}
+		s.AllowedCIDRs = append(s.AllowedCIDRs, p)
+	}
+	if !runnerNamespace {
+		sel, err := metav1.ParseToLabelSelector(g.Config.TaskRunnerSelector)
+		if err != nil {
+			return s, err
+		}
+		s.Selector = *sel
+	}
+	return s, nil
+}
+
+// violationsMessage lists every violation, one per line, for a denial.
+func violationsMessage(pod *corev1.Pod, vs []policy.Violation) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kestra-guard denied Pod %s/%s:", pod.Namespace, podName(pod))
+	for _, v := range vs {
+		if v.Action == policy.Deny {
+			fmt.Fprintf(&b, "\n- %s: %s: %s (%s)", v.Rule, v.Field, v.Reason, v.Detail)
+		}
+	}
+	return b.String()
+}
+
+func podName(p *corev1.Pod) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	if p.GenerateName != "" {
+		return p.GenerateName + "*"
+	}
+	return "(unnamed)"
+}
+
+// warning is one admission warning; the API server cuts long ones, so the
+// field and rule come first.
+func warning(prefix string, v policy.Violation) string {
+	return fmt.Sprintf("kestra-guard %s%s: %s: %s", prefix, v.Rule, v.Field, v.Reason)
+}

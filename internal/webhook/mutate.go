@@ -1,0 +1,79 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// Mutator is the mutating webhook: on CREATE it fills a task-runner Pod's
+// unset safe settings and makes sure the managed NetworkPolicy exists in the
+// namespace before the Pod is admitted; on pods/ephemeralcontainers it
+// hardens the new ephemeral containers. In audit mode it changes nothing and
+// reports what it would set.
+type Mutator struct{ *Guard }
+
+func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	scope := policy.ScopePod
+	switch {
+	case req.Operation == admissionv1.Update && req.SubResource == "ephemeralcontainers":
+		scope = policy.ScopeEphemeral
+	case req.Operation != admissionv1.Create:
+		return admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated")
+	}
+	t, skipped, err := m.resolve(ctx, req)
+	if err != nil {
+		m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+		m.Metrics.decision("mutate", "error", start)
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if t == nil || t.mode == config.Off {
+		m.Metrics.decision("mutate", "skipped", start)
+		return admission.Allowed(skipped)
+	}
+	changes := m.Engine.Options().Mutate(t.pod, scope)
+	if t.mode == config.Audit {
+		warnings := t.warnings
+		for _, c := range changes {
+			warnings = append(warnings, "kestra-guard audit: would set "+c)
+		}
+		m.Metrics.decision("mutate", "audited", start)
+		return admission.Allowed("audit: not mutated").WithWarnings(warnings...)
+	}
+	if scope == policy.ScopePod && m.Config.ManagedNetworkPolicy.Enabled {
+		if err := m.ensureManagedPolicy(ctx, t, req.DryRun != nil && *req.DryRun); err != nil {
+			m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+			m.Metrics.decision("mutate", "error", start)
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+	}
+	mutated, err := json.Marshal(t.pod)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	m.Log.V(1).Info("mutated", "uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "changes", len(changes))
+	m.Metrics.decision("mutate", "mutated", start)
+	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(t.warnings...)
+}
+
+// ensureManagedPolicy applies the managed NetworkPolicy unless the cache
+// already holds it; on a dry-run request it applies nothing.
+func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool) error {
+	if dryRun {
+		return nil
+	}
+	spec, err := m.managedSpec(t.runnerNamespace)
+	if err != nil {
+		return err
+	}
+	return managed.Ensure(ctx, m.Writer, t.pod.Namespace, spec, false)
+}

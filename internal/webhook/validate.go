@@ -1,0 +1,113 @@
+package webhook
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// ViolationsAnnotation is the audit annotation key listing violations.
+const ViolationsAnnotation = "violations"
+
+// Validator is the validating webhook for Pods and pods/ephemeralcontainers.
+type Validator struct{ *Guard }
+
+// Handle decides one request. It never admits a task-runner Pod it could
+// not evaluate: every error is an error response, which the API server
+// treats as a failure of the webhook (failurePolicy Fail refuses the Pod).
+func (v Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	t, skipped, err := v.resolve(ctx, req)
+	if err != nil {
+		v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+		v.Metrics.decision("validate", "error", start)
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if t == nil || t.mode == config.Off {
+		if t != nil {
+			skipped = "mode off"
+		}
+		v.Metrics.decision("validate", "skipped", start)
+		return admission.Allowed(skipped)
+	}
+	pols, err := v.networkPolicies(ctx, t.pod)
+	if err != nil {
+		v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+		v.Metrics.decision("validate", "error", start)
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	res := v.Engine.Evaluate(&policy.Input{Pod: t.pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
+	rules := make([]string, 0, len(res.Violations))
+	for _, vi := range res.Violations {
+		rules = append(rules, vi.Rule)
+		v.Metrics.violation(vi.Rule, string(vi.Action), string(t.mode))
+	}
+	log := v.Log.WithValues("uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
+		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules)
+	warnings := t.warnings
+	var resp admission.Response
+	switch {
+	case t.mode == config.Enforce && res.Denied():
+		resp = denied(t.pod, res.Violations)
+		for _, vi := range res.Violations {
+			if vi.Action == policy.Warn {
+				warnings = append(warnings, warning("warns ", vi))
+			}
+		}
+		log.Info("denied")
+		v.Metrics.decision("validate", "denied", start)
+	default:
+		prefix := "warns "
+		if t.mode == config.Audit {
+			prefix = "audit: enforce would deny: "
+		}
+		for _, vi := range res.Violations {
+			p := prefix
+			if vi.Action == policy.Warn {
+				p = "warns "
+			}
+			warnings = append(warnings, warning(p, vi))
+		}
+		resp = admission.Allowed("")
+		if len(res.Violations) > 0 {
+			resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(res.Violations)}
+		}
+		log.Info("admitted")
+		v.Metrics.decision("validate", "admitted", start)
+	}
+	return resp.WithWarnings(warnings...)
+}
+
+// denied lists every violation in the message and as field causes, so that
+// kubectl shows all problems at once.
+func denied(p *corev1.Pod, vs []policy.Violation) admission.Response {
+	causes := make([]metav1.StatusCause, 0, len(vs))
+	for _, v := range vs {
+		if v.Action == policy.Deny {
+			causes = append(causes, metav1.StatusCause{Type: metav1.CauseType("FieldValueForbidden"), Field: v.Field, Message: v.Rule + ": " + v.Reason + " (" + v.Detail + ")"})
+		}
+	}
+	resp := admission.Denied(violationsMessage(p, vs))
+	resp.Result.Details = &metav1.StatusDetails{Name: p.Name, Kind: "Pod", Causes: causes}
+	resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(vs)}
+	return resp
+}
+
+func annotation(vs []policy.Violation) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = string(v.Action) + ":" + v.Rule + "@" + v.Field
+	}
+	return strings.Join(parts, ",")
+}
+
+func parsePrefix(s string) (netip.Prefix, error) { return netip.ParsePrefix(s) }
