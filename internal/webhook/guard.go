@@ -168,6 +168,19 @@ func (g *Guard) managedSpec(runnerNamespace bool) (managed.Spec, error) {
 	return s, nil
 }
 
+// withManagedPolicy adds the managed policy to pols when it is enabled and
+// missing.
+func (g *Guard) withManagedPolicy(t *target, pols []networkingv1.NetworkPolicy) ([]networkingv1.NetworkPolicy, error) {
+	if !g.Config.ManagedNetworkPolicy.Enabled || slices.ContainsFunc(pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name }) {
+		return pols, nil
+	}
+	spec, err := g.managedSpec(t.runnerNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return append(pols, *managed.Build(t.pod.Namespace, spec)), nil
+}
+
 // violationsMessage lists every violation, one per line, for a denial.
 func violationsMessage(pod *corev1.Pod, vs []policy.Violation) string {
 	var b strings.Builder

@@ -45,6 +45,13 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		v.Metrics.decision("validate", "error", start)
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
+	if req.DryRun != nil && *req.DryRun && t.mode == config.Enforce {
+		// On dry-run the mutating webhook applied nothing; judge the Pod as
+		// it would be judged once the managed policy exists.
+		if pols, err = v.withManagedPolicy(t, pols); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+	}
 	res := v.Engine.Evaluate(&policy.Input{Pod: t.pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
 	rules := make([]string, 0, len(res.Violations))
 	for _, vi := range res.Violations {

@@ -1,0 +1,172 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/zapr"
+	"go.uber.org/zap"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/chart"
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/server"
+)
+
+// GuardNamespace is where the chart is rendered in tests.
+const GuardNamespace = "kestra-guard"
+
+// Guarded is a control plane with kestra-guard serving its webhooks, as the
+// chart installs them.
+type Guarded struct {
+	*ControlPlane
+	Config config.Config
+	// Warnings collects the admission warnings the API server returns.
+	Warnings *WarningRecorder
+	// WarnClient is a client whose warnings go to Warnings.
+	WarnClient client.Client
+}
+
+// WarningRecorder keeps every warning a client receives.
+type WarningRecorder struct{ list []string }
+
+func (w *WarningRecorder) HandleWarningHeader(_ int, _ string, text string) { w.list = append(w.list, text) }
+
+// Take returns the warnings so far and forgets them.
+func (w *WarningRecorder) Take() []string {
+	out := w.list
+	w.list = nil
+	return out
+}
+
+// RenderedWebhooks renders the chart and returns its objects and webhook
+// configurations.
+func RenderedWebhooks(values map[string]any) ([]*unstructured.Unstructured, *admissionv1.MutatingWebhookConfiguration, *admissionv1.ValidatingWebhookConfiguration, config.Config, error) {
+	var cfg config.Config
+	objs, err := chart.Render("kestra-guard", GuardNamespace, values)
+	if err != nil {
+		return nil, nil, nil, cfg, err
+	}
+	var mwc admissionv1.MutatingWebhookConfiguration
+	var vwc admissionv1.ValidatingWebhookConfiguration
+	for _, o := range objs {
+		var err error
+		switch o.GetKind() {
+		case "MutatingWebhookConfiguration":
+			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &mwc)
+		case "ValidatingWebhookConfiguration":
+			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &vwc)
+		case "ConfigMap":
+			data, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
+			cfg = config.Default()
+			err = yaml.UnmarshalStrict([]byte(data), &cfg)
+		}
+		if err != nil {
+			return nil, nil, nil, cfg, fmt.Errorf("chart object %s: %w", o.GetKind(), err)
+		}
+	}
+	return objs, &mwc, &vwc, cfg, nil
+}
+
+// RunGuarded starts a control plane with the chart's webhook configurations
+// (rendered with values) pointing at a kestra-guard served in this process
+// with the chart's configuration; mod may adjust that configuration.
+func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config)) *Guarded {
+	t.Helper()
+	_, mwc, vwc, cfg, err := RenderedWebhooks(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// envtest joins host and path with a "/" of its own.
+	for i := range mwc.Webhooks {
+		trimPath(&mwc.Webhooks[i].ClientConfig)
+	}
+	for i := range vwc.Webhooks {
+		trimPath(&vwc.Webhooks[i].ClientConfig)
+	}
+	cp := RunControlPlane(t, func(env *envtest.Environment) {
+		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
+			MutatingWebhooks:   []*admissionv1.MutatingWebhookConfiguration{mwc},
+			ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{vwc},
+		}
+	})
+	wio := cp.Env.WebhookInstallOptions
+	cfg.Server.Port, cfg.Server.CertDir, cfg.Server.CertMode = wio.LocalServingPort, wio.LocalServingCertDir, "external"
+	cfg.Server.MetricsAddr, cfg.Server.HealthAddr, cfg.Server.LeaderElection = "0", "0", false
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, cfg, cp.Config, TestLogger()) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("kestra-guard stopped with: %v", err)
+		}
+	})
+	g := &Guarded{ControlPlane: cp, Config: cfg, Warnings: &WarningRecorder{}}
+	wcfg := rest.CopyConfig(cp.Config)
+	wcfg.WarningHandler = g.Warnings
+	if g.WarnClient, err = client.New(wcfg, client.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	g.CreateNamespace(t, GuardNamespace, nil)
+	g.waitServing(t)
+	return g
+}
+
+func trimPath(cc *admissionv1.WebhookClientConfig) {
+	if cc.Service != nil && cc.Service.Path != nil {
+		p := strings.TrimPrefix(*cc.Service.Path, "/")
+		cc.Service.Path = &p
+	}
+}
+
+// TestLogger is a JSON logger at info level, as in production.
+func TestLogger() logr.Logger {
+	zl, _ := zap.NewProduction()
+	return zapr.NewLogger(zl)
+}
+
+// CreateNamespace creates a namespace with labels.
+func (cp *ControlPlane) CreateNamespace(t testing.TB, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := cp.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+}
+
+// waitServing waits until the webhook answers through the API server.
+func (g *Guarded) waitServing(t testing.TB) {
+	t.Helper()
+	g.CreateNamespace(t, "kestra-guard-probe", map[string]string{config.RunnerLabel: "true"})
+	probe := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "kestra-guard-probe"},
+		Spec:       corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := g.Client.Create(context.Background(), probe.DeepCopy(), client.DryRunAll)
+		if err != nil && strings.Contains(err.Error(), "kestra-guard denied") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kestra-guard did not start serving within 60s; last answer: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

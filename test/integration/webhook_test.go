@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/test/framework"
+)
+
+// kestraDefaultPod is the Pod Kestra's task runner creates by default: no
+// securityContext, busybox init and sidecar, emptyDir at /kestra.
+func kestraDefaultPod(ns, name string) *corev1.Pod {
+	mount := []corev1.VolumeMount{{Name: "kestra-files", MountPath: "/kestra"}}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"kestra.io/taskrun-id": "2ZAfRgXT5GaxBlyHtZ2HC7", "kestra.io/flow-id": "hello"}},
+		Spec: corev1.PodSpec{
+			RestartPolicy:  corev1.RestartPolicyNever,
+			InitContainers: []corev1.Container{{Name: "init-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mount}},
+			Containers: []corev1.Container{
+				{Name: "main", Image: "python:3.12", Command: []string{"python", "main.py"}, VolumeMounts: mount},
+				{Name: "out-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mount},
+			},
+			Volumes: []corev1.Volume{{Name: "kestra-files", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+	}
+}
+
+// badPod breaks the five promises at once: root, writable filesystem,
+// the Docker socket, host network.
+func badPod(ns, name string) *corev1.Pod {
+	p := kestraDefaultPod(ns, name)
+	p.Spec.HostNetwork = true
+	p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)}
+	p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)}
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "docker", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/run/docker.sock"}}})
+	return p
+}
+
+func TestWebhook(t *testing.T) {
+	g := framework.RunGuarded(t, nil, nil)
+	ctx := context.Background()
+	g.CreateNamespace(t, "kestra-runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "kestra-audit", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	g.CreateNamespace(t, "apps", nil)
+
+	t.Run("bad task runner is denied with every rule and field", func(t *testing.T) {
+		err := g.Client.Create(ctx, badPod("kestra-runners", "bad"))
+		if !apierrors.IsForbidden(err) {
+			t.Fatalf("want Forbidden, got %v", err)
+		}
+		for _, want := range []string{
+			"run-as-non-root: spec.securityContext.runAsUser",
+			"read-only-root-filesystem: spec.containers[0].securityContext.readOnlyRootFilesystem",
+			"no-host-path: spec.volumes[1].hostPath.path",
+			"is /var/run/docker.sock",
+			"no-host-network: spec.hostNetwork",
+			"metadata-egress-blocked: spec.hostNetwork",
+		} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("denial lacks %q:\n%v", want, err)
+			}
+		}
+	})
+
+	t.Run("the same Pod in an audit namespace is admitted with warnings", func(t *testing.T) {
+		g.Warnings.Take()
+		if err := g.WarnClient.Create(ctx, badPod("kestra-audit", "bad")); err != nil {
+			t.Fatalf("audit mode must admit: %v", err)
+		}
+		warnings := strings.Join(g.Warnings.Take(), "\n")
+		for _, want := range []string{"enforce would deny: no-host-network: spec.hostNetwork", "enforce would deny: no-host-path", "would set spec.securityContext.runAsNonRoot=true"} {
+			if !strings.Contains(warnings, want) {
+				t.Errorf("warnings lack %q:\n%s", want, warnings)
+			}
+		}
+		var got corev1.Pod
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "kestra-audit", Name: "bad"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.SecurityContext.RunAsNonRoot != nil {
+			t.Error("audit mode must not mutate")
+		}
+	})
+
+	t.Run("a Kestra default Pod is mutated, protected and admitted", func(t *testing.T) {
+		if err := g.Client.Create(ctx, kestraDefaultPod("apps", "task")); err != nil {
+			t.Fatalf("want admitted after mutation: %v", err)
+		}
+		var got corev1.Pod
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "apps", Name: "task"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if sc := got.Spec.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 || !*sc.RunAsNonRoot {
+			t.Errorf("pod securityContext = %+v, want runAsNonRoot with runAsUser 65532", sc)
+		}
+		for _, c := range append(got.Spec.InitContainers, got.Spec.Containers...) {
+			if c.SecurityContext == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+				t.Errorf("container %s not read-only", c.Name)
+			}
+		}
+		var np networkingv1.NetworkPolicy
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "apps", Name: managed.Name}, &np); err != nil {
+			t.Errorf("the managed NetworkPolicy should exist before the Pod is admitted: %v", err)
+		}
+	})
+
+	t.Run("a Pod without the label outside runner namespaces is untouched", func(t *testing.T) {
+		p := kestraDefaultPod("apps", "web")
+		p.Labels = map[string]string{"app": "web"}
+		p.Spec.HostNetwork = true
+		if err := g.Client.Create(ctx, p); err != nil {
+			t.Fatalf("want admitted: %v", err)
+		}
+		var got corev1.Pod
+		if err := g.Client.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.SecurityContext != nil && got.Spec.SecurityContext.RunAsNonRoot != nil {
+			t.Error("a Pod that is not a task runner was mutated")
+		}
+	})
+
+	t.Run("server-side dry-run gets the same answer with no side effects", func(t *testing.T) {
+		g.CreateNamespace(t, "dry", map[string]string{config.RunnerLabel: "true"})
+		err := g.Client.Create(ctx, badPod("dry", "bad"), client.DryRunAll)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "no-host-network: spec.hostNetwork") {
+			t.Fatalf("want the same denial on dry-run, got %v", err)
+		}
+		if err := g.Client.Create(ctx, kestraDefaultPod("dry", "ok"), client.DryRunAll); err != nil {
+			t.Fatalf("a Pod admitted for real must be admitted on dry-run: %v", err)
+		}
+		var np networkingv1.NetworkPolicy
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "dry", Name: managed.Name}, &np); !apierrors.IsNotFound(err) {
+			t.Errorf("dry-run must not create the managed NetworkPolicy, got %v", err)
+		}
+	})
+
+	t.Run("an ephemeral container that breaks a rule is refused", func(t *testing.T) {
+		if err := g.Client.Create(ctx, kestraDefaultPod("kestra-runners", "debug-me")); err != nil {
+			t.Fatal(err)
+		}
+		var p corev1.Pod
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "kestra-runners", Name: "debug-me"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+			Name: "debug", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}
+		_, err := g.Clientset.CoreV1().Pods("kestra-runners").UpdateEphemeralContainers(ctx, "debug-me", &p, metav1.UpdateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "no-privileged: spec.ephemeralContainers[0].securityContext.privileged") {
+			t.Fatalf("want the ephemeral container refused, got %v", err)
+		}
+		p.Spec.EphemeralContainers[0].SecurityContext = nil
+		if _, err := g.Clientset.CoreV1().Pods("kestra-runners").UpdateEphemeralContainers(ctx, "debug-me", &p, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("a plain ephemeral container is hardened and admitted: %v", err)
+		}
+	})
+
+	t.Run("removing the label on UPDATE does not escape", func(t *testing.T) {
+		var p corev1.Pod
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "apps", Name: "task"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		p.Labels["team"] = "data"
+		if err := g.Client.Update(ctx, &p); err != nil {
+			t.Fatalf("a safe label update is admitted: %v", err)
+		}
+		// Without its label the Pod would leave the managed policy's selector.
+		delete(p.Labels, "kestra.io/taskrun-id")
+		err := g.Client.Update(ctx, &p)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "metadata-egress-blocked") {
+			t.Fatalf("want the label removal refused, got %v", err)
+		}
+	})
+}
