@@ -3,6 +3,9 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin/kestra-guard
 PKGS := ./...
+IMAGE ?= ghcr.io/kestra-guard/kestra-guard:dev
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+FUZZTIME ?= 20s
 
 .PHONY: help
 help: ## List the targets.
@@ -17,6 +20,46 @@ control-plane: ## Build kube-apiserver and etcd from source into bin/k8s/ (once)
 	hack/build-control-plane.sh >/dev/null
 
 .PHONY: test
-test: control-plane ## Run every test: unit, fuzz seeds and integration on the real control plane.
+test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration on the real control plane.
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each.
+	@for f in $$($(GO) test -list '^Fuzz' ./internal/policy/ | grep '^Fuzz'); do \
+		echo "fuzz: $$f"; $(GO) test ./internal/policy/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+.PHONY: lint
+lint: ## go vet and golangci-lint.
+	$(GO) vet $(PKGS)
+	$(GO) run $(GOLANGCI_LINT) run $(PKGS)
+
+.PHONY: helm-lint
+helm-lint: ## Lint the chart with Helm's own linter.
+	$(GO) test -count=1 -run 'TestHelmLint|TestChartSchema' ./test/integration/
+
+.PHONY: manifests
+manifests: ## Regenerate config/base (kustomize) from the chart.
+	$(GO) run ./hack/manifests
+
+.PHONY: run
+run: control-plane ## Local control plane with kestra-guard installed; runs until Ctrl-C.
+	$(GO) run ./hack/local
+
+.PHONY: local-up
+local-up: control-plane ## Same as run, in the background; returns when ready.
+	@$(MAKE) --no-print-directory local-down >/dev/null
+	@mkdir -p .local && rm -f .local/ready && $(GO) build -o bin/local ./hack/local
+	@nohup bin/local > .local/log 2>&1 & echo $$! > .local/pid
+	@for i in $$(seq 1 120); do [ -f .local/ready ] && break; sleep 1; done; \
+		[ -f .local/ready ] || { echo "local-up: not ready, see .local/log"; exit 1; }
+	@echo "ready: export KUBECONFIG=$$(cat .local/ready)"
+
+.PHONY: local-down
+local-down: ## Stop what local-up started.
+	@if [ -f .local/pid ]; then kill $$(cat .local/pid) 2>/dev/null || true; \
+		for i in $$(seq 1 30); do kill -0 $$(cat .local/pid) 2>/dev/null || break; sleep 1; done; rm -f .local/pid; fi
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine; not used in CI).
+	docker build -t $(IMAGE) .

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,7 +44,9 @@ type Guarded struct {
 // WarningRecorder keeps every warning a client receives.
 type WarningRecorder struct{ list []string }
 
-func (w *WarningRecorder) HandleWarningHeader(_ int, _ string, text string) { w.list = append(w.list, text) }
+func (w *WarningRecorder) HandleWarningHeader(_ int, _ string, text string) {
+	w.list = append(w.list, text)
+}
 
 // Take returns the warnings so far and forgets them.
 func (w *WarningRecorder) Take() []string {
@@ -80,14 +84,14 @@ func RenderedWebhooks(values map[string]any) ([]*unstructured.Unstructured, *adm
 	return objs, &mwc, &vwc, cfg, nil
 }
 
-// RunGuarded starts a control plane with the chart's webhook configurations
-// (rendered with values) pointing at a kestra-guard served in this process
-// with the chart's configuration; mod may adjust that configuration.
-func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config)) *Guarded {
-	t.Helper()
+// StartGuarded starts a control plane with the chart's webhook
+// configurations (rendered with values) pointing at a kestra-guard served in
+// this process with the chart's configuration; mod may adjust that
+// configuration. stop stops both.
+func StartGuarded(values map[string]any, mod func(*config.Config)) (*Guarded, func() error, error) {
 	_, mwc, vwc, cfg, err := RenderedWebhooks(values)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	// envtest joins host and path with a "/" of its own.
 	for i := range mwc.Webhooks {
@@ -96,12 +100,15 @@ func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config)) *
 	for i := range vwc.Webhooks {
 		trimPath(&vwc.Webhooks[i].ClientConfig)
 	}
-	cp := RunControlPlane(t, func(env *envtest.Environment) {
+	cp, stopCP, err := Start(func(env *envtest.Environment) {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
 			MutatingWebhooks:   []*admissionv1.MutatingWebhookConfiguration{mwc},
 			ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{vwc},
 		}
 	})
+	if err != nil {
+		return nil, nil, err
+	}
 	wio := cp.Env.WebhookInstallOptions
 	cfg.Server.Port, cfg.Server.CertDir, cfg.Server.CertMode = wio.LocalServingPort, wio.LocalServingCertDir, "external"
 	cfg.Server.MetricsAddr, cfg.Server.HealthAddr, cfg.Server.LeaderElection = "0", "0", false
@@ -111,20 +118,34 @@ func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config)) *
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Run(ctx, cfg, cp.Config, TestLogger()) }()
-	t.Cleanup(func() {
+	stop := func() error {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("kestra-guard stopped with: %v", err)
-		}
-	})
+		return errors.Join(<-done, stopCP())
+	}
 	g := &Guarded{ControlPlane: cp, Config: cfg, Warnings: &WarningRecorder{}}
 	wcfg := rest.CopyConfig(cp.Config)
 	wcfg.WarningHandler = g.Warnings
-	if g.WarnClient, err = client.New(wcfg, client.Options{}); err != nil {
+	if g.WarnClient, err = client.New(wcfg, client.Options{}); err == nil {
+		err = g.waitServing()
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, stop())
+	}
+	return g, stop, nil
+}
+
+// RunGuarded is StartGuarded for one test, stopped with t.Cleanup.
+func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config)) *Guarded {
+	t.Helper()
+	g, stop, err := StartGuarded(values, mod)
+	if err != nil {
 		t.Fatal(err)
 	}
-	g.CreateNamespace(t, GuardNamespace, nil)
-	g.waitServing(t)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stopping: %v", err)
+		}
+	})
 	return g
 }
 
@@ -144,16 +165,28 @@ func TestLogger() logr.Logger {
 // CreateNamespace creates a namespace with labels.
 func (cp *ControlPlane) CreateNamespace(t testing.TB, name string, labels map[string]string) {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	if err := cp.Client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
+	if err := cp.EnsureNamespace(name, labels); err != nil {
+		t.Fatal(err)
 	}
 }
 
+// EnsureNamespace creates a namespace with labels unless it exists.
+func (cp *ControlPlane) EnsureNamespace(name string, labels map[string]string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := cp.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
 // waitServing waits until the webhook answers through the API server.
-func (g *Guarded) waitServing(t testing.TB) {
-	t.Helper()
-	g.CreateNamespace(t, "kestra-guard-probe", map[string]string{config.RunnerLabel: "true"})
+func (g *Guarded) waitServing() error {
+	if err := g.EnsureNamespace(GuardNamespace, nil); err != nil {
+		return err
+	}
+	if err := g.EnsureNamespace("kestra-guard-probe", map[string]string{config.RunnerLabel: "true"}); err != nil {
+		return err
+	}
 	probe := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "kestra-guard-probe"},
 		Spec:       corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
@@ -162,10 +195,10 @@ func (g *Guarded) waitServing(t testing.TB) {
 	for {
 		err := g.Client.Create(context.Background(), probe.DeepCopy(), client.DryRunAll)
 		if err != nil && strings.Contains(err.Error(), "kestra-guard denied") {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kestra-guard did not start serving within 60s; last answer: %v", err)
+			return fmt.Errorf("kestra-guard did not start serving within 60s; last answer: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
