@@ -29,14 +29,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
 )
 
 // Paths the webhooks are served on; the chart's webhook configurations use them.
 const (
-	MutatePath   = "/mutate-pods"
-	ValidatePath = "/validate-pods"
+	MutatePath        = "/mutate-pods"
+	ValidatePath      = "/validate-pods"
+	NetworkPolicyPath = "/validate-networkpolicies"
 )
 
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
@@ -107,6 +109,13 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	}
 	register(MutatePath, kgwebhook.Mutator{Guard: guard})
 	register(ValidatePath, kgwebhook.Validator{Guard: guard})
+	register(NetworkPolicyPath, kgwebhook.NetworkPolicyValidator{Guard: guard})
+	if cfg.ManagedNetworkPolicy.Enabled {
+		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: guard.NamespaceSpec}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the managed NetworkPolicy controller: %w", err)
+		}
+	}
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

@@ -88,8 +88,7 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if err != nil {
 		return nil, "", err
 	}
-	t = &target{pod: pod, namespace: ns}
-	t.runnerNamespace = ns.Labels[config.RunnerLabel] == "true" || slices.Contains(g.Config.RunnerNamespaces, ns.Name)
+	t = &target{pod: pod, namespace: ns, runnerNamespace: g.isRunnerNamespace(ns)}
 	runner := t.runnerNamespace || g.taskRunner.Matches(labels.Set(pod.Labels))
 	if !runner && req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
 		// A label removed on UPDATE does not make a task runner something else.
@@ -102,18 +101,39 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if !runner {
 		return nil, "not a task-runner Pod", nil
 	}
-	t.mode = g.Config.Mode
-	if m, ok := ns.Labels[config.ModeLabel]; ok {
-		switch config.Mode(m) {
-		case config.Enforce, config.Audit, config.Off:
-			t.mode = config.Mode(m)
-		default:
-			// Fail closed: an unreadable mode enforces.
-			t.mode = config.Enforce
-			t.warnings = append(t.warnings, fmt.Sprintf("kestra-guard: namespace %s has %s=%q, expected enforce, audit or off; enforcing", ns.Name, config.ModeLabel, m))
-		}
+	var warning string
+	t.mode, warning = g.namespaceMode(ns)
+	if warning != "" {
+		t.warnings = append(t.warnings, warning)
 	}
 	return t, "", nil
+}
+
+func (g *Guard) isRunnerNamespace(ns *corev1.Namespace) bool {
+	return ns.Labels[config.RunnerLabel] == "true" || slices.Contains(g.Config.RunnerNamespaces, ns.Name)
+}
+
+// namespaceMode is the namespace's kestra-guard.io/mode, or the default. An
+// unknown value enforces (fail closed), with a warning.
+func (g *Guard) namespaceMode(ns *corev1.Namespace) (config.Mode, string) {
+	m, ok := ns.Labels[config.ModeLabel]
+	if !ok {
+		return g.Config.Mode, ""
+	}
+	switch config.Mode(m) {
+	case config.Enforce, config.Audit, config.Off:
+		return config.Mode(m), ""
+	}
+	return config.Enforce, fmt.Sprintf("kestra-guard: namespace %s has %s=%q, expected enforce, audit or off; enforcing", ns.Name, config.ModeLabel, m)
+}
+
+// NamespaceSpec gives the managed-policy controller what it needs for ns.
+func (g *Guard) NamespaceSpec(ns *corev1.Namespace) (managed.Spec, bool, bool, error) {
+	runnerNS := g.isRunnerNamespace(ns)
+	mode, _ := g.namespaceMode(ns)
+	active := g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.excluded(ns.Name)
+	spec, err := g.managedSpec(runnerNS)
+	return spec, runnerNS, active, err
 }
 
 func (g *Guard) excluded(ns string) bool {

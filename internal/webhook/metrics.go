@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,9 +30,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"webhook"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.violations, m.latency)
+		m.decisions = register(reg, m.decisions)
+		m.violations = register(reg, m.violations)
+		m.latency = register(reg, m.latency)
 	}
 	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name (several servers in one test process share the registry).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 func (m *Metrics) decision(webhook, outcome string, start time.Time) {

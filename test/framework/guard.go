@@ -203,3 +203,19 @@ func (g *Guarded) waitServing() error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Eventually retries f until it returns nil, for up to 30 seconds.
+func Eventually(t testing.TB, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 30s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

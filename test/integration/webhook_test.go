@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -131,7 +132,7 @@ func TestWebhook(t *testing.T) {
 	})
 
 	t.Run("server-side dry-run gets the same answer with no side effects", func(t *testing.T) {
-		g.CreateNamespace(t, "dry", map[string]string{config.RunnerLabel: "true"})
+		g.CreateNamespace(t, "dry", map[string]string{config.ModeLabel: "enforce"})
 		err := g.Client.Create(ctx, badPod("dry", "bad"), client.DryRunAll)
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "no-host-network: spec.hostNetwork") {
 			t.Fatalf("want the same denial on dry-run, got %v", err)
@@ -181,4 +182,111 @@ func TestWebhook(t *testing.T) {
 			t.Fatalf("want the label removal refused, got %v", err)
 		}
 	})
+}
+
+func allowAll(ns, name string) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{}},
+		},
+	}
+}
+
+func TestMetadataEgressGuarantee(t *testing.T) {
+	g := framework.RunGuarded(t, nil, nil)
+	ctx := context.Background()
+	key := func(ns string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: managed.Name} }
+
+	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	t.Run("the managed policy appears in a new guarded namespace", func(t *testing.T) {
+		var np networkingv1.NetworkPolicy
+		framework.Eventually(t, func() error { return g.Client.Get(ctx, key("runners"), &np) })
+		if len(np.Spec.Egress) != 1 || len(np.Spec.Egress[0].To) != 2 || np.Spec.Egress[0].To[0].IPBlock.CIDR != "0.0.0.0/0" {
+			t.Errorf("managed policy spec = %+v", np.Spec)
+		}
+	})
+
+	t.Run("deleting it is undone", func(t *testing.T) {
+		np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "runners", Name: managed.Name}}
+		if err := g.Client.Delete(ctx, np); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, func() error {
+			var got networkingv1.NetworkPolicy
+			if err := g.Client.Get(ctx, key("runners"), &got); err != nil {
+				return err
+			}
+			if got.UID == np.UID {
+				return fmt.Errorf("not deleted yet")
+			}
+			return nil
+		})
+	})
+
+	t.Run("editing it is undone", func(t *testing.T) {
+		var np networkingv1.NetworkPolicy
+		if err := g.Client.Get(ctx, key("runners"), &np); err != nil {
+			t.Fatal(err)
+		}
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{}}
+		if err := g.Client.Update(ctx, &np); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, func() error {
+			var got networkingv1.NetworkPolicy
+			if err := g.Client.Get(ctx, key("runners"), &got); err != nil {
+				return err
+			}
+			if len(got.Spec.Egress[0].To) != 2 {
+				return fmt.Errorf("still edited: %+v", got.Spec.Egress)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a reopening policy is refused in a guarded namespace", func(t *testing.T) {
+		err := g.Client.Create(ctx, allowAll("runners", "allow-all"))
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "spec.egress[0] allows egress to every address") {
+			t.Fatalf("want refused, got %v", err)
+		}
+		only := allowAll("runners", "imds-only")
+		only.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"169.254.169.254/32"}}}}}}
+		err = g.Client.Create(ctx, only)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "169.254.170.2") {
+			t.Fatalf("excepting only IMDS must be refused naming another endpoint, got %v", err)
+		}
+		safe := allowAll("runners", "to-pods")
+		safe.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}
+		if err := g.Client.Create(ctx, safe); err != nil {
+			t.Fatalf("a policy towards Pods only is fine: %v", err)
+		}
+	})
+
+	// A namespace selected by label only: an allow-all policy created before
+	// any task runner keeps the namespace open, so a runner is refused in
+	// enforce mode and warned in audit mode.
+	for _, mode := range []string{"enforce", "audit"} {
+		t.Run("a task runner in a namespace left open, "+mode, func(t *testing.T) {
+			ns := "open-" + mode
+			g.CreateNamespace(t, ns, map[string]string{config.ModeLabel: mode})
+			if err := g.Client.Create(ctx, allowAll(ns, "allow-all")); err != nil {
+				t.Fatalf("not guarded yet, so allowed: %v", err)
+			}
+			g.Warnings.Take()
+			err := g.WarnClient.Create(ctx, kestraDefaultPod(ns, "task"))
+			warnings := strings.Join(g.Warnings.Take(), "\n")
+			want := "NetworkPolicy/" + ns + "/allow-all.spec.egress[0]"
+			if mode == "enforce" {
+				if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "metadata-egress-blocked: "+want) {
+					t.Fatalf("want refused naming %s, got %v", want, err)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(warnings, "enforce would deny: metadata-egress-blocked: "+want) {
+				t.Fatalf("want admitted with a warning naming %s, got %v, warnings:\n%s", want, err, warnings)
+			}
+		})
+	}
 }

@@ -1,0 +1,83 @@
+package managed
+
+import (
+	"context"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Reconciler keeps the managed policy in every guarded namespace: runner
+// namespaces, and namespaces where it was applied at admission. It recreates
+// it when deleted and repairs it when edited. It is leader-elected.
+type Reconciler struct {
+	Client client.Client
+	Log    logr.Logger
+	// SpecFor returns the policy spec of a namespace and whether kestra-guard
+	// guards it (false when its mode is off).
+	SpecFor func(ns *corev1.Namespace) (s Spec, runnerNamespace, active bool, err error)
+}
+
+// Requests keyed by namespace name come from namespaces; requests with a
+// namespace come from the managed policy itself (it existed there).
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	nsName := req.Name
+	fromPolicy := req.Namespace != ""
+	if fromPolicy {
+		nsName = req.Namespace
+	}
+	var ns corev1.Namespace
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: nsName}, &ns); err != nil || ns.DeletionTimestamp != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	spec, runnerNS, active, err := r.SpecFor(&ns)
+	if err != nil || !active || !(runnerNS || fromPolicy) {
+		return reconcile.Result{}, err
+	}
+	var current networkingv1.NetworkPolicy
+	err = r.Client.Get(ctx, client.ObjectKey{Namespace: nsName, Name: Name}, &current)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
+	}
+	existed := err == nil
+	if existed && equality.Semantic.DeepEqual(current.Spec, Build(nsName, spec).Spec) {
+		return reconcile.Result{}, nil
+	}
+	if err := Ensure(ctx, r.Client, nsName, spec, false); err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) { // namespace terminating
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if existed {
+		r.Log.Info("repaired the edited managed NetworkPolicy", "namespace", nsName, "networkPolicy", Name)
+	} else {
+		r.Log.Info("created the managed NetworkPolicy", "namespace", nsName, "networkPolicy", Name, "recreated", fromPolicy)
+	}
+	return reconcile.Result{}, nil
+}
+
+// SetupWithManager watches namespaces and the managed policies.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	isManaged := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == Name })
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("managed-networkpolicy").
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
+		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.GenerationChangedPredicate{}))).
+		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}
+		}), builder.WithPredicates(isManaged)).
+		Complete(r)
+}
