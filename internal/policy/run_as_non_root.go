@@ -3,9 +3,11 @@ package policy
 // run-as-non-root forbids containers that may run as UID 0.
 // Reads: spec.securityContext.{runAsNonRoot,runAsUser} and the same fields of
 // every init, regular and ephemeral container (the container's value wins).
-// Passes when, for every container, the effective runAsUser is set and
-// non-zero or the effective runAsNonRoot is true, and neither runAsUser: 0 nor
-// runAsNonRoot: false takes effect.
+// Passes when, for every container, the effective runAsUser is non-zero or
+// the effective runAsNonRoot is true, and runAsUser: 0 or runAsNonRoot: false
+// is set nowhere: as in Pod Security "restricted", an explicit root setting
+// at Pod level fails even where every container overrides it, since a
+// container added later would inherit it.
 
 import (
 	"strconv"
@@ -15,33 +17,45 @@ var runAsNonRoot = Rule{
 	ID:      "run-as-non-root",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
+		const reason = "container may run as root"
 		spec := &in.Pod.Spec
+		var out []Violation
 		var podUser *int64
 		var podNonRoot *bool
 		if sc := spec.SecurityContext; sc != nil {
 			podUser, podNonRoot = sc.RunAsUser, sc.RunAsNonRoot
+			if podUser != nil && *podUser == 0 {
+				out = append(out, Violation{Field: "spec.securityContext.runAsUser", Reason: reason,
+					Detail: "the Pod sets runAsUser=0; set a non-zero runAsUser such as 65532"})
+			}
+			if podNonRoot != nil && !*podNonRoot {
+				out = append(out, Violation{Field: "spec.securityContext.runAsNonRoot", Reason: reason,
+					Detail: "the Pod sets runAsNonRoot=false; set runAsNonRoot: true with a non-zero runAsUser"})
+			}
 		}
-		const reason = "container may run as root"
-		var out []Violation
+		podBad := len(out) > 0
 		visitContainers(spec, func(c *containerRef) {
-			user, userField := podUser, "spec.securityContext.runAsUser"
-			nonRoot, nonRootField := podNonRoot, "spec.securityContext.runAsNonRoot"
+			user, nonRoot := podUser, podNonRoot
+			var cUser *int64
+			var cNonRoot *bool
 			if sc := c.SecurityContext; sc != nil {
-				if sc.RunAsUser != nil {
-					user, userField = sc.RunAsUser, c.Path()+".securityContext.runAsUser"
+				cUser, cNonRoot = sc.RunAsUser, sc.RunAsNonRoot
+				if cUser != nil {
+					user = cUser
 				}
-				if sc.RunAsNonRoot != nil {
-					nonRoot, nonRootField = sc.RunAsNonRoot, c.Path()+".securityContext.runAsNonRoot"
+				if cNonRoot != nil {
+					nonRoot = cNonRoot
 				}
 			}
 			switch {
-			case user != nil && *user == 0:
-				out = append(out, Violation{Field: userField, Reason: reason,
+			case cUser != nil && *cUser == 0:
+				out = append(out, Violation{Field: c.Path() + ".securityContext.runAsUser", Reason: reason,
 					Detail: "container " + strconv.Quote(c.Name) + " has runAsUser=0; set a non-zero runAsUser such as 65532"})
-			case nonRoot != nil && !*nonRoot:
-				out = append(out, Violation{Field: nonRootField, Reason: reason,
+			case cNonRoot != nil && !*cNonRoot:
+				out = append(out, Violation{Field: c.Path() + ".securityContext.runAsNonRoot", Reason: reason,
 					Detail: "container " + strconv.Quote(c.Name) + " has runAsNonRoot=false; set runAsNonRoot: true with a non-zero runAsUser"})
-			case !in.Fragment && user == nil && (nonRoot == nil || !*nonRoot):
+			case podBad || in.Fragment:
+			case (user == nil || *user == 0) && (nonRoot == nil || !*nonRoot):
 				out = append(out, Violation{Field: c.Path() + ".securityContext.runAsNonRoot", Reason: reason,
 					Detail: "container " + strconv.Quote(c.Name) + " sets neither runAsNonRoot: true nor a non-zero runAsUser, at Pod or container level; set both in the Pod's securityContext"})
 			}

@@ -3,7 +3,8 @@ package policy
 // seccomp-profile demands a seccomp profile on every container.
 // Reads: spec.securityContext.seccompProfile.type and each container's
 // securityContext.seccompProfile.type (the container's wins). Passes when
-// the effective type is RuntimeDefault or Localhost.
+// every container's effective type is RuntimeDefault or Localhost and no
+// level sets another type (as Pod Security "restricted").
 
 import (
 	"strconv"
@@ -11,28 +12,35 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+func validSeccomp(t corev1.SeccompProfileType) bool {
+	return t == corev1.SeccompProfileTypeRuntimeDefault || t == corev1.SeccompProfileTypeLocalhost
+}
+
 var seccompProfile = Rule{
 	ID:      "seccomp-profile",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
-		var podType *corev1.SeccompProfileType
+		const reason = "no seccomp profile"
+		var out []Violation
+		podValid := false
 		if sc := in.Pod.Spec.SecurityContext; sc != nil && sc.SeccompProfile != nil {
-			podType = &sc.SeccompProfile.Type
+			if podValid = validSeccomp(sc.SeccompProfile.Type); !podValid {
+				out = append(out, Violation{Field: "spec.securityContext.seccompProfile.type", Reason: reason,
+					Detail: "the Pod sets seccomp profile " + strconv.Quote(string(sc.SeccompProfile.Type)) + "; use RuntimeDefault"})
+			}
 		}
-		return containerFailures(&in.Pod.Spec, "no seccomp profile", func(c *containerRef) (string, string) {
-			t, field := podType, "spec.securityContext.seccompProfile.type"
+		return append(out, containerFailures(&in.Pod.Spec, reason, func(c *containerRef) (string, string) {
+			field := c.Path() + ".securityContext.seccompProfile.type"
 			if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
-				t, field = &sc.SeccompProfile.Type, c.Path()+".securityContext.seccompProfile.type"
+				if validSeccomp(sc.SeccompProfile.Type) {
+					return "", ""
+				}
+				return field, "container " + strconv.Quote(c.Name) + " sets seccomp profile " + strconv.Quote(string(sc.SeccompProfile.Type)) + "; use RuntimeDefault"
 			}
-			switch {
-			case t != nil && (*t == corev1.SeccompProfileTypeRuntimeDefault || *t == corev1.SeccompProfileTypeLocalhost):
-				return "", ""
-			case t != nil:
-				return field, "container " + strconv.Quote(c.Name) + " runs with seccomp profile " + strconv.Quote(string(*t)) + "; use RuntimeDefault"
-			case in.Fragment:
+			if podValid || in.Fragment {
 				return "", ""
 			}
-			return c.Path() + ".securityContext.seccompProfile.type", "container " + strconv.Quote(c.Name) + " has no seccomp profile; set spec.securityContext.seccompProfile.type: RuntimeDefault"
-		})
+			return field, "container " + strconv.Quote(c.Name) + " has no valid seccomp profile; set spec.securityContext.seccompProfile.type: RuntimeDefault"
+		})...)
 	},
 }
