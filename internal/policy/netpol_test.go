@@ -64,6 +64,9 @@ func egressCases() []egressCase {
 		{name: "matchExpressions excluding the pod", policies: []networkingv1.NetworkPolicy{managed, edit(allowAll, func(p *networkingv1.NetworkPolicy) {
 			p.Spec.PodSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kestra.io/taskrun-id", Operator: metav1.LabelSelectorOpDoesNotExist}}}
 		})}},
+		{name: "NotIn on a key the pod lacks selects it", policies: []networkingv1.NetworkPolicy{managed, edit(allowAll, func(p *networkingv1.NetworkPolicy) {
+			p.Spec.PodSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"db"}}}}
+		})}, open: "allow-all"},
 		{name: "ingress-only policy protects nothing", policies: []networkingv1.NetworkPolicy{edit(allowAll, func(p *networkingv1.NetworkPolicy) {
 			p.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 		})}, open: "no NetworkPolicy with Egress"},
