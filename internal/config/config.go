@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
@@ -47,6 +48,15 @@ type Config struct {
 	ManagedNetworkPolicy ManagedNetworkPolicy `json:"managedNetworkPolicy"`
 	Policy               policy.Config        `json:"policy"`
 	Server               Server               `json:"server"`
+	Audit                BackgroundAudit      `json:"audit"`
+}
+
+// BackgroundAudit configures the server's audit of what already runs.
+type BackgroundAudit struct {
+	Enabled       bool            `json:"enabled"`
+	Interval      metav1.Duration `json:"interval"`
+	PolicyReports bool            `json:"policyReports"`
+	Events        bool            `json:"events"`
 }
 
 // ManagedNetworkPolicy configures the metadata-blocking NetworkPolicy.
@@ -60,20 +70,19 @@ type ManagedNetworkPolicy struct {
 
 // Server configures `serve`.
 type Server struct {
-	Port            int           `json:"port"`
-	CertDir         string        `json:"certDir"`
-	CertMode        string        `json:"certMode"` // self or external
-	CertSecret      string        `json:"certSecret"`
-	ServiceName     string        `json:"serviceName"`
-	MutatingName    string        `json:"mutatingWebhookConfiguration"`
-	ValidatingName  string        `json:"validatingWebhookConfiguration"`
-	MetricsAddr     string        `json:"metricsAddr"`
-	HealthAddr      string        `json:"healthAddr"`
-	EnableHTTP2     bool          `json:"enableHTTP2,omitempty"`
-	LeaderElection  bool          `json:"leaderElection"`
-	MaxBodyBytes    int64         `json:"maxBodyBytes"`
-	AuditInterval   time.Duration `json:"auditInterval,omitempty"`
-	SyncCertsToDisk bool          `json:"syncCertsToDisk,omitempty"`
+	Port            int    `json:"port"`
+	CertDir         string `json:"certDir"`
+	CertMode        string `json:"certMode"` // self or external
+	CertSecret      string `json:"certSecret"`
+	ServiceName     string `json:"serviceName"`
+	MutatingName    string `json:"mutatingWebhookConfiguration"`
+	ValidatingName  string `json:"validatingWebhookConfiguration"`
+	MetricsAddr     string `json:"metricsAddr"`
+	HealthAddr      string `json:"healthAddr"`
+	EnableHTTP2     bool   `json:"enableHTTP2,omitempty"`
+	LeaderElection  bool   `json:"leaderElection"`
+	MaxBodyBytes    int64  `json:"maxBodyBytes"`
+	SyncCertsToDisk bool   `json:"syncCertsToDisk,omitempty"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -84,6 +93,7 @@ func Default() Config {
 		Namespace:            "kestra-guard",
 		ManagedNetworkPolicy: ManagedNetworkPolicy{Enabled: true},
 		Policy:               policy.DefaultConfig(),
+		Audit:                BackgroundAudit{Enabled: true, Interval: metav1.Duration{Duration: 10 * time.Minute}, PolicyReports: true, Events: true},
 		Server: Server{
 			Port:           9443,
 			CertDir:        "/tmp/k8s-webhook-server/serving-certs",
@@ -121,7 +131,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar((*string)(&c.Mode), "mode", string(c.Mode), "default mode: enforce, audit or off")
 	fs.StringVar(&c.TaskRunnerSelector, "task-runner-selector", c.TaskRunnerSelector, "label selector of task-runner Pods")
 	fs.StringSliceVar(&c.RunnerNamespaces, "runner-namespaces", c.RunnerNamespaces, "namespaces where every Pod is a task runner")
-	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "kestra-guard's own namespace, never intercepted")
+	fs.StringVar(&c.Namespace, "guard-namespace", c.Namespace, "kestra-guard's own namespace, never intercepted")
 }
 
 // BindServerFlags binds the flags of `serve`.
@@ -160,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if s.CertMode != "self" && s.CertMode != "external" {
 		errs = append(errs, fmt.Errorf("server.certMode: %q: expected self or external", s.CertMode))
+	}
+	if c.Audit.Enabled && c.Audit.Interval.Duration < time.Minute {
+		errs = append(errs, fmt.Errorf("audit.interval: %s: expected at least 1m", c.Audit.Interval.Duration))
 	}
 	if s.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("server.maxBodyBytes: %d: expected a positive size", s.MaxBodyBytes))

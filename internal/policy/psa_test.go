@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/utils/ptr"
 	psaapi "k8s.io/pod-security-admission/api"
 	psa "k8s.io/pod-security-admission/policy"
+	"k8s.io/utils/ptr"
 )
 
 // psaChecks maps a Pod Security Admission check to the kestra-guard rules

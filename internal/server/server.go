@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
@@ -117,6 +118,16 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		}
 	}
 
+	if cfg.Audit.Enabled {
+		gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
+		if err := mgr.Add(&audit.Background{
+			Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: engine, Config: cfg},
+			Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
+			Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
+		}); err != nil {
+			return err
+		}
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}

@@ -30,16 +30,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"webhook"}),
 	}
 	if reg != nil {
-		m.decisions = register(reg, m.decisions)
-		m.violations = register(reg, m.violations)
-		m.latency = register(reg, m.latency)
+		m.decisions = Register(reg, m.decisions)
+		m.violations = Register(reg, m.violations)
+		m.latency = Register(reg, m.latency)
 	}
 	return m
 }
 
-// register registers c, or returns the collector already registered under
+// Register registers c, or returns the collector already registered under
 // its name (several servers in one test process share the registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {

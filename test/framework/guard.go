@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +90,7 @@ func RenderedWebhooks(values map[string]any) ([]*unstructured.Unstructured, *adm
 // configurations (rendered with values) pointing at a kestra-guard served in
 // this process with the chart's configuration; mod may adjust that
 // configuration. stop stops both.
-func StartGuarded(values map[string]any, mod func(*config.Config)) (*Guarded, func() error, error) {
+func StartGuarded(values map[string]any, mod func(*config.Config), opts ...func(*envtest.Environment)) (*Guarded, func() error, error) {
 	_, mwc, vwc, cfg, err := RenderedWebhooks(values)
 	if err != nil {
 		return nil, nil, err
@@ -100,12 +102,12 @@ func StartGuarded(values map[string]any, mod func(*config.Config)) (*Guarded, fu
 	for i := range vwc.Webhooks {
 		trimPath(&vwc.Webhooks[i].ClientConfig)
 	}
-	cp, stopCP, err := Start(func(env *envtest.Environment) {
+	cp, stopCP, err := Start(append(opts, func(env *envtest.Environment) {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
 			MutatingWebhooks:   []*admissionv1.MutatingWebhookConfiguration{mwc},
 			ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{vwc},
 		}
-	})
+	})...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,9 +137,9 @@ func StartGuarded(values map[string]any, mod func(*config.Config)) (*Guarded, fu
 }
 
 // RunGuarded is StartGuarded for one test, stopped with t.Cleanup.
-func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config)) *Guarded {
+func RunGuarded(t testing.TB, values map[string]any, mod func(*config.Config), opts ...func(*envtest.Environment)) *Guarded {
 	t.Helper()
-	g, stop, err := StartGuarded(values, mod)
+	g, stop, err := StartGuarded(values, mod, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +156,30 @@ func trimPath(cc *admissionv1.WebhookClientConfig) {
 		p := strings.TrimPrefix(*cc.Service.Path, "/")
 		cc.Service.Path = &p
 	}
+}
+
+// WithPolicyReportCRD installs the wgpolicyk8s.io PolicyReport CRD.
+func WithPolicyReportCRD(env *envtest.Environment) {
+	env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join(RepoRoot(), "test", "testdata", "crds"))
+	env.ErrorIfCRDPathMissing = true
+}
+
+// Kubeconfig writes a kubeconfig for a user in groups and returns its path.
+func (cp *ControlPlane) Kubeconfig(t testing.TB, user string, groups ...string) string {
+	t.Helper()
+	u, err := cp.Env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := u.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestLogger is a JSON logger at info level, as in production.

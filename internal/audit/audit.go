@@ -1,0 +1,178 @@
+// Package audit evaluates what already runs in a cluster with the same engine
+// as admission: every task-runner Pod with the NetworkPolicies of its
+// namespace, and every NetworkPolicy that reopens metadata egress in a
+// guarded namespace.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kestra-guard/kestra-guard/internal/check"
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// pageSize is how many objects one list call reads.
+const pageSize = 500
+
+// Auditor reads the cluster through Reader.
+type Auditor struct {
+	Reader client.Reader
+	Engine *policy.Engine
+	Config config.Config
+	// Progress, when set, is told how far the audit got.
+	Progress func(namespaces, pods int)
+}
+
+// Run audits the given namespaces, or every namespace when none is given.
+func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result, error) {
+	sel, err := labels.Parse(a.Config.TaskRunnerSelector)
+	if err != nil {
+		return nil, fmt.Errorf("taskRunnerSelector: %w", err)
+	}
+	var nss []corev1.Namespace
+	if len(namespaces) == 0 {
+		var list corev1.NamespaceList
+		if err := a.list(ctx, &list, "namespaces", ""); err != nil {
+			return nil, err
+		}
+		nss = list.Items
+	}
+	for _, name := range namespaces {
+		var ns corev1.Namespace
+		if err := a.Reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+			return nil, explain(err, "get", "namespaces", "")
+		}
+		nss = append(nss, ns)
+	}
+	var out []check.Result
+	pods := 0
+	for i := range nss {
+		ns := &nss[i]
+		if ns.Name == metav1.NamespaceSystem || ns.Name == a.Config.Namespace {
+			continue
+		}
+		res, n, err := a.namespace(ctx, ns, sel)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res...)
+		pods += n
+		if a.Progress != nil {
+			a.Progress(i+1, pods)
+		}
+	}
+	return out, nil
+}
+
+func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel labels.Selector) ([]check.Result, int, error) {
+	runnerNS := ns.Labels[config.RunnerLabel] == "true" || slices.Contains(a.Config.RunnerNamespaces, ns.Name)
+	var pods corev1.PodList
+	if err := a.list(ctx, &pods, "pods", ns.Name); err != nil {
+		return nil, 0, err
+	}
+	var pols networkingv1.NetworkPolicyList
+	if err := a.list(ctx, &pols, "networkpolicies", ns.Name); err != nil {
+		return nil, 0, err
+	}
+	var out []check.Result
+	runners := 0
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !runnerNS && !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		runners++
+		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true})
+		out = append(out, result("Pod", ns.Name, p.Name, res.Violations))
+	}
+	guarded := runnerNS || runners > 0 || slices.ContainsFunc(pols.Items, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
+	if !guarded {
+		return out, runners, nil
+	}
+	for i := range pols.Items {
+		np := &pols.Items[i]
+		var vs []policy.Violation
+		for _, op := range policy.PolicyOpenings(np, a.Engine.Options().Metadata) {
+			vs = append(vs, policy.Violation{Rule: "metadata-egress-blocked", Field: op.Field, Action: a.Engine.Action("metadata-egress-blocked"),
+				Reason: "NetworkPolicy reopens metadata egress", Detail: op.String() + " in a namespace that runs Kestra tasks"})
+		}
+		if vs != nil {
+			out = append(out, result("NetworkPolicy", ns.Name, np.Name, vs))
+		}
+	}
+	return out, runners, nil
+}
+
+func result(kind, ns, name string, vs []policy.Violation) check.Result {
+	r := check.Result{Kind: kind, Namespace: ns, Name: name, Violations: vs}
+	r.Allowed = !(policy.Result{Violations: vs}).Denied()
+	if r.Violations == nil {
+		r.Violations = []policy.Violation{}
+	}
+	return r
+}
+
+// list reads every page of a list.
+func (a *Auditor) list(ctx context.Context, list client.ObjectList, resource, ns string) error {
+	opts := []client.ListOption{client.Limit(pageSize)}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	switch l := list.(type) {
+	case *corev1.PodList:
+		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
+	case *networkingv1.NetworkPolicyList:
+		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
+	case *corev1.NamespaceList:
+		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
+	}
+	return fmt.Errorf("listing %s: unsupported list type %T", resource, list)
+}
+
+type continuer interface {
+	client.ObjectList
+	GetContinue() string
+}
+
+func paginate[T any](ctx context.Context, r client.Reader, l continuer, items *[]T, opts []client.ListOption, resource, ns string) error {
+	var all []T
+	cont := ""
+	for {
+		if err := r.List(ctx, l, append(opts, client.Continue(cont))...); err != nil {
+			return explain(err, "list", resource, ns)
+		}
+		all = append(all, *items...)
+		if cont = l.GetContinue(); cont == "" {
+			*items = all
+			return nil
+		}
+	}
+}
+
+// explain says which permission is missing, or that the cluster cannot be reached.
+func explain(err error, verb, resource, ns string) error {
+	where := "cluster-wide"
+	if ns != "" {
+		where = "in namespace " + ns
+	}
+	switch {
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("the credentials lack permission to %s %s %s (RBAC verb %q on %q): %w", verb, resource, where, verb, resource, err)
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("the cluster refused the credentials: %w", err)
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s %s: %w", resource, where, err)
+	}
+	return fmt.Errorf("cannot %s %s %s: %w", verb, resource, where, err)
+}

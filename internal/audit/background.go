@@ -1,0 +1,208 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kestra-guard/kestra-guard/internal/check"
+)
+
+// ReportName is the name of the PolicyReport kestra-guard keeps per namespace.
+const ReportName = "kestra-guard"
+
+var policyReportGVK = schema.GroupVersionKind{Group: "wgpolicyk8s.io", Version: "v1alpha2", Kind: "PolicyReport"}
+
+// Background audits the cluster every Interval while it leads, and reports
+// through a metric, PolicyReports (when their CRD is installed) and, only
+// when a namespace's findings change, one Event on the namespace.
+type Background struct {
+	Auditor       *Auditor
+	Client        client.Client
+	Recorder      events.EventRecorder
+	Log           logr.Logger
+	Interval      time.Duration
+	PolicyReports bool
+	Events        bool
+	Violations    *prometheus.GaugeVec
+
+	last map[string]uint64 // namespace -> hash of its findings
+}
+
+// NewViolationsGauge is the metric of current violations by rule and
+// namespace; both label sets are bounded (rule IDs; guarded namespaces).
+func NewViolationsGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kestra_guard_audit_violations", Help: "Violations found by the last background audit, by rule and namespace.",
+	}, []string{"rule", "namespace"})
+}
+
+func (b *Background) NeedLeaderElection() bool { return true }
+
+// Start runs an audit at once, then every Interval, until ctx is done.
+func (b *Background) Start(ctx context.Context) error {
+	t := time.NewTicker(b.Interval)
+	defer t.Stop()
+	for {
+		if err := b.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			b.Log.Error(err, "background audit failed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce audits every namespace and updates the reports.
+func (b *Background) RunOnce(ctx context.Context) error {
+	results, err := b.Auditor.Run(ctx)
+	if err != nil {
+		return err
+	}
+	byNS := map[string][]check.Result{}
+	for _, r := range results {
+		if len(r.Violations) > 0 {
+			byNS[r.Namespace] = append(byNS[r.Namespace], r)
+		}
+	}
+	b.Violations.Reset()
+	for ns, rs := range byNS {
+		for _, r := range rs {
+			for _, v := range r.Violations {
+				b.Violations.WithLabelValues(v.Rule, ns).Inc()
+			}
+		}
+	}
+	if b.last == nil {
+		b.last = map[string]uint64{}
+	}
+	reports := b.PolicyReports && b.reportsInstalled()
+	namespaces := map[string]bool{}
+	for ns := range byNS {
+		namespaces[ns] = true
+	}
+	for ns := range b.last {
+		namespaces[ns] = true
+	}
+	var errs []string
+	for ns := range namespaces {
+		rs := byNS[ns]
+		h := findingsHash(rs)
+		if old, seen := b.last[ns]; seen && old == h {
+			continue
+		}
+		if reports {
+			if err := b.writeReport(ctx, ns, rs); err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+		}
+		if b.Events && b.Recorder != nil {
+			b.event(ns, rs)
+		}
+		if len(rs) == 0 {
+			delete(b.last, ns)
+		} else {
+			b.last[ns] = h
+		}
+	}
+	if errs != nil {
+		return fmt.Errorf("writing PolicyReports: %s", strings.Join(errs, "; "))
+	}
+	b.Log.Info("background audit done", "namespacesWithViolations", len(byNS))
+	return nil
+}
+
+func findingsHash(rs []check.Result) uint64 {
+	h := fnv.New64a()
+	for _, r := range rs {
+		for _, v := range r.Violations {
+			fmt.Fprintf(h, "%s/%s/%s/%s/%s\n", r.Kind, r.Name, v.Rule, v.Field, v.Action)
+		}
+	}
+	return h.Sum64()
+}
+
+func (b *Background) reportsInstalled() bool {
+	_, err := b.Client.RESTMapper().RESTMapping(policyReportGVK.GroupKind(), policyReportGVK.Version)
+	return err == nil
+}
+
+// writeReport keeps one PolicyReport per namespace, deleted when clean.
+func (b *Background) writeReport(ctx context.Context, ns string, rs []check.Result) error {
+	report := &unstructured.Unstructured{}
+	report.SetGroupVersionKind(policyReportGVK)
+	report.SetNamespace(ns)
+	report.SetName(ReportName)
+	if len(rs) == 0 {
+		err := b.Client.Delete(ctx, report)
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil
+		}
+		return err
+	}
+	report.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "kestra-guard"})
+	var results []any
+	pass, fail, warn := 0, 0, 0
+	for _, r := range rs {
+		for _, v := range r.Violations {
+			res := "fail"
+			if v.Action == "warn" {
+				res, warn = "warn", warn+1
+			} else {
+				fail++
+			}
+			results = append(results, map[string]any{
+				"source": "kestra-guard", "policy": "kestra-guard", "rule": v.Rule, "result": res,
+				"severity": "high", "message": v.Field + ": " + v.Reason + " (" + v.Detail + ")",
+				"timestamp": map[string]any{"seconds": time.Now().Unix(), "nanos": 0},
+				"resources": []any{map[string]any{"apiVersion": apiVersion(r.Kind), "kind": r.Kind, "namespace": ns, "name": r.Name}},
+			})
+		}
+	}
+	report.Object["results"] = results
+	report.Object["summary"] = map[string]any{"pass": pass, "fail": fail, "warn": warn, "error": 0, "skip": 0}
+	return b.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(report), client.FieldOwner("kestra-guard"), client.ForceOwnership)
+}
+
+func apiVersion(kind string) string {
+	if kind == "NetworkPolicy" {
+		return "networking.k8s.io/v1"
+	}
+	return "v1"
+}
+
+func (b *Background) event(ns string, rs []check.Result) {
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if len(rs) == 0 {
+		b.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "AuditClean", "Audit", "kestra-guard: no violation left in namespace %s", ns)
+		return
+	}
+	var rules []string
+	for _, r := range rs {
+		for _, v := range r.Violations {
+			if !slices.Contains(rules, v.Rule) {
+				rules = append(rules, v.Rule)
+			}
+		}
+	}
+	b.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "AuditViolations", "Audit",
+		"kestra-guard: %d objects in namespace %s break rules: %s", len(rs), ns, strings.Join(rules, ", "))
+}

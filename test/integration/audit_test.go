@@ -1,0 +1,182 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kestra-guard/kestra-guard/internal/audit"
+	"github.com/kestra-guard/kestra-guard/internal/cli"
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/test/framework"
+)
+
+type auditOutput struct {
+	Results []struct {
+		Kind, Namespace, Name string
+		Allowed               bool
+		Violations            []struct{ Rule, Field string }
+	}
+}
+
+func runAudit(t *testing.T, args ...string) (int, auditOutput, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Execute(context.Background(), cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, append([]string{"audit"}, args...), nil)
+	var doc auditOutput
+	if code != 2 {
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatalf("exit %d, output is not JSON: %v\n%s%s", code, err, out.String(), errOut.String())
+		}
+	}
+	return code, doc, errOut.String()
+}
+
+func (o auditOutput) rules(kind, ns, name string) []string {
+	for _, r := range o.Results {
+		if r.Kind == kind && r.Namespace == ns && r.Name == name {
+			var ids []string
+			for _, v := range r.Violations {
+				if !slices.Contains(ids, v.Rule) {
+					ids = append(ids, v.Rule)
+				}
+			}
+			return ids
+		}
+	}
+	return nil
+}
+
+// Pods created before kestra-guard was installed are listed by audit with
+// their rule IDs, and so is a policy that reopens metadata egress.
+func TestAuditCommand(t *testing.T) {
+	cp := framework.RunControlPlane(t)
+	ctx := context.Background()
+	cp.CreateNamespace(t, "legacy", map[string]string{config.RunnerLabel: "true"})
+	cp.CreateNamespace(t, "apps", nil)
+	for _, o := range []client.Object{
+		badPod("legacy", "bad"), allowAll("legacy", "allow-all"),
+		func() *corev1.Pod {
+			p := kestraDefaultPod("apps", "web")
+			p.Labels = map[string]string{"app": "web"}
+			return p
+		}(),
+		kestraDefaultPod("apps", "task"),
+	} {
+		if err := cp.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := cp.Kubeconfig(t, "admin", "system:masters")
+
+	code, doc, stderr := runAudit(t, "--kubeconfig", admin, "-A", "-o", "json")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (violations found); stderr: %s", code, stderr)
+	}
+	if got := doc.rules("Pod", "legacy", "bad"); !slices.Contains(got, "no-host-network") || !slices.Contains(got, "no-host-path") || !slices.Contains(got, "run-as-non-root") {
+		t.Errorf("legacy/bad rules = %v", got)
+	}
+	if got := doc.rules("NetworkPolicy", "legacy", "allow-all"); !slices.Equal(got, []string{"metadata-egress-blocked"}) {
+		t.Errorf("legacy/allow-all rules = %v, want metadata-egress-blocked", got)
+	}
+	if got := doc.rules("Pod", "apps", "task"); !slices.Contains(got, "metadata-egress-blocked") || !slices.Contains(got, "read-only-root-filesystem") {
+		t.Errorf("apps/task rules = %v", got)
+	}
+	if got := doc.rules("Pod", "apps", "web"); got != nil {
+		t.Errorf("a Pod that is not a task runner was audited: %v", got)
+	}
+
+	code, doc, _ = runAudit(t, "--kubeconfig", admin, "-n", "apps", "-o", "json")
+	if code != 1 || doc.rules("Pod", "legacy", "bad") != nil || doc.rules("Pod", "apps", "task") == nil {
+		t.Errorf("-n apps: exit %d, results %+v", code, doc.Results)
+	}
+
+	nobody := cp.Kubeconfig(t, "nobody")
+	code, _, stderr = runAudit(t, "--kubeconfig", nobody, "-A")
+	if code != 2 || !strings.Contains(stderr, `lack permission to list namespaces cluster-wide (RBAC verb "list" on "namespaces")`) {
+		t.Errorf("exit %d, stderr %q: want a clear permission error", code, stderr)
+	}
+}
+
+var policyReportGVK = schema.GroupVersionKind{Group: "wgpolicyk8s.io", Version: "v1alpha2", Kind: "PolicyReport"}
+
+// A PolicyReport appears for a namespace with violations and is updated,
+// then removed, as Pods are fixed or deleted.
+func TestBackgroundAuditPolicyReports(t *testing.T) {
+	g := framework.RunGuarded(t, nil, func(c *config.Config) { c.Audit.Enabled = false }, framework.WithPolicyReportCRD)
+	ctx := context.Background()
+	g.CreateNamespace(t, "kestra-audit", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	engine, err := policy.NewEngine(g.Config.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := &audit.Background{
+		Auditor: &audit.Auditor{Reader: g.Client, Engine: engine, Config: g.Config},
+		Client:  g.Client, Log: logr.Discard(), PolicyReports: true, Violations: audit.NewViolationsGauge(),
+	}
+	report := func() (*unstructured.Unstructured, error) {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(policyReportGVK)
+		return u, g.Client.Get(ctx, client.ObjectKey{Namespace: "kestra-audit", Name: audit.ReportName}, u)
+	}
+	failing := func(u *unstructured.Unstructured) map[string]bool {
+		out := map[string]bool{}
+		results, _, _ := unstructured.NestedSlice(u.Object, "results")
+		for _, r := range results {
+			m := r.(map[string]any)
+			res := m["resources"].([]any)[0].(map[string]any)
+			out[res["name"].(string)+":"+m["rule"].(string)] = true
+		}
+		return out
+	}
+
+	for _, p := range []*corev1.Pod{badPod("kestra-audit", "bad"), kestraDefaultPod("kestra-audit", "plain")} {
+		if err := g.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bg.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := report()
+	if err != nil {
+		t.Fatalf("no PolicyReport for a namespace with violations: %v", err)
+	}
+	if f := failing(u); !f["bad:no-host-network"] || !f["plain:read-only-root-filesystem"] {
+		t.Errorf("report results = %v", f)
+	}
+
+	if err := g.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kestra-audit", Name: "bad"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bg.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u, err = report(); err != nil {
+		t.Fatal(err)
+	}
+	if f := failing(u); f["bad:no-host-network"] || !f["plain:read-only-root-filesystem"] {
+		t.Errorf("after deleting the bad Pod, report results = %v", f)
+	}
+
+	if err := g.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kestra-audit", Name: "plain"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bg.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := report(); err == nil {
+		t.Error("the PolicyReport of a clean namespace should be removed")
+	}
+}
