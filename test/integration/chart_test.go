@@ -72,12 +72,13 @@ func TestChartSchemaRefusesBadValues(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		"unknown mode":           {map[string]any{"mode": "block"}, "mode"},
-		"bad CIDR":               {map[string]any{"policy": map[string]any{"metadataCIDRs": []any{"169.254.0.0"}}}, "metadataCIDRs"},
-		"negative replicas":      {map[string]any{"replicaCount": -1}, "replicaCount"},
-		"unknown action":         {map[string]any{"policy": map[string]any{"rules": map[string]any{"no-host-path": "block"}}}, "no-host-path"},
-		"root mutation":          {map[string]any{"policy": map[string]any{"mutation": map[string]any{"runAsUser": 0}}}, "runAsUser"},
-		"secret mode, no secret": {map[string]any{"certificates": map[string]any{"mode": "secret"}}, "secretName"},
+		"unknown mode":                    {map[string]any{"mode": "block"}, "mode"},
+		"bad CIDR":                        {map[string]any{"policy": map[string]any{"metadataCIDRs": []any{"169.254.0.0"}}}, "metadataCIDRs"},
+		"negative replicas":               {map[string]any{"replicaCount": -1}, "replicaCount"},
+		"unknown action":                  {map[string]any{"policy": map[string]any{"rules": map[string]any{"no-host-path": "block"}}}, "no-host-path"},
+		"root mutation":                   {map[string]any{"policy": map[string]any{"mutation": map[string]any{"runAsUser": 0}}}, "runAsUser"},
+		"secret mode, no secret":          {map[string]any{"certificates": map[string]any{"mode": "secret"}}, "secretName"},
+		"selector without objectSelector": {map[string]any{"taskRunnerSelector": "kestra.io/taskrun-id,team=data"}, "webhook.objectSelector"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := chart.Render("kestra-guard", "kestra-guard", tc.values)

@@ -25,25 +25,64 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and $cfg $cfg.webhooks -}}{{ (index $cfg.webhooks 0).clientConfig.caBundle | default "" }}{{- end -}}
 {{- end -}}
 
-{{- define "kestra-guard.webhookCommon" -}}
-admissionReviewVersions: [v1]
-failurePolicy: {{ .Values.webhook.failurePolicy }}
-timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
-matchPolicy: Equivalent
-namespaceSelector:
-  matchExpressions:
-    - key: kubernetes.io/metadata.name
-      operator: NotIn
-      values: [kube-system, {{ .Release.Namespace }}]
-rules:
-  - apiGroups: [""]
-    apiVersions: [v1]
-    operations: [CREATE, UPDATE]
-    resources: [pods]
-    scope: Namespaced
-  - apiGroups: [""]
-    apiVersions: [v1]
-    operations: [UPDATE]
-    resources: [pods/ephemeralcontainers]
-    scope: Namespaced
+{{/*
+The task-runner Pods' webhooks, split so that kestra-guard is only called for
+task runners: every Pod of a runner namespace (by label, or by name from
+runnerNamespaces), and elsewhere only Pods the objectSelector picks. When
+kestra-guard is down, Pods that are not task runners are never refused.
+Arguments: root (.), prefix (mutate/validate), path, sideEffects, extra (YAML).
+*/}}
+{{- define "kestra-guard.podWebhooks" -}}
+{{- $root := .root -}}
+{{- $name := include "kestra-guard.fullname" $root -}}
+{{- $excluded := list "kube-system" $root.Release.Namespace -}}
+{{- $entries := list -}}
+{{- $entries = append $entries (dict "name" "runner-namespaces" "ns" (list (dict "key" "kestra-guard.io/runner" "operator" "In" "values" (list "true")))) -}}
+{{- with $root.Values.runnerNamespaces }}
+{{- $entries = append $entries (dict "name" "listed-namespaces" "ns" (list (dict "key" "kubernetes.io/metadata.name" "operator" "In" "values" .) (dict "key" "kestra-guard.io/runner" "operator" "NotIn" "values" (list "true")))) -}}
+{{- end }}
+{{- $entries = append $entries (dict "name" "task-runners" "object" true "ns" (list (dict "key" "kubernetes.io/metadata.name" "operator" "NotIn" "values" (concat $root.Values.runnerNamespaces $excluded)) (dict "key" "kestra-guard.io/runner" "operator" "NotIn" "values" (list "true")))) -}}
+{{- range $entries }}
+- name: {{ $.prefix }}.{{ .name }}.pods.kestra-guard.io
+  clientConfig:
+    service: {name: {{ $name }}, namespace: {{ $root.Release.Namespace }}, path: {{ $.path }}, port: 443}
+    {{- with $.caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  sideEffects: {{ $.sideEffects }}
+  {{- with $.extra }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  admissionReviewVersions: [v1]
+  failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+  timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+  matchPolicy: Equivalent
+  namespaceSelector:
+    matchExpressions:
+      {{- if not .object }}
+      - {key: kubernetes.io/metadata.name, operator: NotIn, values: {{ $excluded | toJson }}}
+      {{- end }}
+      {{- range .ns }}
+      - {key: {{ .key }}, operator: {{ .operator }}, values: {{ .values | toJson }}}
+      {{- end }}
+  {{- if .object }}
+  objectSelector: {{- include "kestra-guard.objectSelector" $root | nindent 4 }}
+  {{- end }}
+  rules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}
+    - {apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [pods/ephemeralcontainers], scope: Namespaced}
+{{- end }}
+{{- end -}}
+
+{{/* The objectSelector equal to taskRunnerSelector: a bare label key means
+"the key exists"; any other selector must be given as webhook.objectSelector. */}}
+{{- define "kestra-guard.objectSelector" -}}
+{{- if .Values.webhook.objectSelector -}}
+{{ toYaml .Values.webhook.objectSelector }}
+{{- else if regexMatch "^[A-Za-z0-9][-A-Za-z0-9_./]*$" .Values.taskRunnerSelector -}}
+matchExpressions:
+  - {key: {{ .Values.taskRunnerSelector }}, operator: Exists}
+{{- else -}}
+{{- fail "taskRunnerSelector is not a bare label key: set webhook.objectSelector to the same selector as a LabelSelector" -}}
+{{- end -}}
 {{- end -}}
