@@ -182,6 +182,20 @@ func (cp *ControlPlane) Kubeconfig(t testing.TB, user string, groups ...string) 
 	return path
 }
 
+// UserClient is a client acting as user in groups.
+func (cp *ControlPlane) UserClient(t testing.TB, user string, groups ...string) client.Client {
+	t.Helper()
+	u, err := cp.Env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(u.Config(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestLogger is a JSON logger at info level, as in production.
 func TestLogger() logr.Logger {
 	zl, _ := zap.NewProduction()
