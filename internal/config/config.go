@@ -83,6 +83,8 @@ type Server struct {
 	LeaderElection  bool   `json:"leaderElection"`
 	MaxBodyBytes    int64  `json:"maxBodyBytes"`
 	SyncCertsToDisk bool   `json:"syncCertsToDisk,omitempty"`
+	// ExtraDNSNames are further names in the self-managed certificate.
+	ExtraDNSNames []string `json:"extraDNSNames,omitempty"`
 }
 
 // Default returns the configuration used when nothing is set.

@@ -81,7 +81,6 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
 		}},
-		WebhookServer: webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts}),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -103,7 +102,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	if err != nil {
 		return err
 	}
-	ws := mgr.GetWebhookServer()
+	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
 	register := func(path string, h admission.Handler) {
 		wh := &admission.Webhook{Handler: h}
 		ws.Register(path, http.MaxBytesHandler(wh, s.MaxBodyBytes))
@@ -142,6 +141,17 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	}); err != nil {
 		return err
 	}
+	// The webhook server reads its certificate files as it starts: with
+	// self-managed certificates it starts once cert-controller has them on disk.
+	go func() {
+		select {
+		case <-certsReady:
+			if err := mgr.Add(ws); err != nil {
+				log.Error(err, "starting the webhook server")
+			}
+		case <-ctx.Done():
+		}
+	}()
 	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
 	return mgr.Start(ctx)
 }
@@ -157,7 +167,7 @@ func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}) err
 		CAName:         "kestra-guard-ca",
 		CAOrganization: "kestra-guard",
 		DNSName:        svc,
-		ExtraDNSNames:  []string{s.ServiceName, s.ServiceName + "." + cfg.Namespace, svc + ".cluster.local"},
+		ExtraDNSNames:  append([]string{s.ServiceName, s.ServiceName + "." + cfg.Namespace, svc + ".cluster.local"}, s.ExtraDNSNames...),
 		IsReady:        ready,
 		Webhooks: []rotator.WebhookInfo{
 			{Name: s.MutatingName, Type: rotator.Mutating},

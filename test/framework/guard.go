@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -41,6 +43,49 @@ type Guarded struct {
 	Warnings *WarningRecorder
 	// WarnClient is a client whose warnings go to Warnings.
 	WarnClient client.Client
+
+	stopServer func() error
+}
+
+// prepare creates what the chart would: kestra-guard's namespace and, for
+// self-managed certificates, the Secret cert-controller fills.
+func (g *Guarded) prepare() error {
+	if err := g.EnsureNamespace(GuardNamespace, nil); err != nil {
+		return err
+	}
+	if g.Config.Server.CertMode != "self" {
+		return nil
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: GuardNamespace, Name: g.Config.Server.CertSecret}}
+	return g.Client.Create(context.Background(), sec)
+}
+
+// StartServer starts kestra-guard in this process.
+func (g *Guarded) StartServer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, g.Config, g.ControlPlane.Config, TestLogger()) }()
+	var once sync.Once
+	var err error
+	g.stopServer = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+}
+
+// StopServer stops kestra-guard (as a SIGTERM would) and waits for it.
+func (g *Guarded) StopServer() error { return g.stopServer() }
+
+// SelfManagedCerts serves with certificates cert-controller keeps in a
+// Secret, as in the cluster, written to disk as a kubelet would; the API
+// server reaches the webhook as localhost.
+func SelfManagedCerts(dir string) (func(*config.Config), func(*envtest.Environment)) {
+	return func(c *config.Config) {
+			c.Server.CertMode, c.Server.CertDir, c.Server.SyncCertsToDisk = "self", dir, true
+			c.Server.ExtraDNSNames = []string{"localhost"}
+		}, func(env *envtest.Environment) {
+			env.WebhookInstallOptions.LocalServingHostExternalName = "localhost"
+		}
 }
 
 // WarningRecorder keeps every warning a client receives.
@@ -102,12 +147,10 @@ func StartGuarded(values map[string]any, mod func(*config.Config), opts ...func(
 	for i := range vwc.Webhooks {
 		trimPath(&vwc.Webhooks[i].ClientConfig)
 	}
-	cp, stopCP, err := Start(append(opts, func(env *envtest.Environment) {
-		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
-			MutatingWebhooks:   []*admissionv1.MutatingWebhookConfiguration{mwc},
-			ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{vwc},
-		}
-	})...)
+	cp, stopCP, err := Start(append([]func(*envtest.Environment){func(env *envtest.Environment) {
+		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{mwc}
+		env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
+	}}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,14 +160,12 @@ func StartGuarded(values map[string]any, mod func(*config.Config), opts ...func(
 	if mod != nil {
 		mod(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg, cp.Config, TestLogger()) }()
-	stop := func() error {
-		cancel()
-		return errors.Join(<-done, stopCP())
-	}
 	g := &Guarded{ControlPlane: cp, Config: cfg, Warnings: &WarningRecorder{}}
+	stop := func() error { return errors.Join(g.StopServer(), stopCP()) }
+	if err := g.prepare(); err != nil {
+		return nil, nil, errors.Join(err, stopCP())
+	}
+	g.StartServer()
 	wcfg := rest.CopyConfig(cp.Config)
 	wcfg.WarningHandler = g.Warnings
 	if g.WarnClient, err = client.New(wcfg, client.Options{}); err == nil {
@@ -196,10 +237,13 @@ func (cp *ControlPlane) UserClient(t testing.TB, user string, groups ...string) 
 	return c
 }
 
-// TestLogger is a JSON logger at info level, as in production.
+// TestLogger is a JSON logger at info level, as in production; it is also
+// controller-runtime's global logger (cert-controller logs there).
 func TestLogger() logr.Logger {
 	zl, _ := zap.NewProduction()
-	return zapr.NewLogger(zl)
+	log := zapr.NewLogger(zl)
+	ctrl.SetLogger(log)
+	return log
 }
 
 // CreateNamespace creates a namespace with labels.
