@@ -29,6 +29,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each.
 	@for f in $$($(GO) test -list '^Fuzz' ./internal/policy/ | grep '^Fuzz'); do \
 		echo "fuzz: $$f"; $(GO) test ./internal/policy/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
 
+.PHONY: soak
+soak: control-plane ## 100,000 admission reviews over TLS: zero errors, flat heap.
+	SOAK_REVIEWS=100000 $(GO) test -count=1 -v -run '^TestSoak$$' ./test/integration/
+
 .PHONY: lint
 lint: ## go vet and golangci-lint.
 	$(GO) vet $(PKGS)

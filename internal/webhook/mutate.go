@@ -7,6 +7,9 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
@@ -74,6 +77,11 @@ func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool
 	spec, err := m.managedSpec(t.runnerNamespace)
 	if err != nil {
 		return err
+	}
+	var current networkingv1.NetworkPolicy
+	err = m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current)
+	if err == nil && equality.Semantic.DeepEqual(current.Spec, managed.Build(t.pod.Namespace, spec).Spec) {
+		return nil
 	}
 	return managed.Ensure(ctx, m.Writer, t.pod.Namespace, spec, false)
 }

@@ -2,10 +2,16 @@ package framework
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +20,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,6 +51,9 @@ type Guarded struct {
 	// WarnClient is a client whose warnings go to Warnings.
 	WarnClient client.Client
 
+	// LogOutput, when set before StartServer, receives the server's JSON logs.
+	LogOutput io.Writer
+
 	stopServer func() error
 }
 
@@ -64,7 +74,12 @@ func (g *Guarded) prepare() error {
 func (g *Guarded) StartServer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, g.Config, g.ControlPlane.Config, TestLogger()) }()
+	log := TestLogger()
+	if g.LogOutput != nil {
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		log = zapr.NewLogger(zap.New(zapcore.NewCore(enc, zapcore.AddSync(g.LogOutput), zap.DebugLevel)))
+	}
+	go func() { done <- server.Run(ctx, g.Config, g.ControlPlane.Config, log) }()
 	var once sync.Once
 	var err error
 	g.stopServer = func() error {
@@ -261,6 +276,18 @@ func (cp *ControlPlane) EnsureNamespace(name string, labels map[string]string) e
 		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// WaitServing waits until kestra-guard answers through the API server.
+func (g *Guarded) WaitServing() error { return g.waitServing() }
+
+// HTTPClient posts straight to the webhook server, trusting its CA.
+func (g *Guarded) HTTPClient() (*http.Client, string) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(g.Env.WebhookInstallOptions.LocalServingCAData)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 64}
+	wio := g.Env.WebhookInstallOptions
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, "https://" + net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
 }
 
 // waitServing waits until the webhook answers through the API server.
