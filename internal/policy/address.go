@@ -3,7 +3,6 @@ package policy
 import (
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -96,9 +95,13 @@ func (o *Options) IsMetadata(a netip.Addr) bool {
 // ParseHostAddr parses s as an IP address the way clients resolve a host:
 // IPv6 (zone dropped, IPv4-mapped and NAT64 forms unmapped) or IPv4 in the
 // inet_aton forms: a.b.c.d, a.b.c, a.b, a, each part decimal, 0x-hex or
-// 0-octal.
+// 0-octal. It does not allocate for strings that are no address.
 func ParseHostAddr(s string) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(s); err == nil {
+	if strings.Count(s, ":") >= 2 && isIPv6Chars(s) {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
 		a = a.WithZone("")
 		if nat64.Contains(a) {
 			b := a.As16()
@@ -109,54 +112,89 @@ func ParseHostAddr(s string) (netip.Addr, bool) {
 	return parseInetAton(s)
 }
 
+// isIPv6Chars reports whether s, up to a zone, has only the characters of
+// an IPv6 address (with an embedded IPv4 part).
+func isIPv6Chars(s string) bool {
+	if i := strings.IndexByte(s, '%'); i >= 0 {
+		s = s[:i]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 func parseInetAton(s string) (netip.Addr, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) > 4 || s == "" {
+	if s == "" || s[0] < '0' || s[0] > '9' {
 		return netip.Addr{}, false
 	}
-	if parts[len(parts)-1] == "" && len(parts) > 1 { // a trailing dot, as in a FQDN
-		parts = parts[:len(parts)-1]
-	}
-	var v [4]uint64
-	for i, p := range parts {
-		n, ok := parseInetPart(p)
+	s = strings.TrimSuffix(s, ".") // a trailing dot, as in a FQDN
+	var parts [4]uint64
+	n := 0
+	for {
+		part, rest, more := strings.Cut(s, ".")
+		if n == 4 {
+			return netip.Addr{}, false
+		}
+		v, ok := parseInetPart(part)
 		if !ok {
 			return netip.Addr{}, false
 		}
-		v[i] = n
+		parts[n] = v
+		n++
+		if !more {
+			break
+		}
+		s = rest
 	}
 	var ip uint64
-	n := len(parts)
 	for i := 0; i < n-1; i++ {
-		if v[i] > 0xff {
+		if parts[i] > 0xff {
 			return netip.Addr{}, false
 		}
-		ip |= v[i] << (8 * (3 - i))
+		ip |= parts[i] << (8 * (3 - i))
 	}
-	last := v[n-1]
-	if last >= 1<<(8*(5-n)) {
-		return netip.Addr{}, false
+	if last := parts[n-1]; last < 1<<(8*(5-n)) {
+		ip |= last
+		return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
 	}
-	ip |= last
-	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
+	return netip.Addr{}, false
 }
 
+// parseInetPart parses one part of an inet_aton address: decimal, 0x-hex
+// (an empty "0x" is 0) or 0-octal, at most 32 bits.
 func parseInetPart(p string) (uint64, bool) {
-	base := 10
+	base := uint64(10)
 	switch {
 	case p == "":
 		return 0, false
 	case len(p) > 1 && (p[:2] == "0x" || p[:2] == "0X"):
 		base, p = 16, p[2:]
-		if p == "" {
-			return 0, true // "0x" alone is 0 for inet_aton
-		}
 	case len(p) > 1 && p[0] == '0':
 		base, p = 8, p[1:]
 	}
-	n, err := strconv.ParseUint(p, base, 64)
-	if err != nil || n > 0xffffffff {
-		return 0, false
+	var n uint64
+	for i := 0; i < len(p); i++ {
+		var d uint64
+		switch c := p[i]; {
+		case c >= '0' && c <= '9':
+			d = uint64(c - '0')
+		case c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			d = uint64(c-'A') + 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+		if n = n*base + d; n > 0xffffffff {
+			return 0, false
+		}
 	}
 	return n, true
 }

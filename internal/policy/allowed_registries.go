@@ -14,7 +14,7 @@ var allowedRegistries = Rule{
 	ID:      "allowed-registries",
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c *containerRef) (string, string) {
+		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c containerRef) (string, string) {
 			img := NormalizeImage(c.Image)
 			for _, p := range o.AllowedRegistries {
 				p = strings.TrimSuffix(p, "/")

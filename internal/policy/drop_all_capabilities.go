@@ -15,7 +15,7 @@ var dropAllCapabilities = Rule{
 	ID:      "drop-all-capabilities",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "capabilities are not dropped", func(c *containerRef) (string, string) {
+		return containerFailures(&in.Pod.Spec, "capabilities are not dropped", func(c containerRef) (string, string) {
 			var caps *corev1.Capabilities
 			if c.SecurityContext != nil {
 				caps = c.SecurityContext.Capabilities

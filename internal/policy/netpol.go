@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -27,16 +27,16 @@ func (op Opening) String() string {
 
 // EgressVerdict is the effective egress of one Pod towards the metadata ranges.
 type EgressVerdict struct {
-	// Selecting names the egress policies that select the Pod.
-	Selecting []string
+	// Selecting counts the egress policies that select the Pod.
+	Selecting int
 	// Openings lists every rule of those policies that reaches a metadata
-	// address. The Pod is protected when Selecting is not empty and
+	// address. The Pod is protected when Selecting is not zero and
 	// Openings is empty.
 	Openings []Opening
 }
 
 // Protected reports whether no metadata address is reachable.
-func (v EgressVerdict) Protected() bool { return len(v.Selecting) > 0 && len(v.Openings) == 0 }
+func (v EgressVerdict) Protected() bool { return v.Selecting > 0 && len(v.Openings) == 0 }
 
 // AnalyzeEgress decides, following the NetworkPolicy spec, whether pod can
 // reach any address in metadata on any port or protocol. Egress is allowed
@@ -50,18 +50,17 @@ func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metad
 		if namespaceOf(p.Namespace) != ns || !HasEgress(p) {
 			continue
 		}
-		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
-		id := ns + "/" + p.Name
+		matches, err := selectorMatches(&p.Spec.PodSelector, pod.Labels)
 		if err != nil {
 			// Fail closed: a selector that cannot be read may select the Pod
 			// and cannot be counted on to protect it.
-			v.Openings = append(v.Openings, Opening{Policy: id, Field: "spec.podSelector", Address: "an unknown set (invalid podSelector: " + err.Error() + ")"})
+			v.Openings = append(v.Openings, Opening{Policy: ns + "/" + p.Name, Field: "spec.podSelector", Address: "an unknown set (invalid podSelector: " + err.Error() + ")"})
 			continue
 		}
-		if !sel.Matches(labels.Set(pod.Labels)) {
+		if !matches {
 			continue
 		}
-		v.Selecting = append(v.Selecting, id)
+		v.Selecting++
 		v.Openings = append(v.Openings, PolicyOpenings(p, metadata)...)
 	}
 	return v
@@ -91,16 +90,15 @@ func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix) []Op
 	if !HasEgress(p) {
 		return nil
 	}
-	id := namespaceOf(p.Namespace) + "/" + p.Name
 	var out []Opening
 	for i := range p.Spec.Egress {
 		r := &p.Spec.Egress[i]
 		if onlyNamedPorts(r.Ports) {
 			continue
 		}
-		field := "spec.egress[" + strconv.Itoa(i) + "]"
 		if len(r.To) == 0 {
-			out = append(out, Opening{Policy: id, Field: field, Address: "every address (the rule has no \"to\")"})
+			field := "spec.egress[" + strconv.Itoa(i) + "]"
+			out = append(out, Opening{Policy: namespaceOf(p.Namespace) + "/" + p.Name, Field: field, Address: "every address (the rule has no \"to\")"})
 			continue
 		}
 		for j := range r.To {
@@ -109,7 +107,8 @@ func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix) []Op
 				continue // Pod and namespace selectors choose Pods, never the metadata service
 			}
 			if addr, open := ipBlockReaches(b, metadata); open {
-				out = append(out, Opening{Policy: id, Field: field + ".to[" + strconv.Itoa(j) + "].ipBlock", Address: addr})
+				field := "spec.egress[" + strconv.Itoa(i) + "]"
+				out = append(out, Opening{Policy: namespaceOf(p.Namespace) + "/" + p.Name, Field: field + ".to[" + strconv.Itoa(j) + "].ipBlock", Address: addr})
 			}
 		}
 	}
@@ -147,7 +146,8 @@ func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, b
 	if err != nil {
 		return "an unknown range (invalid cidr " + strconv.Quote(b.CIDR) + ")", true
 	}
-	var except []netip.Prefix
+	var buf [8]netip.Prefix
+	except := buf[:0]
 	for _, e := range b.Except {
 		if ep, err := parseBlock(e); err == nil {
 			except = append(except, ep)
@@ -176,6 +176,43 @@ func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, b
 		return hole.String() + " (metadata range " + m.String() + ")", true
 	}
 	return "", false
+}
+
+// selectorMatches evaluates a label selector with Kubernetes' semantics
+// (NotIn and DoesNotExist match a Pod without the key) without converting
+// it, so that a passing Pod costs no allocation.
+func selectorMatches(s *metav1.LabelSelector, podLabels map[string]string) (bool, error) {
+	for k, v := range s.MatchLabels {
+		if got, ok := podLabels[k]; !ok || got != v {
+			return false, nil
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		val, has := podLabels[e.Key]
+		var ok bool
+		switch e.Operator {
+		case metav1.LabelSelectorOpIn:
+			if len(e.Values) == 0 {
+				return false, fmt.Errorf("key %q: operator In needs values", e.Key)
+			}
+			ok = has && slices.Contains(e.Values, val)
+		case metav1.LabelSelectorOpNotIn:
+			if len(e.Values) == 0 {
+				return false, fmt.Errorf("key %q: operator NotIn needs values", e.Key)
+			}
+			ok = !has || !slices.Contains(e.Values, val)
+		case metav1.LabelSelectorOpExists:
+			ok = has
+		case metav1.LabelSelectorOpDoesNotExist:
+			ok = !has
+		default:
+			return false, fmt.Errorf("key %q: %q is not a valid label selector operator", e.Key, e.Operator)
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // parseBlock parses a CIDR; an IPv4-mapped IPv6 CIDR is read as the IPv4

@@ -27,7 +27,7 @@ var noCloudIdentity = Rule{
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "Pod is wired to a cloud identity"
 		var out []Violation
-		visitContainers(&in.Pod.Spec, func(c *containerRef) {
+		visitContainers(&in.Pod.Spec, func(c containerRef) {
 			for i := range c.Env {
 				if slices.Contains(cloudIdentityEnv, c.Env[i].Name) {
 					out = append(out, Violation{Field: c.Path() + ".env[" + strconv.Itoa(i) + "].name", Reason: reason,

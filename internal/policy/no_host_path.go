@@ -30,7 +30,7 @@ var noHostPath = Rule{
 					Detail: detail + "; use an emptyDir, a ConfigMap or a Secret instead"})
 				continue
 			}
-			visitContainers(spec, func(c *containerRef) {
+			visitContainers(spec, func(c containerRef) {
 				for j := range c.VolumeMounts {
 					m := &c.VolumeMounts[j]
 					if m.Name == v.Name && !m.ReadOnly {
@@ -43,7 +43,7 @@ var noHostPath = Rule{
 	},
 }
 
-func writableMount(c *containerRef, j int, p string) Violation {
+func writableMount(c containerRef, j int, p string) Violation {
 	return Violation{
 		Field:  c.Path() + ".volumeMounts[" + strconv.Itoa(j) + "].readOnly",
 		Reason: "allowed host path is mounted writable",

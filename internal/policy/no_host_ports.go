@@ -10,7 +10,7 @@ var noHostPorts = Rule{
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation
-		visitContainers(&in.Pod.Spec, func(c *containerRef) {
+		visitContainers(&in.Pod.Spec, func(c containerRef) {
 			for i, p := range c.Ports {
 				if p.HostPort != 0 {
 					out = append(out, Violation{Field: c.Path() + ".ports[" + strconv.Itoa(i) + "].hostPort", Reason: "host port is forbidden",

@@ -12,27 +12,28 @@ var noMetadataAddress = Rule{
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation
-		report := func(c *containerRef, field, found string) {
-			out = append(out, Violation{Field: c.Path() + field, Reason: "metadata address in container spec",
-				Detail: "container " + strconv.Quote(c.Name) + " refers to the cloud metadata service (" + found + "); task code must not read node credentials"})
-		}
-		visitContainers(&in.Pod.Spec, func(c *containerRef) {
+		visitContainers(&in.Pod.Spec, func(c containerRef) {
 			for i, s := range c.Command {
 				if found := o.MetadataAddressIn(s); found != "" {
-					report(c, ".command["+strconv.Itoa(i)+"]", found)
+					out = append(out, metadataViolation(c, ".command["+strconv.Itoa(i)+"]", found))
 				}
 			}
 			for i, s := range c.Args {
 				if found := o.MetadataAddressIn(s); found != "" {
-					report(c, ".args["+strconv.Itoa(i)+"]", found)
+					out = append(out, metadataViolation(c, ".args["+strconv.Itoa(i)+"]", found))
 				}
 			}
 			for i := range c.Env {
 				if found := o.MetadataAddressIn(c.Env[i].Value); found != "" {
-					report(c, ".env["+strconv.Itoa(i)+"].value", found)
+					out = append(out, metadataViolation(c, ".env["+strconv.Itoa(i)+"].value", found))
 				}
 			}
 		})
 		return out
 	},
+}
+
+func metadataViolation(c containerRef, field, found string) Violation {
+	return Violation{Field: c.Path() + field, Reason: "metadata address in container spec",
+		Detail: "container " + strconv.Quote(c.Name) + " refers to the cloud metadata service (" + found + "); task code must not read node credentials"}
 }

@@ -10,7 +10,7 @@ var noPrivilegeEscalation = Rule{
 	ID:      "no-privilege-escalation",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "privilege escalation is allowed", func(c *containerRef) (string, string) {
+		return containerFailures(&in.Pod.Spec, "privilege escalation is allowed", func(c containerRef) (string, string) {
 			sc := c.SecurityContext
 			switch {
 			case sc != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation:

@@ -9,7 +9,7 @@ var noPrivileged = Rule{
 	ID:      "no-privileged",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "privileged container is forbidden", func(c *containerRef) (string, string) {
+		return containerFailures(&in.Pod.Spec, "privileged container is forbidden", func(c containerRef) (string, string) {
 			if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 				return c.Path() + ".securityContext.privileged", "container " + strconv.Quote(c.Name) + " has privileged=true, which gives it the node; remove it"
 			}

@@ -10,7 +10,7 @@ var readOnlyRootFilesystem = Rule{
 	ID:      "read-only-root-filesystem",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "root filesystem is writable", func(c *containerRef) (string, string) {
+		return containerFailures(&in.Pod.Spec, "root filesystem is writable", func(c containerRef) (string, string) {
 			sc := c.SecurityContext
 			switch {
 			case sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem:

@@ -34,7 +34,7 @@ var runAsNonRoot = Rule{
 			}
 		}
 		podBad := len(out) > 0
-		visitContainers(spec, func(c *containerRef) {
+		visitContainers(spec, func(c containerRef) {
 			user, nonRoot := podUser, podNonRoot
 			var cUser *int64
 			var cNonRoot *bool

@@ -29,18 +29,18 @@ var seccompProfile = Rule{
 					Detail: "the Pod sets seccomp profile " + strconv.Quote(string(sc.SeccompProfile.Type)) + "; use RuntimeDefault"})
 			}
 		}
-		return append(out, containerFailures(&in.Pod.Spec, reason, func(c *containerRef) (string, string) {
-			field := c.Path() + ".securityContext.seccompProfile.type"
+		return append(out, containerFailures(&in.Pod.Spec, reason, func(c containerRef) (string, string) {
+			const field = ".securityContext.seccompProfile.type"
 			if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
 				if validSeccomp(sc.SeccompProfile.Type) {
 					return "", ""
 				}
-				return field, "container " + strconv.Quote(c.Name) + " sets seccomp profile " + strconv.Quote(string(sc.SeccompProfile.Type)) + "; use RuntimeDefault"
+				return c.Path() + field, "container " + strconv.Quote(c.Name) + " sets seccomp profile " + strconv.Quote(string(sc.SeccompProfile.Type)) + "; use RuntimeDefault"
 			}
 			if podValid || in.Fragment {
 				return "", ""
 			}
-			return field, "container " + strconv.Quote(c.Name) + " has no valid seccomp profile; set spec.securityContext.seccompProfile.type: RuntimeDefault"
+			return c.Path() + field, "container " + strconv.Quote(c.Name) + " has no valid seccomp profile; set spec.securityContext.seccompProfile.type: RuntimeDefault"
 		})...)
 	},
 }

@@ -17,36 +17,36 @@ type containerRef struct {
 }
 
 // Path is the container's field path, such as spec.initContainers[0].
-func (c *containerRef) Path() string {
+func (c containerRef) Path() string {
 	return "spec." + c.list + "[" + strconv.Itoa(c.index) + "]"
 }
 
 // visitContainers calls fn for every init, regular and ephemeral container,
 // by index.
-func visitContainers(spec *corev1.PodSpec, fn func(c *containerRef)) {
+func visitContainers(spec *corev1.PodSpec, fn func(c containerRef)) {
 	ref := containerRef{list: "initContainers"}
 	for i := range spec.InitContainers {
 		ref.index, ref.Container = i, &spec.InitContainers[i]
-		fn(&ref)
+		fn(ref)
 	}
 	ref.list = "containers"
 	for i := range spec.Containers {
 		ref.index, ref.Container = i, &spec.Containers[i]
-		fn(&ref)
+		fn(ref)
 	}
 	ref.list = "ephemeralContainers"
 	for i := range spec.EphemeralContainers {
 		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
 		ref.index, ref.Container = i, &c
-		fn(&ref)
+		fn(ref)
 	}
 }
 
 // containerFailures collects one violation per container for which bad
 // returns a non-empty field path; detail says what was found.
-func containerFailures(spec *corev1.PodSpec, reason string, bad func(c *containerRef) (field, detail string)) []Violation {
+func containerFailures(spec *corev1.PodSpec, reason string, bad func(c containerRef) (field, detail string)) []Violation {
 	var out []Violation
-	visitContainers(spec, func(c *containerRef) {
+	visitContainers(spec, func(c containerRef) {
 		if field, detail := bad(c); field != "" {
 			out = append(out, Violation{Field: field, Reason: reason, Detail: detail})
 		}
