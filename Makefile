@@ -67,3 +67,7 @@ local-down: ## Stop what local-up started.
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine; not used in CI).
 	docker build -t $(IMAGE) .
+
+.PHONY: bench
+bench: control-plane ## Benchmarks against PSA, always-allow and CEL; writes BENCHMARKS.md.
+	$(GO) run ./hack/bench

@@ -5,9 +5,11 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kestra-guard/kestra-guard/internal/cli"
@@ -18,11 +20,17 @@ import (
 func main() {
 	ctx := ctrl.SetupSignalHandler()
 	serve := func(ctx context.Context, cfg config.Config) error {
-		zl, err := zap.NewProduction()
+		// JSON, info level, sampled as zap's production preset; buffered so
+		// that one line per decision costs no write call, flushed each second
+		// and on exit.
+		out := &zapcore.BufferedWriteSyncer{WS: os.Stderr, FlushInterval: time.Second}
+		defer func() { _ = out.Stop() }()
+		zl, err := zap.NewProduction(zap.WrapCore(func(zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), out, zap.InfoLevel), time.Second, 100, 100)
+		}))
 		if err != nil {
 			return err
 		}
-		defer func() { _ = zl.Sync() }()
 		log := zapr.NewLogger(zl)
 		ctrl.SetLogger(log)
 		return server.Run(ctx, cfg, nil, log)

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/spf13/cobra"
-	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
@@ -40,21 +38,16 @@ func newMutate(s Streams) *cobra.Command {
 			if o.Kind != "Pod" {
 				continue
 			}
-			before, _ := json.Marshal(o.Pod)
-			e.Options().Mutate(o.Pod, policy.ScopePod)
-			after, _ := json.Marshal(o.Pod)
+			mut := e.Options().Mutate(o.Pod, policy.ScopePod)
 			var out []byte
 			if patch {
-				ops, err := jsonpatch.CreatePatch(before, after)
-				if err != nil {
-					return fmt.Errorf("%s: %s/%s: computing the patch: %w", o.File, o.Namespace, o.Name, err)
+				if mut.Patch == nil {
+					mut.Patch = []policy.PatchOp{}
 				}
-				if ops == nil {
-					ops = []jsonpatch.Operation{}
-				}
-				out, _ = json.Marshal(ops)
+				out, _ = json.Marshal(mut.Patch)
 				out = append(out, '\n')
 			} else {
+				after, _ := json.Marshal(o.Pod)
 				out, _ = yaml.JSONToYAML(after)
 				if !first {
 					out = append([]byte("---\n"), out...)

@@ -83,6 +83,8 @@ type Server struct {
 	LeaderElection  bool   `json:"leaderElection"`
 	MaxBodyBytes    int64  `json:"maxBodyBytes"`
 	SyncCertsToDisk bool   `json:"syncCertsToDisk,omitempty"`
+	// PprofAddr serves net/http/pprof when set (off by default).
+	PprofAddr string `json:"pprofAddr,omitempty"`
 	// ExtraDNSNames are further names in the self-managed certificate.
 	ExtraDNSNames []string `json:"extraDNSNames,omitempty"`
 }
@@ -146,6 +148,7 @@ func (c *Config) BindServerFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.ServiceName, "service-name", s.ServiceName, "Service in front of the webhook, for the certificate's DNS name")
 	fs.StringVar(&s.MetricsAddr, "metrics-bind-address", s.MetricsAddr, "metrics address, 0 to disable")
 	fs.StringVar(&s.HealthAddr, "health-probe-bind-address", s.HealthAddr, "/healthz and /readyz address")
+	fs.StringVar(&s.PprofAddr, "pprof-bind-address", s.PprofAddr, "serve net/http/pprof on this address (off when empty)")
 	fs.BoolVar(&s.EnableHTTP2, "enable-http2", s.EnableHTTP2, "serve HTTP/2 (off by default)")
 	fs.BoolVar(&s.LeaderElection, "leader-elect", s.LeaderElection, "elect a leader for the background controllers")
 	fs.BoolVar(&s.SyncCertsToDisk, "sync-certs-to-disk", s.SyncCertsToDisk, "write the certificate Secret to --cert-dir (out-of-cluster runs, where no kubelet mounts it)")

@@ -5,8 +5,10 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 // Evaluation and mutation of any decodable Pod never panic and are
@@ -29,7 +31,10 @@ func FuzzEvaluate(f *testing.F) {
 			t.Fatalf("non-deterministic: %v vs %v", r1, r2)
 		}
 		m := p.DeepCopy()
-		e.Options().Mutate(m, ScopePod)
+		mut := e.Options().Mutate(m, ScopePod)
+		if got := applyPatch(t, &p, mut.Patch); !equality.Semantic.DeepEqual(got, m) {
+			t.Fatalf("the patch does not give the mutated Pod: %s", cmp.Diff(m, got))
+		}
 		before := map[string]bool{}
 		for _, v := range r1.Violations {
 			before[v.Rule] = true

@@ -1,10 +1,14 @@
 package policy
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/ptr"
@@ -18,7 +22,7 @@ func TestMutateKestraDefaultPodPasses(t *testing.T) {
 	if res := evaluate(e, p); !res.Denied() {
 		t.Fatal("the unmutated default Pod should be denied")
 	}
-	changes := e.Options().Mutate(p, ScopePod)
+	changes := e.Options().Mutate(p, ScopePod).Changes
 	if res := evaluate(e, p); len(res.Violations) != 0 {
 		t.Fatalf("after mutation: %v", res.Violations)
 	}
@@ -35,7 +39,7 @@ func TestMutateKestraDefaultPodPasses(t *testing.T) {
 		t.Errorf("changes do not report the sidecar's readOnlyRootFilesystem: %v", changes)
 	}
 	// Mutation is idempotent: a second pass changes nothing.
-	if again := e.Options().Mutate(p, ScopePod); again != nil {
+	if again := e.Options().Mutate(p, ScopePod); again.Changes != nil || again.Patch != nil {
 		t.Errorf("second mutation changed %v", again)
 	}
 }
@@ -73,7 +77,7 @@ func TestMutateEphemeralScope(t *testing.T) {
 		p.Spec.SecurityContext = nil
 		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
 	})
-	changes := e.Options().Mutate(p, ScopeEphemeral)
+	changes := e.Options().Mutate(p, ScopeEphemeral).Changes
 	if p.Spec.SecurityContext != nil {
 		t.Error("ephemeral scope changed the Pod's securityContext")
 	}
@@ -84,5 +88,59 @@ func TestMutateEphemeralScope(t *testing.T) {
 	}
 	if sc := p.Spec.EphemeralContainers[0].SecurityContext; sc == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Errorf("ephemeral container not hardened: %+v", sc)
+	}
+}
+
+// applyPatch applies the mutation's patch to the original Pod's JSON, as
+// the API server does, and decodes the result.
+func applyPatch(t testing.TB, original *corev1.Pod, ops []PatchOp) *corev1.Pod {
+	t.Helper()
+	doc, _ := json.Marshal(original)
+	patchJSON, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := jsonpatch.DecodePatch(patchJSON)
+	if err != nil {
+		t.Fatalf("decoding the patch: %v\n%s", err, patchJSON)
+	}
+	patched, err := patch.Apply(doc)
+	if err != nil {
+		t.Fatalf("applying the patch: %v\n%s", err, patchJSON)
+	}
+	var out corev1.Pod
+	if err := json.Unmarshal(patched, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
+}
+
+// The patch, applied to the original Pod, gives exactly the mutated Pod.
+func TestMutatePatchMatchesMutation(t *testing.T) {
+	e := testEngine(t, nil)
+	pods := map[string]*corev1.Pod{
+		"kestra default": loadPod(t, "testdata/pods/kestra-default.yaml"),
+		"hardened":       minimalPod(),
+		"partial security contexts": tweak(minimalPod(), func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](5)}
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE"}}}
+			p.Spec.Containers[1].SecurityContext = nil
+			p.Spec.Containers[1].VolumeMounts = nil
+			p.Spec.Volumes = nil
+		}),
+		"with ephemeral": tweak(minimalPod(), func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
+		}),
+	}
+	for name, pod := range pods {
+		for _, scope := range []Scope{ScopePod, ScopeEphemeral} {
+			t.Run(fmt.Sprintf("%s/scope %d", name, scope), func(t *testing.T) {
+				mutated := pod.DeepCopy()
+				mut := e.Options().Mutate(mutated, scope)
+				if got := applyPatch(t, pod, mut.Patch); !equality.Semantic.DeepEqual(got, mutated) {
+					t.Errorf("patched Pod differs from the mutated Pod:\n%s", cmp.Diff(mutated, got))
+				}
+			})
+		}
 	}
 }

@@ -14,10 +14,12 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -74,12 +76,16 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: s.MetricsAddr},
 		HealthProbeBindAddress:  s.HealthAddr,
+		PprofBindAddress:        s.PprofAddr,
 		LeaderElection:          s.LeaderElection,
 		LeaderElectionID:        "kestra-guard",
 		LeaderElectionNamespace: cfg.Namespace,
 		GracefulShutdownTimeout: &shutdown,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+			// Read on every admission and never modified: no deep copy.
+			&corev1.Namespace{}:           {UnsafeDisableDeepCopy: ptr.To(true)},
+			&networkingv1.NetworkPolicy{}: {UnsafeDisableDeepCopy: ptr.To(true)},
 		}},
 	})
 	if err != nil {
@@ -98,7 +104,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
-	}, scheme)
+	})
 	if err != nil {
 		return err
 	}

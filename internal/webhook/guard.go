@@ -6,8 +6,10 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -16,9 +18,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -39,16 +41,50 @@ type Guard struct {
 	Metrics *Metrics
 
 	taskRunner labels.Selector
-	decoder    admission.Decoder
+	// managedSpecs are the managed policy's specs for label-selected [0]
+	// and runner [1] namespaces.
+	managedSpecs [2]managed.Spec
+	// policySpecs are the NetworkPolicy specs built from managedSpecs.
+	policySpecs [2]networkingv1.NetworkPolicySpec
+	// checked remembers, by namespace, the resourceVersion of a managed
+	// policy found as it should be, so that it is compared once per change.
+	checked *versions
+}
+
+type versions struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// verified reports whether the managed policy of ns at resourceVersion rv is
+// as it should be, calling ok only for a version not seen before.
+func (g *Guard) verified(ns, rv string, ok func() bool) bool {
+	c := g.checked
+	c.mu.Lock()
+	seen := c.m[ns] == rv
+	c.mu.Unlock()
+	if seen {
+		return true
+	}
+	if !ok() {
+		return false
+	}
+	c.mu.Lock()
+	c.m[ns] = rv
+	c.mu.Unlock()
+	return true
 }
 
 // NewGuard validates what it needs from cfg.
-func NewGuard(g Guard, scheme *runtime.Scheme) (*Guard, error) {
+func NewGuard(g Guard) (*Guard, error) {
 	sel, err := labels.Parse(g.Config.TaskRunnerSelector)
 	if err != nil {
 		return nil, fmt.Errorf("taskRunnerSelector: %w", err)
 	}
-	g.taskRunner, g.decoder = sel, admission.NewDecoder(scheme)
+	g.taskRunner, g.checked = sel, &versions{m: map[string]string{}}
+	if err := g.buildManagedSpecs(); err != nil {
+		return nil, err
+	}
 	if g.Metrics == nil {
 		g.Metrics = NewMetrics(nil)
 	}
@@ -78,7 +114,9 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 		return nil, "namespace " + req.Namespace + " is never intercepted", nil
 	}
 	pod := &corev1.Pod{}
-	if err := g.decoder.DecodeRaw(req.Object, pod); err != nil {
+	// The kind is checked above: decode straight into a Pod, as the API
+	// machinery would, without sniffing the kind again.
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, pod); err != nil {
 		return nil, "", fmt.Errorf("decoding Pod %s/%s: %w", req.Namespace, req.Name, err)
 	}
 	if pod.Namespace == "" {
@@ -93,7 +131,7 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if !runner && req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
 		// A label removed on UPDATE does not make a task runner something else.
 		old := &corev1.Pod{}
-		if err := g.decoder.DecodeRaw(req.OldObject, old); err != nil {
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.OldObject.Raw, old); err != nil {
 			return nil, "", fmt.Errorf("decoding the old Pod %s/%s: %w", req.Namespace, req.Name, err)
 		}
 		runner = g.taskRunner.Matches(labels.Set(old.Labels))
@@ -132,8 +170,7 @@ func (g *Guard) NamespaceSpec(ns *corev1.Namespace) (managed.Spec, bool, bool, e
 	runnerNS := g.isRunnerNamespace(ns)
 	mode, _ := g.namespaceMode(ns)
 	active := g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.excluded(ns.Name)
-	spec, err := g.managedSpec(runnerNS)
-	return spec, runnerNS, active, err
+	return g.managedSpec(runnerNS), runnerNS, active, nil
 }
 
 func (g *Guard) excluded(ns string) bool {
@@ -168,37 +205,45 @@ func (g *Guard) networkPolicies(ctx context.Context, pod *corev1.Pod) ([]network
 	return list.Items, nil
 }
 
-// managedSpec is the managed policy for a namespace.
-func (g *Guard) managedSpec(runnerNamespace bool) (managed.Spec, error) {
-	s := managed.Spec{Metadata: g.Engine.Options().Metadata, Strict: g.Config.ManagedNetworkPolicy.Strict}
-	for _, c := range g.Config.ManagedNetworkPolicy.AllowedCIDRs {
-		p, err := parsePrefix(c)
+// buildManagedSpecs computes, once, the managed policy of runner namespaces
+// and of label-selected ones.
+func (g *Guard) buildManagedSpecs() error {
+	base := managed.Spec{Metadata: g.Engine.Options().Metadata, Strict: g.Config.ManagedNetworkPolicy.Strict}
+	for i, c := range g.Config.ManagedNetworkPolicy.AllowedCIDRs {
+		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			return s, err
+			return fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q: expected a CIDR", i, c)
 		}
-		s.AllowedCIDRs = append(s.AllowedCIDRs, p)
+		base.AllowedCIDRs = append(base.AllowedCIDRs, p)
 	}
-	if !runnerNamespace {
-		sel, err := metav1.ParseToLabelSelector(g.Config.TaskRunnerSelector)
-		if err != nil {
-			return s, err
-		}
-		s.Selector = *sel
+	sel, err := metav1.ParseToLabelSelector(g.Config.TaskRunnerSelector)
+	if err != nil {
+		return fmt.Errorf("taskRunnerSelector: %w", err)
 	}
-	return s, nil
+	g.managedSpecs[1] = base
+	g.managedSpecs[0] = base
+	g.managedSpecs[0].Selector = *sel
+	for i := range g.managedSpecs {
+		g.policySpecs[i] = managed.Build("", g.managedSpecs[i]).Spec
+	}
+	return nil
+}
+
+// managedSpec is the managed policy for a runner namespace or another.
+func (g *Guard) managedSpec(runnerNamespace bool) managed.Spec {
+	if runnerNamespace {
+		return g.managedSpecs[1]
+	}
+	return g.managedSpecs[0]
 }
 
 // withManagedPolicy adds the managed policy to pols when it is enabled and
 // missing.
-func (g *Guard) withManagedPolicy(t *target, pols []networkingv1.NetworkPolicy) ([]networkingv1.NetworkPolicy, error) {
+func (g *Guard) withManagedPolicy(t *target, pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
 	if !g.Config.ManagedNetworkPolicy.Enabled || slices.ContainsFunc(pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name }) {
-		return pols, nil
+		return pols
 	}
-	spec, err := g.managedSpec(t.runnerNamespace)
-	if err != nil {
-		return nil, err
-	}
-	return append(pols, *managed.Build(t.pod.Namespace, spec)), nil
+	return append(pols, *managed.Build(t.pod.Namespace, g.managedSpec(t.runnerNamespace)))
 }
 
 // violationsMessage lists every violation, one per line, for a denial.

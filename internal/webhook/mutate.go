@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -43,10 +44,10 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 		m.Metrics.decision("mutate", "skipped", start)
 		return admission.Allowed(skipped)
 	}
-	changes := m.Engine.Options().Mutate(t.pod, scope)
+	mut := m.Engine.Options().Mutate(t.pod, scope)
 	if t.mode == config.Audit {
 		warnings := t.warnings
-		for _, c := range changes {
+		for _, c := range mut.Changes {
 			warnings = append(warnings, "kestra-guard audit: would set "+c)
 		}
 		m.Metrics.decision("mutate", "audited", start)
@@ -59,13 +60,27 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 			return admission.Errored(http.StatusInternalServerError, err)
 		}
 	}
-	mutated, err := json.Marshal(t.pod)
+	resp, err := patchResponse(mut.Patch)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		m.Metrics.decision("mutate", "error", start)
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the patch for Pod %s/%s: %w", t.pod.Namespace, podName(t.pod), err))
 	}
-	m.Log.V(1).Info("mutated", "uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "changes", len(changes))
 	m.Metrics.decision("mutate", "mutated", start)
-	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(t.warnings...)
+	return resp.WithWarnings(t.warnings...)
+}
+
+// patchResponse admits with the mutation's JSON patch, encoded here in one
+// call (controller-runtime would encode each operation through a map).
+func patchResponse(ops []policy.PatchOp) (admission.Response, error) {
+	if len(ops) == 0 {
+		return admission.Allowed(""), nil
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return admission.Response{}, err
+	}
+	pt := admissionv1.PatchTypeJSONPatch
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true, Patch: patch, PatchType: &pt}}, nil
 }
 
 // ensureManagedPolicy applies the managed NetworkPolicy unless the cache
@@ -74,13 +89,14 @@ func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool
 	if dryRun {
 		return nil
 	}
-	spec, err := m.managedSpec(t.runnerNamespace)
-	if err != nil {
-		return err
-	}
+	spec := m.managedSpec(t.runnerNamespace)
 	var current networkingv1.NetworkPolicy
-	err = m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current)
-	if err == nil && equality.Semantic.DeepEqual(current.Spec, managed.Build(t.pod.Namespace, spec).Spec) {
+	err := m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current)
+	want := &m.policySpecs[0]
+	if t.runnerNamespace {
+		want = &m.policySpecs[1]
+	}
+	if err == nil && m.verified(t.pod.Namespace, current.ResourceVersion, func() bool { return equality.Semantic.DeepEqual(&current.Spec, want) }) {
 		return nil
 	}
 	return managed.Ensure(ctx, m.Writer, t.pod.Namespace, spec, false)

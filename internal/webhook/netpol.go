@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -37,7 +38,7 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 		return admission.Allowed("namespace " + req.Namespace + " is never intercepted")
 	}
 	np := &networkingv1.NetworkPolicy{}
-	if err := v.decoder.DecodeRaw(req.Object, np); err != nil {
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, np); err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding NetworkPolicy %s/%s: %w", req.Namespace, req.Name, err))
 	}
 	np.Namespace = req.Namespace

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -48,9 +47,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 	if req.DryRun != nil && *req.DryRun && t.mode == config.Enforce {
 		// On dry-run the mutating webhook applied nothing; judge the Pod as
 		// it would be judged once the managed policy exists.
-		if pols, err = v.withManagedPolicy(t, pols); err != nil {
-			return admission.Errored(http.StatusInternalServerError, err)
-		}
+		pols = v.withManagedPolicy(t, pols)
 	}
 	res := v.Engine.Evaluate(&policy.Input{Pod: t.pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
 	rules := make([]string, 0, len(res.Violations))
@@ -58,8 +55,9 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		rules = append(rules, vi.Rule)
 		v.Metrics.violation(vi.Rule, string(vi.Action), string(t.mode))
 	}
-	log := v.Log.WithValues("uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
-		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules)
+	// One line per decision; WithValues would clone the encoder every time.
+	kv := []any{"uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
+		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules}
 	warnings := t.warnings
 	var resp admission.Response
 	switch {
@@ -70,7 +68,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 				warnings = append(warnings, warning("warns ", vi))
 			}
 		}
-		log.Info("denied")
+		v.Log.Info("denied", kv...)
 		v.Metrics.decision("validate", "denied", start)
 	default:
 		prefix := "warns "
@@ -88,7 +86,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		if len(res.Violations) > 0 {
 			resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(res.Violations)}
 		}
-		log.Info("admitted")
+		v.Log.Info("admitted", kv...)
 		v.Metrics.decision("validate", "admitted", start)
 	}
 	return resp.WithWarnings(warnings...)
@@ -116,5 +114,3 @@ func annotation(vs []policy.Violation) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-func parsePrefix(s string) (netip.Prefix, error) { return netip.ParsePrefix(s) }

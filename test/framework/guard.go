@@ -151,27 +151,10 @@ func RenderedWebhooks(values map[string]any) ([]*unstructured.Unstructured, *adm
 // this process with the chart's configuration; mod may adjust that
 // configuration. stop stops both.
 func StartGuarded(values map[string]any, mod func(*config.Config), opts ...func(*envtest.Environment)) (*Guarded, func() error, error) {
-	_, mwc, vwc, cfg, err := RenderedWebhooks(values)
+	cp, cfg, stopCP, err := StartWithChartWebhooks(values, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	// envtest joins host and path with a "/" of its own.
-	for i := range mwc.Webhooks {
-		trimPath(&mwc.Webhooks[i].ClientConfig)
-	}
-	for i := range vwc.Webhooks {
-		trimPath(&vwc.Webhooks[i].ClientConfig)
-	}
-	cp, stopCP, err := Start(append([]func(*envtest.Environment){func(env *envtest.Environment) {
-		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{mwc}
-		env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
-	}}, opts...)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	wio := cp.Env.WebhookInstallOptions
-	cfg.Server.Port, cfg.Server.CertDir, cfg.Server.CertMode = wio.LocalServingPort, wio.LocalServingCertDir, "external"
-	cfg.Server.MetricsAddr, cfg.Server.HealthAddr, cfg.Server.LeaderElection = "0", "0", false
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -190,6 +173,35 @@ func StartGuarded(values map[string]any, mod func(*config.Config), opts ...func(
 		return nil, nil, errors.Join(err, stop())
 	}
 	return g, stop, nil
+}
+
+// StartWithChartWebhooks starts a control plane with the chart's webhook
+// configurations (rendered with values) pointing at envtest's local serving
+// address, and returns the chart's configuration set to serve there with
+// envtest's certificates.
+func StartWithChartWebhooks(values map[string]any, opts ...func(*envtest.Environment)) (*ControlPlane, config.Config, func() error, error) {
+	_, mwc, vwc, cfg, err := RenderedWebhooks(values)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	// envtest joins host and path with a "/" of its own.
+	for i := range mwc.Webhooks {
+		trimPath(&mwc.Webhooks[i].ClientConfig)
+	}
+	for i := range vwc.Webhooks {
+		trimPath(&vwc.Webhooks[i].ClientConfig)
+	}
+	cp, stop, err := Start(append([]func(*envtest.Environment){func(env *envtest.Environment) {
+		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{mwc}
+		env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
+	}}, opts...)...)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	wio := cp.Env.WebhookInstallOptions
+	cfg.Server.Port, cfg.Server.CertDir, cfg.Server.CertMode = wio.LocalServingPort, wio.LocalServingCertDir, "external"
+	cfg.Server.MetricsAddr, cfg.Server.HealthAddr, cfg.Server.LeaderElection = "0", "0", false
+	return cp, cfg, stop, nil
 }
 
 // RunGuarded is StartGuarded for one test, stopped with t.Cleanup.

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/test/framework"
+)
+
+func numCPU() int { return runtime.NumCPU() }
+
+// Namespaces of the end-to-end benchmark, one per configuration.
+const (
+	nsNone  = "bench-none"
+	nsGuard = "bench-guard"
+	nsAllow = "bench-allow"
+	nsVAP   = "bench-vap"
+)
+
+type proc struct {
+	cmd *exec.Cmd
+}
+
+func (p *proc) rss() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(35 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+type env struct {
+	cp         *framework.ControlPlane
+	stopCP     func() error
+	guard      *proc
+	allow      *proc
+	guardURL   string
+	allowURL   string
+	httpClient *http.Client
+	versions   string
+	pprof      string
+}
+
+// profile writes a 10 s CPU profile of kestra-guard serving validate and
+// mutate reviews at saturation.
+func (e *env) profile(ctx context.Context, path string) error {
+	bodies := [][]byte{reviewBody(kestraDefault(nsGuard)), reviewBody(kestraDefault(nsGuard))}
+	urls := []string{e.guardURL + "/mutate-pods", e.guardURL + "/mutate-pods"}
+	done := make(chan struct{})
+	go func() {
+		var i int
+		saturate(ctx, httpConc, 11*time.Second, func() error {
+			i++
+			_, err := postReview(e.httpClient, urls[i%2], bodies[i%2])
+			return err
+		})
+		close(done)
+	}()
+	resp, err := http.Get(e.pprof + "/debug/pprof/profile?seconds=10")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+func (e *env) stop() {
+	e.guard.stop()
+	e.allow.stop()
+	_ = e.stopCP()
+}
+
+func startEnv(ctx context.Context, bin string) (*env, error) {
+	cp, cfg, stopCP, err := framework.StartWithChartWebhooks(map[string]any{"audit": map[string]any{"enabled": false}})
+	if err != nil {
+		return nil, err
+	}
+	e := &env{cp: cp, stopCP: stopCP}
+	fail := func(err error) (*env, error) { _ = stopCP(); return nil, err }
+	wio := cp.Env.WebhookInstallOptions
+	for _, ns := range []string{framework.GuardNamespace, nsNone, nsAllow, nsVAP} {
+		if err := cp.EnsureNamespace(ns, nil); err != nil {
+			return fail(err)
+		}
+	}
+	if err := cp.EnsureNamespace(nsGuard, map[string]string{config.RunnerLabel: "true"}); err != nil {
+		return fail(err)
+	}
+
+	dir, err := os.MkdirTemp("", "kestra-guard-bench")
+	if err != nil {
+		return fail(err)
+	}
+	user, err := cp.Env.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fail(err)
+	}
+	kc, _ := user.KubeConfig()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	cfgFile := filepath.Join(dir, "config.yaml")
+	cfgYAML, _ := yaml.Marshal(cfg)
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(cfgFile, cfgYAML, 0o600); err != nil {
+		return fail(err)
+	}
+
+	allowPort, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	self, _ := os.Executable()
+	e.allow = &proc{cmd: exec.CommandContext(ctx, self, "allow-server", "-port", strconv.Itoa(allowPort), "-cert-dir", wio.LocalServingCertDir)}
+	pprofPort, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	e.pprof = "http://127.0.0.1:" + strconv.Itoa(pprofPort)
+	e.guard = &proc{cmd: exec.CommandContext(ctx, bin, "serve", "--config", cfgFile, "--pprof-bind-address", "127.0.0.1:"+strconv.Itoa(pprofPort))}
+	e.guard.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	logFile, _ := os.Create(filepath.Join(dir, "kestra-guard.log"))
+	e.guard.cmd.Stdout, e.guard.cmd.Stderr = logFile, logFile
+	e.allow.cmd.Stderr = logFile
+	for _, p := range []*proc{e.guard, e.allow} {
+		if err := p.cmd.Start(); err != nil {
+			return fail(err)
+		}
+	}
+	e.guardURL = "https://" + net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
+	e.allowURL = "https://" + net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(allowPort))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(wio.LocalServingCAData)
+	e.httpClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+
+	if err := installPeers(ctx, cp.Client, e.allowURL, wio.LocalServingCAData); err != nil {
+		return fail(err)
+	}
+	if err := e.waitReady(ctx); err != nil {
+		return fail(fmt.Errorf("%w (logs in %s)", err, logFile.Name()))
+	}
+	v, err := cp.Clientset.Discovery().ServerVersion()
+	if err != nil {
+		return fail(err)
+	}
+	e.versions = fmt.Sprintf("kube-apiserver %s (built from source), etcd v3.6.16, %s", v.GitVersion, runtime.Version())
+	return e, nil
+}
+
+// waitReady waits until both webhooks answer and the API server calls them.
+func (e *env) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		errs := []error{}
+		for _, url := range []string{e.guardURL + "/validate-pods", e.allowURL + "/validate"} {
+			if _, err := postReview(e.httpClient, url, reviewBody(passingPod(nsGuard, "probe"))); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) == 0 {
+			if err := e.cp.Client.Create(ctx, passingPod(nsGuard, "probe"), client.DryRunAll); err == nil {
+				return nil
+			} else {
+				errs = append(errs, err)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhooks not ready: %v", errs)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// installPeers installs the reference configurations: always-allow webhooks
+// shaped like kestra-guard's (one mutating, one validating) bound to
+// bench-allow, and a ValidatingAdmissionPolicy in CEL bound to bench-vap.
+func installPeers(ctx context.Context, c client.Client, allowURL string, ca []byte) error {
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": nsAllow}}
+	rules := []admissionregv1.RuleWithOperations{{Operations: []admissionregv1.OperationType{admissionregv1.Create, admissionregv1.Update},
+		Rule: admissionregv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: ptr.To(admissionregv1.NamespacedScope)}}}
+	none, noneOnDryRun := admissionregv1.SideEffectClassNone, admissionregv1.SideEffectClassNoneOnDryRun
+	fail := admissionregv1.Fail
+	hook := func(path string) admissionregv1.WebhookClientConfig {
+		return admissionregv1.WebhookClientConfig{URL: ptr.To(allowURL + path), CABundle: ca}
+	}
+	objs := []client.Object{
+		&admissionregv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "bench-allow"},
+			Webhooks: []admissionregv1.MutatingWebhook{{Name: "mutate.allow.bench", ClientConfig: hook("/mutate"), Rules: rules, NamespaceSelector: sel,
+				SideEffects: &noneOnDryRun, FailurePolicy: &fail, TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"},
+				ReinvocationPolicy: ptr.To(admissionregv1.IfNeededReinvocationPolicy)}}},
+		&admissionregv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "bench-allow"},
+			Webhooks: []admissionregv1.ValidatingWebhook{{Name: "validate.allow.bench", ClientConfig: hook("/validate"), Rules: rules, NamespaceSelector: sel,
+				SideEffects: &none, FailurePolicy: &fail, TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"}}}},
+		&admissionregv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "bench-cel"},
+			Spec: admissionregv1.ValidatingAdmissionPolicySpec{
+				FailurePolicy: &fail,
+				MatchConstraints: &admissionregv1.MatchResources{ResourceRules: []admissionregv1.NamedRuleWithOperations{{RuleWithOperations: rules[0]}}},
+				Validations: []admissionregv1.Validation{
+					{Expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork", Message: "host network"},
+					{Expression: "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.hostPath))", Message: "hostPath"},
+					{Expression: "object.spec.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem) && (!has(object.spec.initContainers) || object.spec.initContainers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem))", Message: "read-only root filesystem"},
+					{Expression: "(has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot) || object.spec.containers.all(c, has(c.securityContext) && has(c.securityContext.runAsNonRoot) && c.securityContext.runAsNonRoot)", Message: "non-root"},
+				},
+			}},
+		&admissionregv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "bench-cel"},
+			Spec: admissionregv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "bench-cel", ValidationActions: []admissionregv1.ValidationAction{admissionregv1.Deny},
+				MatchResources: &admissionregv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": nsVAP}}}}},
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return fmt.Errorf("installing %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// allowServer serves /mutate and /validate, admitting everything, behind
+// controller-runtime's webhook server with kestra-guard's TLS settings.
+func allowServer(args []string) error {
+	fs := flag.NewFlagSet("allow-server", flag.ContinueOnError)
+	port := fs.Int("port", 0, "port")
+	certDir := fs.String("cert-dir", "", "folder holding tls.crt and tls.key")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ws := webhook.NewServer(webhook.Options{Port: *port, CertDir: *certDir, TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion, c.NextProtos = tls.VersionTLS12, []string{"http/1.1"}
+	}}})
+	allow := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response { return admission.Allowed("") })
+	// decodeAllow reads the Pod, as any webhook that looks at it must, and
+	// admits: the floor for a webhook that decides on the Pod's content.
+	decodeAllow := admission.HandlerFunc(func(_ context.Context, req admission.Request) admission.Response {
+		var pod corev1.Pod
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		return admission.Allowed("")
+	})
+	ws.Register("/mutate", &admission.Webhook{Handler: allow})
+	ws.Register("/validate", &admission.Webhook{Handler: allow})
+	ws.Register("/decode", &admission.Webhook{Handler: decodeAllow})
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	return ws.Start(ctx)
+}

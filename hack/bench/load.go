@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// passingPod is a typical hardened Kestra task runner: one init container,
+// the main container and the file sidecar, emptyDirs for /kestra and /tmp.
+func passingPod(ns, name string) *corev1.Pod {
+	sc := func() *corev1.SecurityContext {
+		return &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	}
+	mounts := []corev1.VolumeMount{{Name: "kestra-files", MountPath: "/kestra"}, {Name: "tmp", MountPath: "/tmp"}}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"kestra.io/taskrun-id": "2ZAfRgXT5GaxBlyHtZ2HC7", "kestra.io/flow-id": "hello"}},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                corev1.RestartPolicyNever,
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532),
+				FSGroup: ptr.To[int64](65532), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			InitContainers: []corev1.Container{{Name: "init-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mounts, SecurityContext: sc()}},
+			Containers: []corev1.Container{
+				{Name: "main", Image: "python:3.12", Command: []string{"python", "main.py"}, VolumeMounts: mounts, SecurityContext: sc()},
+				{Name: "out-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mounts, SecurityContext: sc()},
+			},
+			Volumes: []corev1.Volume{
+				{Name: "kestra-files", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			},
+		},
+	}
+}
+
+func reviewBody(p *corev1.Pod) []byte {
+	raw, _ := json.Marshal(p)
+	b, _ := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "bench", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, Namespace: p.Namespace, Name: p.Name,
+			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}},
+	})
+	return b
+}
+
+func postReview(c *http.Client, url string, body []byte) (bool, error) {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	var r admissionv1.AdmissionReview
+	if err := json.Unmarshal(b, &r); err != nil || r.Response == nil {
+		return false, fmt.Errorf("not an AdmissionReview: %.100s", b)
+	}
+	return r.Response.Allowed, nil
+}
+
+// sample is one measurement: how many requests, errors, and their latencies.
+type sample struct {
+	n, errors int
+	elapsed   time.Duration
+	lat       []time.Duration
+}
+
+func (s sample) rate() float64 { return float64(s.n) / s.elapsed.Seconds() }
+
+func (s sample) pct(p float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	l := slices.Clone(s.lat)
+	slices.Sort(l)
+	i := int(p / 100 * float64(len(l)-1))
+	return l[i]
+}
+
+// saturate runs conc closed-loop clients for d.
+func saturate(ctx context.Context, conc int, d time.Duration, do func() error) sample {
+	var mu sync.Mutex
+	var s sample
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs := 0
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t := time.Now()
+				if err := do(); err != nil {
+					errs++
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			s.lat, s.errors = append(s.lat, lat...), s.errors+errs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	s.n, s.elapsed = len(s.lat), time.Since(start)
+	return s
+}
+
+// fixedRate offers rate requests per second for d (open loop).
+func fixedRate(ctx context.Context, rate int, d time.Duration, do func() error) sample {
+	var mu sync.Mutex
+	var s sample
+	var errs atomic.Int64
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for time.Since(start) < d && ctx.Err() == nil {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			if err := do(); err != nil {
+				errs.Add(1)
+			}
+			l := time.Since(t)
+			mu.Lock()
+			s.lat = append(s.lat, l)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	s.n, s.errors, s.elapsed = len(s.lat), int(errs.Load()), time.Since(start)
+	return s
+}
+
+// createPods creates n Pods in ns with conc clients and measures each
+// create. Only kestra-guard's namespace gets task runners, so that the
+// other configurations are not intercepted by it.
+func createPods(ctx context.Context, c client.Client, ns, prefix string, n, conc int, taskRunner bool) sample {
+	var next atomic.Int64
+	return saturateN(ctx, conc, n, func() error {
+		p := passingPod(ns, fmt.Sprintf("%s-%d", prefix, next.Add(1)))
+		if !taskRunner {
+			p.Labels = map[string]string{"app": "bench"}
+		}
+		return c.Create(ctx, p)
+	})
+}
+
+// saturateN runs exactly n calls across conc clients.
+func saturateN(ctx context.Context, conc, n int, do func() error) sample {
+	var mu sync.Mutex
+	var s sample
+	var left atomic.Int64
+	left.Store(int64(n))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 && ctx.Err() == nil {
+				t := time.Now()
+				err := do()
+				l := time.Since(t)
+				mu.Lock()
+				s.lat = append(s.lat, l)
+				if err != nil {
+					s.errors++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	s.n, s.elapsed = len(s.lat), time.Since(start)
+	return s
+}
+
+// stats summarises repeated measurements: median, min and max.
+type stats struct{ med, min, max float64 }
+
+func summarize(xs []float64) stats {
+	if len(xs) == 0 {
+		return stats{}
+	}
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	return stats{med: s[len(s)/2], min: s[0], max: s[len(s)-1]}
+}
+
+func (s stats) String() string {
+	return fmt.Sprintf("%s (%s-%s)", num(s.med), num(s.min), num(s.max))
+}
+
+func num(x float64) string {
+	switch {
+	case x >= 100:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// apiserverMetrics reads the API server's admission histograms: sum and
+// count of seconds by webhook name or policy.
+func apiserverMetrics(ctx context.Context, e *env) (map[string][2]float64, error) {
+	b, err := e.cp.Clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading kube-apiserver metrics: %w", err)
+	}
+	out := map[string][2]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, m := range []struct{ metric, label string }{
+			{"apiserver_admission_webhook_admission_duration_seconds", `name="`},
+			{"apiserver_validating_admission_policy_check_duration_seconds", `policy="`},
+		} {
+			for i, suffix := range []string{"_sum{", "_count{"} {
+				if !strings.HasPrefix(line, m.metric+suffix) {
+					continue
+				}
+				j := strings.Index(line, m.label)
+				if j < 0 {
+					continue
+				}
+				name := line[j+len(m.label):]
+				name = name[:strings.IndexByte(name, '"')]
+				v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				if err != nil {
+					continue
+				}
+				cur := out[name]
+				cur[i] += v
+				out[name] = cur
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,116 @@
+// Command bench measures kestra-guard against its peers and the floor, in one
+// run with the configurations interleaved, and writes BENCHMARKS.md:
+//
+//  1. rule evaluation against Pod Security Admission (go test -bench);
+//  2. the webhook's HTTPS path against an always-allow webhook behind the
+//     same server stack (controller-runtime's webhook server), both as
+//     separate processes;
+//  3. Pod creation end to end through the real kube-apiserver with no
+//     policy, kestra-guard, always-allow webhooks of the same shape, and a
+//     ValidatingAdmissionPolicy in CEL, each bound to its own namespace;
+//  4. kestra-guard's resident memory idle, under load and after 100k reviews.
+//
+// `make bench` runs it. `bench allow-server` is the always-allow webhook.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kestra-guard/kestra-guard/test/framework"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "allow-server" {
+		if err := allowServer(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "allow-server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	out := flag.String("out", filepath.Join(framework.RepoRoot(), "BENCHMARKS.md"), "report file")
+	rounds := flag.Int("rounds", 5, "interleaved rounds of each measurement")
+	reviews := flag.Int("reviews", 100_000, "reviews sent before the last memory reading")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of kestra-guard serve under validate and mutate load to this file, then stop")
+	flag.Parse()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile}
+	if err := run(ctx, r, *reviews); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if *profile != "" {
+		fmt.Println("bench: wrote", *profile, "- read it with: go tool pprof -top bin/kestra-guard", *profile)
+		return
+	}
+	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(r.summary())
+	fmt.Println("bench: wrote", *out)
+}
+
+func step(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
+
+func run(ctx context.Context, r *report, reviews int) error {
+	step("rule evaluation (go test -bench)")
+	if err := r.ruleBench(); err != nil {
+		return err
+	}
+	step("building bin/kestra-guard")
+	bin := filepath.Join(framework.RepoRoot(), "bin", "kestra-guard")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/kestra-guard")
+	build.Dir, build.Stderr, build.Env = framework.RepoRoot(), os.Stderr, append(os.Environ(), "CGO_ENABLED=0")
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building kestra-guard: %w", err)
+	}
+	step("starting the control plane, kestra-guard and the always-allow webhook")
+	env, err := startEnv(ctx, bin)
+	if err != nil {
+		return err
+	}
+	defer env.stop()
+	r.versions = env.versions
+	r.rssIdle = env.guard.rss()
+	if r.cpuProfile != "" {
+		return env.profile(ctx, r.cpuProfile)
+	}
+
+	step("HTTPS path: saturation and fixed rate, %d interleaved rounds", r.rounds)
+	if err := r.httpsBench(ctx, env); err != nil {
+		return err
+	}
+	step("end to end through kube-apiserver, %d interleaved rounds", r.rounds)
+	if err := r.e2eBench(ctx, env); err != nil {
+		return err
+	}
+	step("memory after %d reviews", reviews)
+	return r.memoryBench(ctx, env, reviews)
+}
+
+func hostInfo() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = strings.Fields(strings.SplitN(string(b), "\n", 2)[0])[1] + " kB RAM"
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s", numCPU(), model, mem)
+}
