@@ -256,7 +256,7 @@ func installPeers(ctx context.Context, c client.Client, allowURL string, ca []by
 				SideEffects: &none, FailurePolicy: &fail, TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"}}}},
 		&admissionregv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "bench-cel"},
 			Spec: admissionregv1.ValidatingAdmissionPolicySpec{
-				FailurePolicy: &fail,
+				FailurePolicy:    &fail,
 				MatchConstraints: &admissionregv1.MatchResources{ResourceRules: []admissionregv1.NamedRuleWithOperations{{RuleWithOperations: rules[0]}}},
 				Validations: []admissionregv1.Validation{
 					{Expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork", Message: "host network"},

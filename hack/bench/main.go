@@ -25,6 +25,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -36,6 +39,7 @@ func main() {
 		}
 		return
 	}
+	ctrl.SetLogger(logr.Discard()) // the control plane's own logs are not the measurement
 	out := flag.String("out", filepath.Join(framework.RepoRoot(), "BENCHMARKS.md"), "report file")
 	rounds := flag.Int("rounds", 5, "interleaved rounds of each measurement")
 	reviews := flag.Int("reviews", 100_000, "reviews sent before the last memory reading")

@@ -20,7 +20,7 @@ import (
 )
 
 type report struct {
-	started  time.Time
+	started    time.Time
 	rounds     int
 	versions   string
 	cpuProfile string

@@ -83,6 +83,9 @@ type Server struct {
 	LeaderElection  bool   `json:"leaderElection"`
 	MaxBodyBytes    int64  `json:"maxBodyBytes"`
 	SyncCertsToDisk bool   `json:"syncCertsToDisk,omitempty"`
+	// ShutdownDelay is how long the server keeps answering, closing each
+	// connection, after SIGTERM and before it stops.
+	ShutdownDelay metav1.Duration `json:"shutdownDelay"`
 	// PprofAddr serves net/http/pprof when set (off by default).
 	PprofAddr string `json:"pprofAddr,omitempty"`
 	// ExtraDNSNames are further names in the self-managed certificate.
@@ -110,6 +113,7 @@ func Default() Config {
 			HealthAddr:     ":8081",
 			LeaderElection: true,
 			MaxBodyBytes:   3 << 20,
+			ShutdownDelay:  metav1.Duration{Duration: 5 * time.Second},
 		},
 	}
 }
@@ -178,6 +182,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Enabled && c.Audit.Interval.Duration < time.Minute {
 		errs = append(errs, fmt.Errorf("audit.interval: %s: expected at least 1m", c.Audit.Interval.Duration))
+	}
+	if s.ShutdownDelay.Duration < 0 || s.ShutdownDelay.Duration > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("server.shutdownDelay: %s: expected 0 to 5m", s.ShutdownDelay.Duration))
 	}
 	if s.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("server.maxBodyBytes: %d: expected a positive size", s.MaxBodyBytes))

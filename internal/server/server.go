@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -109,9 +110,17 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		return err
 	}
 	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
+	var draining atomic.Bool
 	register := func(path string, h admission.Handler) {
-		wh := &admission.Webhook{Handler: h}
-		ws.Register(path, http.MaxBytesHandler(wh, s.MaxBodyBytes))
+		wh := http.MaxBytesHandler(&admission.Webhook{Handler: h}, s.MaxBodyBytes)
+		ws.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if draining.Load() {
+				// Shutting down: answer, and close the connection so that the
+				// API server opens its next one to a replica that stays.
+				w.Header().Set("Connection", "close")
+			}
+			wh.ServeHTTP(w, r)
+		}))
 	}
 	register(MutatePath, kgwebhook.Mutator{Guard: guard})
 	register(ValidatePath, kgwebhook.Validator{Guard: guard})
@@ -138,6 +147,9 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	}
 	started := ws.StartedChecker()
 	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+		if draining.Load() {
+			return fmt.Errorf("shutting down")
+		}
 		select {
 		case <-certsReady:
 		default:
@@ -159,7 +171,20 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		}
 	}()
 	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
-	return mgr.Start(ctx)
+	// On SIGTERM, drain first: report not ready, keep serving with
+	// connections closed after each answer for shutdownDelay, then stop
+	// (finishing requests in flight). Closing pooled connections at once
+	// would fail the requests the API server is sending on them.
+	mgrCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		draining.Store(true)
+		log.Info("draining before shutdown", "delay", s.ShutdownDelay.Duration)
+		time.Sleep(s.ShutdownDelay.Duration)
+		stop()
+	}()
+	return mgr.Start(mgrCtx)
 }
 
 // addRotator makes cert-controller keep a CA and serving certificate in a

@@ -201,6 +201,7 @@ func StartWithChartWebhooks(values map[string]any, opts ...func(*envtest.Environ
 	wio := cp.Env.WebhookInstallOptions
 	cfg.Server.Port, cfg.Server.CertDir, cfg.Server.CertMode = wio.LocalServingPort, wio.LocalServingCertDir, "external"
 	cfg.Server.MetricsAddr, cfg.Server.HealthAddr, cfg.Server.LeaderElection = "0", "0", false
+	cfg.Server.ShutdownDelay.Duration = 0 // tests that drain set their own
 	return cp, cfg, stop, nil
 }
 
