@@ -25,9 +25,10 @@ test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration o
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME each.
-	@for f in $$($(GO) test -list '^Fuzz' ./internal/policy/ | grep '^Fuzz'); do \
-		echo "fuzz: $$f"; $(GO) test ./internal/policy/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+fuzz: ## Run every fuzz target for FUZZTIME each (their seeds run in make test).
+	@for pkg in ./internal/policy/ ./internal/webhook/; do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz: $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done; done
 
 .PHONY: soak
 soak: control-plane ## 100,000 admission reviews over TLS: zero errors, flat heap.

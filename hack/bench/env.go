@@ -159,13 +159,13 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 		return fail(err)
 	}
 
-	allowPort, err := freePort()
+	allowPort, err := framework.FreePort()
 	if err != nil {
 		return fail(err)
 	}
 	self, _ := os.Executable()
 	e.allow = &proc{cmd: exec.CommandContext(ctx, self, "allow-server", "-port", strconv.Itoa(allowPort), "-cert-dir", wio.LocalServingCertDir)}
-	pprofPort, err := freePort()
+	pprofPort, err := framework.FreePort()
 	if err != nil {
 		return fail(err)
 	}
@@ -223,15 +223,6 @@ func (e *env) waitReady(ctx context.Context) error {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // installPeers installs the reference configurations: always-allow webhooks

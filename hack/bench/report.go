@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -312,7 +313,7 @@ func (r *report) markdown() string {
 	w("")
 	w("| webhook or policy | mean per call (ms) |")
 	w("|---|---|")
-	for _, name := range sortedKeys(r.apiserver) {
+	for _, name := range slices.Sorted(maps.Keys(r.apiserver)) {
 		w("| %s | %.3f |", name, r.apiserver[name])
 	}
 	w("")
@@ -326,7 +327,8 @@ func (r *report) markdown() string {
 	w("- The soak test showed the mutating webhook applying the managed NetworkPolicy on every Pod (13 ms per review); it now reads the cache, and compares a policy once per resourceVersion.")
 	w("- Mutation built its patch by marshalling the Pod and diffing two JSON documents (`jsonpatch.CreatePatch`, 12%% of the server's CPU); the patch is now built while fields are set, and encoded in one call.")
 	w("- The Pod was decoded through the API machinery's codec, which parses the document twice (once to find its kind); it is now decoded once. Decision logs no longer clone the logger per request and go through a buffer flushed every second.")
-	w("- What remains is JSON: controller-runtime decodes the AdmissionReview (both servers do), kestra-guard decodes the Pod inside it (the always-allow webhook never does) and encodes the patch. The decode-only webhook above, which does nothing but that decode, is the floor for any webhook that judges a Pod; the 0.9x-of-always-allow target lies below it on this machine. Mutate also returns a 20-operation patch, which the always-allow webhook does not.")
+	w("- What remains is JSON: controller-runtime decodes the AdmissionReview (both servers do), kestra-guard decodes the Pod inside it (the always-allow webhook never does) and encodes the patch. The decode-only webhook above, which does nothing but that decode, is the floor for any webhook that judges a Pod, and it reaches only %.2fx of the always-allow throughput here: the 0.9x target is out of reach for a webhook that reads the Pod on this machine, and kestra-guard validate misses it by %.0f%%. Mutate also returns a 20-operation patch, which the always-allow webhook does not; it misses the target by %.0f%%.",
+		r.ratio("decode-only validate", "always-allow validate"), 100*(0.9-r.ratio("kestra-guard validate", "always-allow validate"))/0.9, 100*(0.9-r.ratio("kestra-guard mutate", "always-allow mutate"))/0.9)
 	w("")
 	w("## 4. Memory")
 	w("")
@@ -339,13 +341,4 @@ func (r *report) markdown() string {
 	w("| after %d of %d reviews | %.1f |", r.reviews/10, r.reviews, r.rssTenth)
 	w("| after all %d reviews (%d errors), 2 s idle | %.1f |", r.reviews, r.reviewErrors, r.rssAfter)
 	return b.String()
-}
-
-func sortedKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,7 +108,7 @@ func Flow(e *policy.Engine, flow map[string]any) ([]policy.Violation, []string) 
 		case map[string]any:
 			typ, _ := t["type"].(string)
 			k8s := parentIsK8s || strings.Contains(typ, ".kubernetes.")
-			for _, k := range sortedKeys(t) {
+			for _, k := range slices.Sorted(maps.Keys(t)) {
 				p := k
 				if path != "" {
 					p = path + "." + k
@@ -125,15 +126,6 @@ func Flow(e *policy.Engine, flow map[string]any) ([]policy.Violation, []string) 
 	}
 	walk(flow, "", false)
 	return vs, notes
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // overlay evaluates one Pod overlay as a fragment; field paths are given

@@ -4,6 +4,7 @@ package framework
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +75,16 @@ func Start(opts ...func(*envtest.Environment)) (*ControlPlane, func() error, err
 		return nil, nil, fmt.Errorf("creating a clientset: %w", err)
 	}
 	return &ControlPlane{Env: env, Config: cfg, Client: c, Clientset: cs}, env.Stop, nil
+}
+
+// FreePort is a TCP port free on loopback at the time of the call.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // RunControlPlane starts a control plane for one test and stops it with

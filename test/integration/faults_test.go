@@ -118,30 +118,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 		t.Fatal("no certificate served")
 	}
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				err := g.Client.Create(ctx, hardenedPod("runners", fmt.Sprintf("w%d-%d", w, i)), client.DryRunAll)
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	load := admitUnderLoad(g.Client, "runners")
 	time.Sleep(time.Second)
 	var sec corev1.Secret
 	if err := g.Client.Get(ctx, client.ObjectKey{Namespace: framework.GuardNamespace, Name: g.Config.Server.CertSecret}, &sec); err != nil {
@@ -158,12 +135,52 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 		return nil
 	})
 	time.Sleep(2 * time.Second)
-	close(stop)
-	wg.Wait()
-	if failed.Load() > 0 {
-		t.Errorf("%d of %d admissions failed across the rotation; first: %v", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+	load.check(t, 20)
+}
+
+// load admits dry-run task runners from four clients until checked.
+type load struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func admitUnderLoad(c client.Client, ns string) *load {
+	l := &load{stop: make(chan struct{})}
+	for w := range 4 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if err := c.Create(context.Background(), hardenedPod(ns, fmt.Sprintf("w%d-%d", w, i)), client.DryRunAll); err != nil {
+					l.failed.Add(1)
+					l.firstErr.CompareAndSwap(nil, err)
+				} else {
+					l.ok.Add(1)
+				}
+			}
+		}()
 	}
-	if ok.Load() < 20 {
-		t.Errorf("only %d admissions under load", ok.Load())
+	return l
+}
+
+// check stops the load and fails the test on any failed admission, or on
+// fewer than min admissions.
+func (l *load) check(t *testing.T, min int64) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("%d admissions under load, %d failed", l.ok.Load(), l.failed.Load())
+	if l.failed.Load() > 0 {
+		t.Errorf("%d admissions failed; first: %v", l.failed.Load(), l.firstErr.Load())
+	}
+	if l.ok.Load() < min {
+		t.Errorf("only %d admissions under load", l.ok.Load())
 	}
 }

@@ -2,12 +2,10 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,7 +119,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	var cfgs [2]config.Config
 	var reps [2]*replica
 	for i := range cfgs {
-		port, err := freeTCPPort()
+		port, err := framework.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,29 +141,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	}
 	framework.Eventually(t, func() error { return cp.Client.Create(ctx, hardenedPod("runners", "probe"), client.DryRunAll) })
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stopLoad := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stopLoad:
-					return
-				default:
-				}
-				if err := cp.Client.Create(ctx, hardenedPod("runners", fmt.Sprintf("w%d-%d", w, i)), client.DryRunAll); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	load := admitUnderLoad(cp.Client, "runners")
 	time.Sleep(time.Second)
 	for i := range reps {
 		lb.rotate(i, false)
@@ -178,22 +154,5 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		lb.rotate(i, true)
 		time.Sleep(time.Second)
 	}
-	close(stopLoad)
-	wg.Wait()
-	t.Logf("%d admissions during the rolling restart, %d failed", ok.Load(), failed.Load())
-	if failed.Load() > 0 {
-		t.Errorf("%d admissions failed; first: %v", failed.Load(), firstErr.Load())
-	}
-	if ok.Load() < 50 {
-		t.Errorf("only %d admissions under load", ok.Load())
-	}
-}
-
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	load.check(t, 50)
 }

@@ -1,0 +1,77 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// fuzzGuard guards the runner namespace "runners", which holds the managed
+// policy, in enforce mode, with an in-memory client.
+func fuzzGuard(t testing.TB) *Guard {
+	cfg := config.Default()
+	e, err := policy.NewEngine(cfg.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "runners", Labels: map[string]string{config.RunnerLabel: "true"}}}
+	np := managed.Build("runners", managed.Spec{Metadata: e.Options().Metadata})
+	c := fake.NewClientBuilder().WithObjects(ns, np).Build()
+	g, err := NewGuard(Guard{Engine: e, Config: cfg, Reader: c, Live: c, Writer: c, Log: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// Whatever object an AdmissionReview carries, the validating webhook never
+// panics, never admits what it cannot decode as a Pod, and admits a Pod
+// exactly when the engine does.
+func FuzzValidateReview(f *testing.F) {
+	for _, s := range []string{
+		`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`,
+		`{"spec":{"hostNetwork":true,"containers":[{"name":"c","securityContext":{"runAsUser":0}}]}}`,
+		`{"spec":{"volumes":[{"name":"h","hostPath":{"path":"//var/run/docker.sock"}}]}}`,
+		`not json`, `[]`, `{"spec":{"containers":"x"}}`, `null`,
+	} {
+		f.Add([]byte(s), "CREATE")
+	}
+	g := fuzzGuard(f)
+	v := Validator{Guard: g}
+	f.Fuzz(func(t *testing.T, raw []byte, op string) {
+		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+			UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Namespace: "runners",
+			Operation: admissionv1.Operation(op), Object: runtime.RawExtension{Raw: raw},
+		}}
+		resp := v.Handle(context.Background(), req)
+		var pod corev1.Pod
+		decodeErr := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &pod)
+		if len(raw) == 0 || decodeErr != nil || string(raw) == "null" {
+			if resp.Allowed && len(raw) > 0 && decodeErr != nil {
+				t.Fatalf("admitted an object that is not a Pod: %q", raw)
+			}
+			return
+		}
+		pod.Namespace = "runners"
+		pols := []networkingv1.NetworkPolicy{*managed.Build("runners", managed.Spec{Metadata: g.Engine.Options().Metadata})}
+		want := !g.Engine.Evaluate(&policy.Input{Pod: &pod, NetworkPolicies: pols, NetworkPoliciesKnown: true}).Denied()
+		if resp.Allowed != want {
+			b, _ := json.Marshal(resp)
+			t.Fatalf("webhook allowed=%v, engine allowed=%v for %q: %s", resp.Allowed, want, raw, b)
+		}
+	})
+}
