@@ -104,17 +104,17 @@ func (e *env) profile(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
 		return err
 	}
 	<-done
-	return nil
+	return f.Close()
 }
 
 func (e *env) stop() {

@@ -133,7 +133,7 @@ func findingsHash(rs []check.Result) uint64 {
 	h := fnv.New64a()
 	for _, r := range rs {
 		for _, v := range r.Violations {
-			fmt.Fprintf(h, "%s/%s/%s/%s/%s\n", r.Kind, r.Name, v.Rule, v.Field, v.Action)
+			_, _ = fmt.Fprintf(h, "%s/%s/%s/%s/%s\n", r.Kind, r.Name, v.Rule, v.Field, v.Action)
 		}
 	}
 	return h.Sum64()

@@ -62,7 +62,7 @@ as admission. Output and exit status are those of check.`,
 		a := &audit.Auditor{Reader: c, Engine: e, Config: cfg, Progress: func(nss, pods int) {
 			if time.Since(last) > 2*time.Second {
 				last = time.Now()
-				fmt.Fprintf(s.Err, "audit: %d namespaces, %d task-runner Pods evaluated (%s)\n", nss, pods, time.Since(start).Round(time.Second))
+				_, _ = fmt.Fprintf(s.Err, "audit: %d namespaces, %d task-runner Pods evaluated (%s)\n", nss, pods, time.Since(start).Round(time.Second))
 			}
 		}}
 		var nss []string

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -96,17 +97,21 @@ func report(w io.Writer, format string, results []check.Result) error {
 			return err
 		}
 	case "text":
+		var b strings.Builder
 		for _, r := range results {
 			prefix := r.Kind + " " + r.Namespace + "/" + r.Name
 			if r.File != "" {
 				prefix = r.File + ": " + prefix
 			}
 			for _, v := range r.Violations {
-				fmt.Fprintf(w, "%s: %s: %s: %s (%s: %s)\n", prefix, v.Rule, v.Field, v.Reason, v.Action, v.Detail)
+				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", prefix, v.Rule, v.Field, v.Reason, v.Action, v.Detail)
 			}
 			for _, n := range r.Notes {
-				fmt.Fprintf(w, "%s: note: %s\n", prefix, n)
+				fmt.Fprintf(&b, "%s: note: %s\n", prefix, n)
 			}
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
 		}
 	default:
 		return &ExitError{Code: 2, Err: fmt.Errorf("--output %q: expected text or json", format)}

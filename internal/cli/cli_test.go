@@ -81,7 +81,9 @@ func TestMutatePatch(t *testing.T) {
 func TestServeConfig(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config.yaml")
-	os.WriteFile(file, []byte("mode: audit\nnamespace: guard\npolicy:\n  rules: {no-host-path: warn}\n"), 0o600)
+	if err := os.WriteFile(file, []byte("mode: audit\nnamespace: guard\npolicy:\n  rules: {no-host-path: warn}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var got config.Config
 	serve := func(_ context.Context, c config.Config) error { got = c; return nil }
 	if code, _, errOut := execute(t, "", serve, "serve", "--config", file, "--port", "10443"); code != 0 {
@@ -90,7 +92,9 @@ func TestServeConfig(t *testing.T) {
 	if got.Mode != config.Audit || got.Server.Port != 10443 || got.Namespace != "guard" || got.Policy.Rules["no-host-path"] != "warn" {
 		t.Errorf("config = %+v", got)
 	}
-	os.WriteFile(file, []byte("mode: block\npolicy:\n  metadataCIDRs: [nope]\n"), 0o600)
+	if err := os.WriteFile(file, []byte("mode: block\npolicy:\n  metadataCIDRs: [nope]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errOut := execute(t, "", serve, "serve", "--config", file, "--port", "0")
 	for _, want := range []string{`mode: "block"`, `policy.metadataCIDRs[0]: "nope"`, "server.port: 0"} {
 		if code != 2 || !strings.Contains(errOut, want) {

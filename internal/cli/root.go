@@ -58,10 +58,10 @@ func Execute(ctx context.Context, s Streams, args []string, serve ServeFunc) int
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintln(s.Err, "kestra-guard:", ee.Err)
+			_, _ = fmt.Fprintln(s.Err, "kestra-guard:", ee.Err)
 		}
 		return ee.Code
 	}
-	fmt.Fprintln(s.Err, "kestra-guard:", err)
+	_, _ = fmt.Fprintln(s.Err, "kestra-guard:", err)
 	return 2
 }

@@ -43,7 +43,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	spec, runnerNS, active, err := r.SpecFor(&ns)
-	if err != nil || !active || !(runnerNS || fromPolicy) {
+	if err != nil || !active || (!runnerNS && !fromPolicy) {
 		return reconcile.Result{}, err
 	}
 	var current networkingv1.NetworkPolicy

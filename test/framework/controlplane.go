@@ -3,6 +3,7 @@
 package framework
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,14 +79,19 @@ func Start(opts ...func(*envtest.Environment)) (*ControlPlane, func() error, err
 	return &ControlPlane{Env: env, Config: cfg, Client: c, Clientset: cs}, env.Stop, nil
 }
 
+// Apply applies obj with server-side apply as field manager "test".
+func Apply(ctx context.Context, c client.Client, obj *unstructured.Unstructured, opts ...client.ApplyOption) error {
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), append(opts, client.FieldOwner("test"), client.ForceOwnership)...)
+}
+
 // FreePort is a TCP port free on loopback at the time of the call.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
 }
 
 // RunControlPlane starts a control plane for one test and stops it with

@@ -181,7 +181,7 @@ func TestNamespaceLabelGuard(t *testing.T) {
 	}
 	for _, o := range objs {
 		if strings.HasPrefix(o.GetKind(), "ValidatingAdmissionPolicy") {
-			if err := cp.Client.Patch(ctx, o, client.Apply, client.FieldOwner("test"), client.ForceOwnership); err != nil {
+			if err := framework.Apply(ctx, cp.Client, o); err != nil {
 				t.Fatalf("applying %s: %v", o.GetKind(), err)
 			}
 		}

@@ -48,7 +48,7 @@ func TestChartAppliesToTheAPIServer(t *testing.T) {
 					}
 					continue
 				}
-				err := cp.Client.Patch(ctx, o, client.Apply, client.FieldOwner("chart-test"), client.ForceOwnership, client.DryRunAll)
+				err := framework.Apply(ctx, cp.Client, o, client.DryRunAll)
 				if err != nil {
 					t.Errorf("%s %s refused by the API server: %v", o.GetKind(), o.GetName(), err)
 				}

@@ -109,7 +109,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 		if err != nil {
 			return ""
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
 		return hex.EncodeToString(sum[:])
 	}

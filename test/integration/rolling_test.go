@@ -50,7 +50,7 @@ func (b *balancer) pick() string {
 }
 
 func (b *balancer) proxy(in net.Conn) {
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	addr := b.pick()
 	if addr == "" {
 		return
@@ -59,7 +59,7 @@ func (b *balancer) proxy(in net.Conn) {
 	if err != nil {
 		return
 	}
-	defer out.Close()
+	defer func() { _ = out.Close() }()
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
 	go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
@@ -91,7 +91,7 @@ func waitPort(t *testing.T, addr string) {
 	framework.Eventually(t, func() error {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 		}
 		return err
 	})
@@ -131,7 +131,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	}
 	go lb.serve()
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		for _, r := range reps {
 			_ = r.stop()
 		}

@@ -50,7 +50,7 @@ func post(t testing.TB, c *http.Client, url string, body []byte) (int, *admissio
 	if err != nil {
 		t.Fatalf("posting to %s: %v", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	var out admissionv1.AdmissionReview
 	if json.Unmarshal(b, &out) != nil || out.Response == nil {
@@ -71,7 +71,7 @@ func TestServerSecurity(t *testing.T) {
 	t.Run("TLS below 1.2 is refused", func(t *testing.T) {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}) // old TLS on purpose
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 			t.Fatal("a TLS 1.1 handshake succeeded")
 		}
 	})
@@ -80,7 +80,7 @@ func TestServerSecurity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		if p := conn.ConnectionState().NegotiatedProtocol; p == "h2" {
 			t.Errorf("negotiated %q", p)
 		}
@@ -165,7 +165,7 @@ func TestServiceAccountLeastPrivilege(t *testing.T) {
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Secret":
-			if err := cp.Client.Patch(ctx, o, client.Apply, client.FieldOwner("test"), client.ForceOwnership); err != nil {
+			if err := framework.Apply(ctx, cp.Client, o); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -200,14 +200,14 @@ func TestServiceAccountLeastPrivilege(t *testing.T) {
 	}
 }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
 // drain reads a response to its end and fails on a status other than 200.
-func drain(resp *http.Response) (int64, error) {
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
+func drain(resp *http.Response) error {
+	_, err := io.Copy(io.Discard, resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil && resp.StatusCode != http.StatusOK {
 		err = fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
-	return n, err
+	return err
 }

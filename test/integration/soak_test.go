@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"os"
 	"runtime"
 	"strconv"
@@ -68,9 +69,9 @@ func TestSoak(t *testing.T) {
 				if i%2 == 0 {
 					path = "/mutate-pods"
 				}
-				resp, err := c.Post(base+path, "application/json", bytesReader(bodies[i%3]))
+				resp, err := c.Post(base+path, "application/json", bytes.NewReader(bodies[i%3]))
 				if err == nil {
-					_, err = drain(resp)
+					err = drain(resp)
 				}
 				if err != nil {
 					errs.Add(1)
