@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -93,9 +94,10 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	certsReady := make(chan struct{})
+	var injector *caInjector
 	switch s.CertMode {
 	case "self":
-		if err := addRotator(mgr, cfg, certsReady); err != nil {
+		if injector, err = addRotator(mgr, cfg, certsReady, log); err != nil {
 			return err
 		}
 	default:
@@ -155,6 +157,9 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		default:
 			return fmt.Errorf("certificates are not ready")
 		}
+		if injector != nil && !injector.injected.Load() {
+			return fmt.Errorf("the CA bundle is not in the webhook configurations yet")
+		}
 		return started(req)
 	}); err != nil {
 		return err
@@ -188,8 +193,9 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 }
 
 // addRotator makes cert-controller keep a CA and serving certificate in a
-// Secret and inject the CA into both webhook configurations.
-func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}) error {
+// Secret, and a caInjector publish the CA (with the one it replaced, for a
+// while) in both webhook configurations.
+func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}, log logr.Logger) (*caInjector, error) {
 	s := cfg.Server
 	svc := s.ServiceName + "." + cfg.Namespace + ".svc"
 	if err := rotator.AddRotator(mgr, &rotator.CertRotator{
@@ -200,28 +206,37 @@ func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}) err
 		DNSName:        svc,
 		ExtraDNSNames:  append([]string{s.ServiceName, s.ServiceName + "." + cfg.Namespace, svc + ".cluster.local"}, s.ExtraDNSNames...),
 		IsReady:        ready,
-		Webhooks: []rotator.WebhookInfo{
-			{Name: s.MutatingName, Type: rotator.Mutating},
-			{Name: s.ValidatingName, Type: rotator.Validating},
-		},
+		// No Webhooks: the caInjector publishes the bundle, keeping the old CA.
 		FieldOwner:            "kestra-guard",
 		RequireLeaderElection: false,
 	}); err != nil {
-		return fmt.Errorf("setting up certificate rotation: %w", err)
+		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
+	}
+	key := types.NamespacedName{Namespace: cfg.Namespace, Name: s.CertSecret}
+	injector := &caInjector{client: mgr.GetClient(), secret: key, mutating: s.MutatingName, validating: s.ValidatingName, log: log.WithName("ca-bundle")}
+	if err := mgr.Add(injector); err != nil {
+		return nil, err
 	}
 	if s.SyncCertsToDisk {
-		return mgr.Add(&secretToDisk{reader: mgr.GetAPIReader(), key: types.NamespacedName{Namespace: cfg.Namespace, Name: s.CertSecret}, dir: s.CertDir})
+		if err := mgr.Add(&secretToDisk{reader: mgr.GetAPIReader(), key: key, dir: s.CertDir}); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return injector, nil
 }
 
 // secretToDisk does out of cluster what the kubelet does for a mounted
-// Secret: it keeps the certificate files in the cert folder current.
+// Secret: it keeps the certificate files in the cert folder current, and,
+// like the kubelet, only some time after the Secret changed (the first
+// files are written at once).
 type secretToDisk struct {
 	reader client.Reader
 	key    types.NamespacedName
 	dir    string
 }
+
+// kubeletDelay is how long a change of the Secret waits before it is written.
+const kubeletDelay = 3 * time.Second
 
 func (s *secretToDisk) NeedLeaderElection() bool { return false }
 
@@ -231,21 +246,20 @@ func (s *secretToDisk) Start(ctx context.Context) error {
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var seenVersion string
+	var seenAt time.Time
+	written := false
 	for {
 		var sec corev1.Secret
-		if err := s.reader.Get(ctx, s.key, &sec); err == nil {
-			for name, data := range sec.Data {
-				path := filepath.Join(s.dir, name)
-				if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-					continue
-				}
-				tmp := path + ".tmp"
-				if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		if err := s.reader.Get(ctx, s.key, &sec); err == nil && len(sec.Data) > 0 {
+			if sec.ResourceVersion != seenVersion {
+				seenVersion, seenAt = sec.ResourceVersion, time.Now()
+			}
+			if !written || time.Since(seenAt) >= kubeletDelay {
+				if err := writeFiles(s.dir, sec.Data); err != nil {
 					return err
 				}
-				if err := os.Rename(tmp, path); err != nil {
-					return err
-				}
+				written = true
 			}
 		}
 		select {
@@ -254,4 +268,23 @@ func (s *secretToDisk) Start(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// writeFiles writes each changed file through a rename, as the kubelet's
+// atomic writer does.
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			continue
+		}
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -131,6 +132,32 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 	framework.Eventually(t, func() error {
 		if after := served(); after == before || after == "" {
 			return errors.New("the server still serves the old certificate")
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+
+	// Then the CA itself: cert-controller issues a new CA and serving
+	// certificate; the bundle holds both CAs while the new certificate
+	// reaches the disk, so no admission fails either.
+	before = served()
+	if err := g.Client.Get(ctx, client.ObjectKey{Namespace: framework.GuardNamespace, Name: g.Config.Server.CertSecret}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	sec.Data["ca.crt"] = []byte("not a certificate")
+	if err := g.Client.Update(ctx, &sec); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, func() error {
+		var mwc admissionregv1.MutatingWebhookConfiguration
+		if err := g.Client.Get(ctx, client.ObjectKey{Name: g.Config.Server.MutatingName}, &mwc); err != nil {
+			return err
+		}
+		if n := strings.Count(string(mwc.Webhooks[0].ClientConfig.CABundle), "BEGIN CERTIFICATE"); n < 2 {
+			return fmt.Errorf("the bundle holds %d CAs, want the new and the old", n)
+		}
+		if after := served(); after == before || after == "" {
+			return errors.New("the server still serves the certificate of the old CA")
 		}
 		return nil
 	})
