@@ -27,7 +27,7 @@ func TestChartAppliesToTheAPIServer(t *testing.T) {
 		"defaults":        nil,
 		"audit":           {"mode": "audit", "runnerNamespaces": []any{"kestra-runners"}},
 		"cert-manager":    {"certificates": map[string]any{"mode": "certManager"}},
-		"existing":        {"certificates": map[string]any{"mode": "secret", "secretName": "my-tls"}},
+		"existing":        {"certificates": map[string]any{"mode": "secret", "secretName": "my-tls", "caBundle": "Y2E="}},
 		"network-policy":  {"networkPolicy": map[string]any{"enabled": true, "metricsFrom": []any{map[string]any{"namespaceSelector": map[string]any{}}}}},
 		"service-monitor": {"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}},
 		"strict-egress": {"managedNetworkPolicy": map[string]any{"strict": true, "allowedCIDRs": []any{"10.0.0.0/8"}},
@@ -78,6 +78,7 @@ func TestChartSchemaRefusesBadValues(t *testing.T) {
 		"unknown action":                  {map[string]any{"policy": map[string]any{"rules": map[string]any{"no-host-path": "block"}}}, "no-host-path"},
 		"root mutation":                   {map[string]any{"policy": map[string]any{"mutation": map[string]any{"runAsUser": 0}}}, "runAsUser"},
 		"secret mode, no secret":          {map[string]any{"certificates": map[string]any{"mode": "secret"}}, "secretName"},
+		"secret mode, no CA":              {map[string]any{"certificates": map[string]any{"mode": "secret", "secretName": "tls"}}, "caBundle"},
 		"selector without objectSelector": {map[string]any{"taskRunnerSelector": "kestra.io/taskrun-id,team=data"}, "webhook.objectSelector"},
 	} {
 		t.Run(name, func(t *testing.T) {
