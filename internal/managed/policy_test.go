@@ -1,0 +1,40 @@
+package managed
+
+import (
+	"net/netip"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// Both variants of the managed policy keep a task runner from every
+// metadata address, as the egress analyzer sees it, and select what they
+// should.
+func TestManagedPolicyBlocksMetadata(t *testing.T) {
+	var metadata []netip.Prefix
+	for _, s := range policy.DefaultMetadataCIDRs {
+		metadata = append(metadata, netip.MustParsePrefix(s))
+	}
+	runner := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Labels: map[string]string{"kestra.io/taskrun-id": "x"}}}
+	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Labels: map[string]string{"app": "web"}}}
+	selector := metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kestra.io/taskrun-id", Operator: metav1.LabelSelectorOpExists}}}
+	for name, spec := range map[string]Spec{
+		"allow all but metadata": {Metadata: metadata, Selector: selector},
+		"strict": {Metadata: metadata, Selector: selector, Strict: true,
+			AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/15"), netip.MustParsePrefix("::/0")}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			np := Build("ns", spec)
+			if v := policy.AnalyzeEgress(runner, []networkingv1.NetworkPolicy{*np}, metadata); !v.Protected() {
+				t.Errorf("task runner not protected: %+v", v)
+			}
+			if v := policy.AnalyzeEgress(other, []networkingv1.NetworkPolicy{*np}, metadata); v.Selecting != 0 {
+				t.Errorf("the managed policy selects a Pod that is not a task runner")
+			}
+		})
+	}
+}
