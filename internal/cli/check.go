@@ -26,6 +26,20 @@ func loadEngine(cfg *config.Config) (*policy.Engine, error) {
 	return e, nil
 }
 
+// engineAndInputs builds the engine from cfg and reads the inputs; both
+// failures exit with status 2.
+func engineAndInputs(cfg *config.Config, paths []string, stdin io.Reader) (*policy.Engine, []input.Object, error) {
+	e, err := loadEngine(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := input.Read(paths, stdin)
+	if err != nil {
+		return nil, nil, &ExitError{Code: 2, Err: err}
+	}
+	return e, objs, nil
+}
+
 // withConfig binds --config; the returned function loads the file into cfg
 // under the flags given on the command line.
 func withConfig(cmd *cobra.Command, cfg *config.Config) func() error {
@@ -70,13 +84,9 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		if o.mode != "enforce" && o.mode != "audit" {
 			return &ExitError{Code: 2, Err: fmt.Errorf("--mode %q: expected enforce or audit", o.mode)}
 		}
-		e, err := loadEngine(&cfg)
+		e, objs, err := engineAndInputs(&cfg, args, s.In)
 		if err != nil {
 			return err
-		}
-		objs, err := input.Read(args, s.In)
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
 		}
 		results := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: o.mode == "audit"})
 		return report(s.Out, o.output, results)

@@ -7,7 +7,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
-	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
@@ -25,13 +24,9 @@ func newMutate(s Streams) *cobra.Command {
 		if err := load(); err != nil {
 			return err
 		}
-		e, err := loadEngine(&cfg)
+		e, objs, err := engineAndInputs(&cfg, args, s.In)
 		if err != nil {
 			return err
-		}
-		objs, err := input.Read(args, s.In)
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
 		}
 		first := true
 		for _, o := range objs {
