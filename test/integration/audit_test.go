@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/audit"
@@ -117,6 +118,7 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	g := framework.RunGuarded(t, nil, func(c *config.Config) { c.Audit.Enabled = false }, framework.WithPolicyReportCRD)
 	ctx := context.Background()
 	g.CreateNamespace(t, "kestra-audit", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	recorder := events.NewFakeRecorder(100)
 	engine, err := policy.NewEngine(g.Config.Policy)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +126,19 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	bg := &audit.Background{
 		Auditor: &audit.Auditor{Reader: g.Client, Engine: engine, Config: g.Config},
 		Client:  g.Client, Log: logr.Discard(), PolicyReports: true, Violations: audit.NewViolationsGauge(),
+		Events: true, Recorder: recorder,
+	}
+	// events counts the Events emitted since the last call.
+	events := func() int {
+		n := 0
+		for {
+			select {
+			case <-recorder.Events:
+				n++
+			default:
+				return n
+			}
+		}
 	}
 	report := func() (*unstructured.Unstructured, error) {
 		u := &unstructured.Unstructured{}
@@ -156,6 +171,15 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	if f := failing(u); !f["bad:no-host-network"] || !f["plain:read-only-root-filesystem"] {
 		t.Errorf("report results = %v", f)
 	}
+	if n := events(); n != 1 {
+		t.Errorf("%d events for a namespace's first findings, want 1", n)
+	}
+	if err := bg.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := events(); n != 0 {
+		t.Errorf("%d events when nothing changed, want none", n)
+	}
 
 	if err := g.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kestra-audit", Name: "bad"}}); err != nil {
 		t.Fatal(err)
@@ -168,6 +192,9 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	}
 	if f := failing(u); f["bad:no-host-network"] || !f["plain:read-only-root-filesystem"] {
 		t.Errorf("after deleting the bad Pod, report results = %v", f)
+	}
+	if n := events(); n != 1 {
+		t.Errorf("%d events after the findings changed, want 1", n)
 	}
 
 	if err := g.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kestra-audit", Name: "plain"}}); err != nil {
