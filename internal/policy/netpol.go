@@ -44,17 +44,13 @@ func (v EgressVerdict) Protected() bool { return v.Selecting > 0 && len(v.Openin
 // its policyTypes allows it; a Pod selected by none may reach everything.
 func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metadata []netip.Prefix) EgressVerdict {
 	var v EgressVerdict
-	ns := namespaceOf(pod.Namespace)
 	for i := range policies {
 		p := &policies[i]
-		if namespaceOf(p.Namespace) != ns || !HasEgress(p) {
-			continue
-		}
-		matches, err := selectorMatches(&p.Spec.PodSelector, pod.Labels)
+		matches, err := selectsForEgress(p, pod)
 		if err != nil {
 			// Fail closed: a selector that cannot be read may select the Pod
 			// and cannot be counted on to protect it.
-			v.Openings = append(v.Openings, Opening{Policy: ns + "/" + p.Name, Field: "spec.podSelector", Address: "an unknown set (invalid podSelector: " + err.Error() + ")"})
+			v.Openings = append(v.Openings, Opening{Policy: namespaceOf(p.Namespace) + "/" + p.Name, Field: "spec.podSelector", Address: "an unknown set (invalid podSelector: " + err.Error() + ")"})
 			continue
 		}
 		if !matches {
@@ -64,6 +60,26 @@ func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metad
 		v.Openings = append(v.Openings, PolicyOpenings(p, metadata)...)
 	}
 	return v
+}
+
+// SelectedForEgress reports whether an egress policy of the Pod's namespace
+// selects it (or might: an unreadable selector counts), without analysing
+// what the policies allow.
+func SelectedForEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy) bool {
+	for i := range policies {
+		if matches, err := selectsForEgress(&policies[i], pod); matches || err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// selectsForEgress reports whether p restricts the egress of pod.
+func selectsForEgress(p *networkingv1.NetworkPolicy, pod *corev1.Pod) (bool, error) {
+	if namespaceOf(p.Namespace) != namespaceOf(pod.Namespace) || !HasEgress(p) {
+		return false, nil
+	}
+	return selectorMatches(&p.Spec.PodSelector, pod.Labels)
 }
 
 func namespaceOf(ns string) string {

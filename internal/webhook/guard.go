@@ -196,7 +196,7 @@ func (g *Guard) networkPolicies(ctx context.Context, pod *corev1.Pod) ([]network
 	if err := g.Reader.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing NetworkPolicies of %s: %w", pod.Namespace, err)
 	}
-	if policy.AnalyzeEgress(pod, list.Items, g.Engine.Options().Metadata).Selecting > 0 {
+	if policy.SelectedForEgress(pod, list.Items) {
 		return list.Items, nil
 	}
 	if err := g.Live.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
