@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -59,7 +58,7 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 	pods := 0
 	for i := range nss {
 		ns := &nss[i]
-		if ns.Name == metav1.NamespaceSystem || ns.Name == a.Config.Namespace {
+		if a.Config.Excluded(ns.Name) {
 			continue
 		}
 		res, n, err := a.namespace(ctx, ns, sel)
@@ -76,7 +75,7 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 }
 
 func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel labels.Selector) ([]check.Result, int, error) {
-	runnerNS := ns.Labels[config.RunnerLabel] == "true" || slices.Contains(a.Config.RunnerNamespaces, ns.Name)
+	runnerNS := a.Config.RunnerNamespace(ns.Name, ns.Labels)
 	var pods corev1.PodList
 	if err := a.list(ctx, &pods, "pods", ns.Name); err != nil {
 		return nil, 0, err
@@ -115,12 +114,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel label
 }
 
 func result(kind, ns, name string, vs []policy.Violation) check.Result {
-	r := check.Result{Kind: kind, Namespace: ns, Name: name, Violations: vs}
-	r.Allowed = !(policy.Result{Violations: vs}).Denied()
-	if r.Violations == nil {
-		r.Violations = []policy.Violation{}
-	}
-	return r
+	return check.Finish(check.Result{Kind: kind, Namespace: ns, Name: name, Violations: vs}, false)
 }
 
 // list reads every page of a list.

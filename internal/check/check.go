@@ -59,12 +59,14 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) []Result {
 		default:
 			continue
 		}
-		out = append(out, finish(r, opts.Audit))
+		out = append(out, Finish(r, opts.Audit))
 	}
 	return out
 }
 
-func finish(r Result, audit bool) Result {
+// Finish decides Allowed from the violations (all turned into warnings in
+// audit) and makes an empty list explicit for JSON output.
+func Finish(r Result, audit bool) Result {
 	if audit {
 		for i := range r.Violations {
 			r.Violations[i].Action = policy.Warn

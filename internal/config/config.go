@@ -158,6 +158,19 @@ func (c *Config) BindServerFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.SyncCertsToDisk, "sync-certs-to-disk", s.SyncCertsToDisk, "write the certificate Secret to --cert-dir (out-of-cluster runs, where no kubelet mounts it)")
 }
 
+// RunnerNamespace reports whether every Pod of the namespace is a task
+// runner: it is labelled kestra-guard.io/runner=true or listed in
+// runnerNamespaces.
+func (c *Config) RunnerNamespace(name string, labels map[string]string) bool {
+	return labels[RunnerLabel] == "true" || slices.Contains(c.RunnerNamespaces, name)
+}
+
+// Excluded reports whether kestra-guard leaves the namespace alone:
+// kube-system and its own.
+func (c *Config) Excluded(name string) bool {
+	return name == metav1.NamespaceSystem || name == c.Namespace
+}
+
 // Validate returns every error of the configuration, each with its path.
 func (c *Config) Validate() error {
 	var errs []error

@@ -27,7 +27,7 @@ type Reconciler struct {
 	Log    logr.Logger
 	// SpecFor returns the policy spec of a namespace and whether kestra-guard
 	// guards it (false when its mode is off).
-	SpecFor func(ns *corev1.Namespace) (s Spec, runnerNamespace, active bool, err error)
+	SpecFor func(ns *corev1.Namespace) (s Spec, runnerNamespace, active bool)
 }
 
 // Requests keyed by namespace name come from namespaces; requests with a
@@ -42,12 +42,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: nsName}, &ns); err != nil || ns.DeletionTimestamp != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	spec, runnerNS, active, err := r.SpecFor(&ns)
-	if err != nil || !active || (!runnerNS && !fromPolicy) {
-		return reconcile.Result{}, err
+	spec, runnerNS, active := r.SpecFor(&ns)
+	if !active || (!runnerNS && !fromPolicy) {
+		return reconcile.Result{}, nil
 	}
 	var current networkingv1.NetworkPolicy
-	err = r.Client.Get(ctx, client.ObjectKey{Namespace: nsName, Name: Name}, &current)
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: nsName, Name: Name}, &current)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
 	}

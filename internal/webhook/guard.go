@@ -110,7 +110,7 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if len(req.Object.Raw) == 0 {
 		return nil, "", fmt.Errorf("request %s for Pod %s/%s carries no object", req.Operation, req.Namespace, req.Name)
 	}
-	if g.excluded(req.Namespace) {
+	if g.Config.Excluded(req.Namespace) {
 		return nil, "namespace " + req.Namespace + " is never intercepted", nil
 	}
 	pod := &corev1.Pod{}
@@ -126,7 +126,7 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if err != nil {
 		return nil, "", err
 	}
-	t = &target{pod: pod, namespace: ns, runnerNamespace: g.isRunnerNamespace(ns)}
+	t = &target{pod: pod, namespace: ns, runnerNamespace: g.Config.RunnerNamespace(ns.Name, ns.Labels)}
 	runner := t.runnerNamespace || g.taskRunner.Matches(labels.Set(pod.Labels))
 	if !runner && req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
 		// A label removed on UPDATE does not make a task runner something else.
@@ -147,10 +147,6 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	return t, "", nil
 }
 
-func (g *Guard) isRunnerNamespace(ns *corev1.Namespace) bool {
-	return ns.Labels[config.RunnerLabel] == "true" || slices.Contains(g.Config.RunnerNamespaces, ns.Name)
-}
-
 // namespaceMode is the namespace's kestra-guard.io/mode, or the default. An
 // unknown value enforces (fail closed), with a warning.
 func (g *Guard) namespaceMode(ns *corev1.Namespace) (config.Mode, string) {
@@ -166,15 +162,11 @@ func (g *Guard) namespaceMode(ns *corev1.Namespace) (config.Mode, string) {
 }
 
 // NamespaceSpec gives the managed-policy controller what it needs for ns.
-func (g *Guard) NamespaceSpec(ns *corev1.Namespace) (managed.Spec, bool, bool, error) {
-	runnerNS := g.isRunnerNamespace(ns)
+func (g *Guard) NamespaceSpec(ns *corev1.Namespace) (managed.Spec, bool, bool) {
+	runnerNS := g.Config.RunnerNamespace(ns.Name, ns.Labels)
 	mode, _ := g.namespaceMode(ns)
-	active := g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.excluded(ns.Name)
-	return g.managedSpec(runnerNS), runnerNS, active, nil
-}
-
-func (g *Guard) excluded(ns string) bool {
-	return ns == metav1.NamespaceSystem || ns == g.Config.Namespace
+	active := g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.Config.Excluded(ns.Name)
+	return g.managedSpec(runnerNS), runnerNS, active
 }
 
 func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {

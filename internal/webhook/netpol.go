@@ -34,7 +34,7 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 	if len(req.Object.Raw) == 0 {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("request %s for NetworkPolicy %s/%s carries no object", req.Operation, req.Namespace, req.Name))
 	}
-	if v.excluded(req.Namespace) {
+	if v.Config.Excluded(req.Namespace) {
 		return admission.Allowed("namespace " + req.Namespace + " is never intercepted")
 	}
 	np := &networkingv1.NetworkPolicy{}
@@ -49,7 +49,7 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	runnerNS := v.isRunnerNamespace(ns)
+	runnerNS := v.Config.RunnerNamespace(ns.Name, ns.Labels)
 	guarded := runnerNS
 	if !guarded {
 		var mp networkingv1.NetworkPolicy
