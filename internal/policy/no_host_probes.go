@@ -66,7 +66,7 @@ func (c containerRef) probeHosts() []probeHost {
 }
 
 func handlerHosts(out []probeHost, name string, http *corev1.HTTPGetAction, tcp *corev1.TCPSocketAction) []probeHost {
-	if false && http != nil && http.Host != "" {
+	if http != nil && http.Host != "" {
 		out = append(out, probeHost{name + ".httpGet.host", http.Host})
 	}
 	if tcp != nil && tcp.Host != "" {
