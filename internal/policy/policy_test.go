@@ -215,6 +215,15 @@ func ruleCases() []ruleCase {
 		{name: "token mounted", rule: "no-service-account-token", field: "spec.automountServiceAccountToken", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.AutomountServiceAccountToken = ptr.To(true)
 		})},
+		{name: "injected token still mounted though the flag is off", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken", pod: tweak(p, injectedToken("kube-api-access-abcde"))},
+		{name: "token volume not mounted passes", pod: tweak(p, func(p *corev1.Pod) {
+			injectedToken("kube-api-access-abcde")(p)
+			for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+				for i := range cs {
+					cs[i].VolumeMounts = nil
+				}
+			}
+		})},
 		// no-cloud-identity
 		{name: "IRSA env", rule: "no-cloud-identity", field: "spec.containers[0].env[1].name", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"})
