@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // nat64 is the well-known NAT64 prefix: 64:ff9b::a.b.c.d reaches a.b.c.d.
@@ -11,12 +14,14 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
 // MetadataAddressIn returns the first metadata address written in s, in any
 // encoding an HTTP client or resolver accepts (dotted, decimal, hex, octal,
-// short forms, IPv4-mapped or NAT64 IPv6, brackets, zones, percent-encoding,
-// URLs), or a metadata hostname. It returns "" when there is none.
+// short forms, any number of leading zeros, IPv4-mapped or NAT64 IPv6,
+// brackets, zones, percent-encoding, URLs, Unicode look-alikes that IDNA
+// maps to ASCII), or a metadata hostname. It returns "" when there is none.
 func (o *Options) MetadataAddressIn(s string) string {
 	if s == "" {
 		return ""
 	}
+	s = NormalizeHost(s)
 	lower := strings.ToLower(s)
 	for _, h := range o.MetadataHostnames {
 		if strings.Contains(lower, h) {
@@ -24,7 +29,7 @@ func (o *Options) MetadataAddressIn(s string) string {
 		}
 	}
 	if strings.Contains(s, "%") {
-		if u, err := url.PathUnescape(s); err == nil && u != s {
+		if u := percentDecode(s); u != s {
 			if found := o.MetadataAddressIn(u); found != "" {
 				return found
 			}
@@ -43,6 +48,76 @@ func (o *Options) MetadataAddressIn(s string) string {
 	return ""
 }
 
+// NormalizeHost maps s the way IDNA (UTS 46) maps a host name before it is
+// resolved: compatibility forms to ASCII (NFKC: full-width digits and
+// letters, circled, super- and subscript and mathematical digits),
+// ideographic full stops to ".", and the characters UTS 46 ignores (soft
+// hyphen, zero-width space and joiners, variation selectors, byte-order
+// mark) dropped. ASCII text is returned as is, without allocating.
+func NormalizeHost(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	s = strings.Map(mapIDNA, s)
+	return strings.Map(mapIDNA, norm.NFKC.String(s))
+}
+
+// mapIDNA drops a rune UTS 46 ignores and maps label separators to ".".
+func mapIDNA(r rune) rune {
+	switch {
+	case r == 0x3002, r == 0xFF0E, r == 0xFF61: // ideographic, full-width and half-width full stops
+		return '.'
+	case r == 0x00AD, r == 0x034F, r == 0x061C, r >= 0x180B && r <= 0x180F, r >= 0x200B && r <= 0x200F,
+		r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F, r >= 0xFE00 && r <= 0xFE0F, r == 0xFEFF,
+		r >= 0x1BCA0 && r <= 0x1BCA3, r >= 0xE0000 && r <= 0xE0FFF:
+		return -1 // ignored by UTS 46, or invisible formatting a resolver never sees
+	}
+	return r
+}
+
+// percentDecode decodes every valid %XX escape and keeps any other "%" as
+// it is, so that one stray "%" in a command line does not stop the decoding
+// of the rest (url.PathUnescape gives up on the whole string).
+func percentDecode(s string) string {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
 // isAddressSeparator splits command lines, URLs and key=value text into
 // tokens that may each be a host, keeping the characters of IPv6 and
 // bracketed forms together.
@@ -57,14 +132,21 @@ func isAddressSeparator(r rune) bool {
 }
 
 // metadataToken checks one token: an address, an address with a port, or a
-// bracketed IPv6 address with or without a port; trailing dots and colons of
-// prose ("see 169.254.169.254.") are tried both kept and cut.
+// bracketed IPv6 address with or without a port, or an address with a zone;
+// trailing dots and colons of prose ("see 169.254.169.254.") are tried both
+// kept and cut. There is no length limit: any number of leading zeros in a
+// hex or octal part still resolves.
 func (o *Options) metadataToken(tok string) string {
-	if tok == "" || len(tok) > 100 {
+	if tok == "" {
 		return ""
 	}
 	trimmed := strings.TrimRight(tok, ".:")
-	candidates := [4]string{tok, trimmed}
+	candidates := [5]string{tok, trimmed}
+	if i := strings.IndexByte(tok, '%'); i > 0 && strings.Count(tok[:i], ":") >= 2 {
+		// An IPv6 zone names the interface, not the address; whatever
+		// follows the "%" (even nothing) does not change where it goes.
+		candidates[4] = strings.TrimPrefix(tok[:i], "[")
+	}
 	if i := strings.LastIndexByte(tok, ']'); i > 0 && strings.HasPrefix(tok, "[") {
 		candidates[2] = tok[1:i]
 	} else if i := strings.LastIndexByte(trimmed, ':'); i > 0 && strings.Count(trimmed, ":") == 1 {

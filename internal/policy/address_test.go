@@ -1,6 +1,10 @@
 package policy
 
 import (
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 	"net"
 	"net/netip"
 	"net/url"
@@ -33,6 +37,30 @@ func TestMetadataAddressIn(t *testing.T) {
 		"see 169.254.169.254.":                                                           "169.254.169.254",
 		"curl -H 'Metadata-Flavor: Google' metadata.google.internal/computeMetadata/v1/": "metadata.google.internal",
 		"METADATA.GOOGLE.INTERNAL.":                                                      "metadata.google.internal",
+		// Unicode look-alikes, mapped as IDNA (UTS 46) does before resolving.
+		"http://\uff11\uff16\uff19\uff0e\uff12\uff15\uff14\uff0e\uff11\uff16\uff19\uff0e\uff12\uff15\uff14/": "169.254.169.254", // full-width
+		"http://169\u3002254\u3002169\u3002254/":                           "169.254.169.254", // ideographic full stop
+		"http://169\uff61254\uff61169\uff61254/":                           "169.254.169.254", // half-width ideographic full stop
+		"http://\U0001d7cf\U0001d7d4\U0001d7d7.254.169.254/":               "169.254.169.254", // mathematical digits
+		"\u2460\u2465\u2468.254.169.254":                                   "169.254.169.254", // circled digits
+		"169.254.\u00b9\u2076\u2079.254":                                   "169.254.169.254", // superscripts
+		"169.254\u200b.169\ufeff.254":                                      "169.254.169.254", // zero-width space, BOM
+		"http://meta\u00addata.google.internal/computeMetadata/v1/":        "metadata.google.internal",
+		"\uff4d\uff45\uff54\uff41\uff44\uff41\uff54\uff41.google.internal": "metadata.google.internal",
+		"metadata.goo\u034fgle.inter\ufe0fnal":                             "metadata.google.internal",
+		// Percent-encoding before and after the mapping.
+		"http://%EF%BC%91%EF%BC%96%EF%BC%99.254.169.254/":                            "169.254.169.254",
+		"http://meta%C2%ADdata.google.internal/":                                     "metadata.google.internal",
+		"http://\uff05\uff13\uff11\uff05\uff13\uff16\uff05\uff13\uff19.254.169.254/": "169.254.169.254",
+		"curl http://%31%36%39.254.169.254/ # at 100%":                               "169.254.169.254",
+		// Padding: any number of leading zeros.
+		"http://0x" + strings.Repeat("0", 300) + "a9fea9fe/":  "169.254.169.254",
+		"0" + strings.Repeat("0", 300) + "251.0376.0251.0376": "169.254.169.254",
+		"169.254.0x" + strings.Repeat("0", 200) + "a9fe":      "169.254.169.254",
+		// A zone, even an empty or odd one, does not change the address.
+		"fe80::% ":      "fe80::",
+		"[fe80::%]:80":  "fe80::",
+		"fe80::1%eth0 ": "fe80::1",
 	}
 	for s, want := range found {
 		if got := o.MetadataAddressIn(s); got != want {
@@ -40,7 +68,8 @@ func TestMetadataAddressIn(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "python main.py", "10.0.0.1", "https://api.example.com:443/v1", "169.254", "1.2.3.4:5678",
-		"version 2.4.1", "fd00::1", "pip install requests==2.31.0", "[::1]:8080", "0x10"} {
+		"version 2.4.1", "fd00::1", "pip install requests==2.31.0", "[::1]:8080", "0x10", "caf\u00e9 \uff11\uff10.0.0.1", "100%", "50% of 2852039",
+		"\u0661\u0666\u0669.254.169.254"} { // Arabic-Indic digits: IDNA keeps them, no resolver reads them as an address
 		if got := o.MetadataAddressIn(s); got != "" {
 			t.Errorf("MetadataAddressIn(%q) = %q, want none", s, got)
 		}
@@ -80,11 +109,31 @@ func TestCredentialExposure(t *testing.T) {
 	}
 }
 
-// Every string Go's own IP or URL parsing resolves to a metadata address is
-// detected, and detection never panics.
+// lookupIDNA maps a host name as resolvers that follow UTS 46 do.
+var lookupIDNA = idna.New(idna.MapForLookup(), idna.Transitional(true), idna.StrictDomainName(false))
+
+// lookAlike writes ASCII s in full-width forms with a soft hyphen after
+// every character: IDNA maps it back to s.
+func lookAlike(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r > ' ' && r < 0x7f {
+			r += 0xFF01 - '!'
+		}
+		b.WriteRune(r)
+		b.WriteRune(0x00AD)
+	}
+	return b.String()
+}
+
+// Every string Go's own IP or URL parsing, or IDNA's mapping, resolves to a
+// metadata address is detected; a look-alike spelling of any string is
+// detected exactly as the string itself; detection never panics.
 func FuzzMetadataAddressIn(f *testing.F) {
 	for _, s := range []string{"169.254.169.254", "http://[fd00:ec2::254]/", "0xa9fea9fe", "::ffff:169.254.169.254",
-		"http://%31%36%39.254.169.254/", "fe80::1%25eth0", "100.100.100.200:80", "metadata.google.internal", "a b c"} {
+		"http://%31%36%39.254.169.254/", "fe80::1%25eth0", "100.100.100.200:80", "metadata.google.internal", "a b c",
+		"\uff11\uff16\uff19\u3002254.169.254", "meta\u00addata.google.internal", "%EF%BC%91%EF%BC%96%EF%BC%99.254.169.254",
+		"0x" + strings.Repeat("0", 120) + "a9fea9fe"} {
 		f.Add(s)
 	}
 	o := testEngine(f, nil).Options()
@@ -101,6 +150,25 @@ func FuzzMetadataAddressIn(f *testing.F) {
 		if u, err := url.Parse(s); err == nil {
 			if a, err := netip.ParseAddr(u.Hostname()); err == nil && o.IsMetadata(a.WithZone("").Unmap()) && got == "" {
 				t.Fatalf("url.Parse(%q).Hostname() = %v, a metadata address, not detected", s, a)
+			}
+		}
+		if h, err := lookupIDNA.ToASCII(s); err == nil && got == "" {
+			h = strings.TrimSuffix(h, ".")
+			if a, ok := ParseHostAddr(h); ok && o.IsMetadata(a) {
+				t.Fatalf("IDNA maps %q to %q, a metadata address, not detected", s, h)
+			}
+			for _, name := range o.MetadataHostnames {
+				if h == name {
+					t.Fatalf("IDNA maps %q to %q, a metadata name, not detected", s, h)
+				}
+			}
+		}
+		if n := NormalizeHost(s); NormalizeHost(n) != n {
+			t.Fatalf("NormalizeHost(%q) = %q is not stable", s, n)
+		}
+		if utf8.ValidString(s) && len(s) < 200 {
+			if la := lookAlike(s); o.MetadataAddressIn(la) != got {
+				t.Fatalf("look-alike %q of %q: found %q, want %q", la, s, o.MetadataAddressIn(la), got)
 			}
 		}
 	})

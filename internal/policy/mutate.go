@@ -63,6 +63,9 @@ func (o *Options) Mutate(pod *corev1.Pod, scope Scope) Mutation {
 			m.add("/spec/securityContext", sc)
 		}
 		m.setBool(&spec.AutomountServiceAccountToken, false, "spec.automountServiceAccountToken", "/spec/automountServiceAccountToken")
+		if !*spec.AutomountServiceAccountToken {
+			m.removeInjectedToken() // see mutate_token.go
+		}
 		for i := range spec.InitContainers {
 			m.container(&spec.InitContainers[i], "initContainers", i, true)
 		}

@@ -156,7 +156,8 @@ var knownEndpoints = []netip.Addr{
 }
 
 // ipBlockReaches reports whether cidr minus except holds any metadata
-// address, and names one. A block that cannot be parsed is taken as open.
+// address, and names one. A block that cannot be parsed is taken as open;
+// an except that cannot be parsed, or is of another family, excludes nothing.
 func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, bool) {
 	cidr, err := parseBlock(b.CIDR)
 	if err != nil {
@@ -164,10 +165,16 @@ func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, b
 	}
 	var buf [8]netip.Prefix
 	except := buf[:0]
+	written4 := !strings.Contains(b.CIDR, ":")
 	for _, e := range b.Except {
-		if ep, err := parseBlock(e); err == nil {
-			except = append(except, ep)
+		// An except of another address family than its cidr (an IPv6 or
+		// IPv4-mapped IPv6 block under an IPv4 cidr, or the reverse) has no
+		// defined meaning: a CNI may ignore it, so it excludes nothing.
+		ep, err := netip.ParsePrefix(strings.TrimSpace(e))
+		if err != nil || ep.Addr().Is4In6() || ep.Addr().Is4() != written4 {
+			continue
 		}
+		except = append(except, ep.Masked())
 	}
 	for _, m := range metadata {
 		if !cidr.Overlaps(m) {

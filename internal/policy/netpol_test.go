@@ -55,6 +55,12 @@ func egressCases() []egressCase {
 			open: "kestra/imds-only spec.egress[0].to[0].ipBlock allows egress to 169.254.170.2"},
 		{name: "IPv6 left open", policies: []networkingv1.NetworkPolicy{egressPolicy("v4-only", toBlock("0.0.0.0/0", "169.254.0.0/16", "168.63.129.16/32", "100.100.100.200/32"), toBlock("::/0"))},
 			open: "spec.egress[1].to[0].ipBlock allows egress to fe80::a9fe:a9fe"},
+		{name: "IPv4-mapped except under an IPv4 cidr excludes nothing", policies: []networkingv1.NetworkPolicy{managed, egressPolicy("mapped", toBlock("0.0.0.0/0", "::ffff:169.254.0.0/112", "::ffff:168.63.129.16/128", "::ffff:100.100.100.200/128"))},
+			open: "kestra/mapped spec.egress[0].to[0].ipBlock allows egress to 169.254.169.254"},
+		{name: "IPv6 except under an IPv4 cidr excludes nothing", policies: []networkingv1.NetworkPolicy{managed, egressPolicy("v6-except", toBlock("169.254.169.254/32", "fe80::/10"))},
+			open: "allows egress to 169.254.169.254"},
+		{name: "IPv4 except under an IPv6 cidr excludes nothing", policies: []networkingv1.NetworkPolicy{managed, egressPolicy("v4-except", toBlock("::/0", "fe80::/10", "fd00:ec2::254/128", "169.254.0.0/16"))},
+			open: "allows egress to fd00:ec2::23"},
 		{name: "policy selecting other pods", policies: []networkingv1.NetworkPolicy{managed, edit(allowAll, func(p *networkingv1.NetworkPolicy) {
 			p.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
 		})}},

@@ -1,25 +1,59 @@
 package policy
 
 // no-service-account-token warns when a task-runner Pod gets an API token.
-// Reads: spec.automountServiceAccountToken. Passes when it is false; unset
-// defers to the ServiceAccount, which the Pod alone cannot tell, so it fails
-// too (mutation sets false when it is unset).
+// Reads: spec.automountServiceAccountToken, and what is mounted:
+// spec.volumes[].projected.sources[].serviceAccountToken with no audience
+// (a token for the API server, as the ServiceAccount admission plugin
+// injects in kube-api-access-*) mounted by any container. Passes when the
+// flag is false and no such token is mounted; unset defers to the
+// ServiceAccount, which the Pod alone cannot tell, so it fails too
+// (mutation sets false when it is unset and removes the injected volume).
+// Tokens for another audience are no-cloud-identity's.
+
+import (
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 var noServiceAccountToken = Rule{
 	ID:      "no-service-account-token",
 	Default: Warn,
 	Check: func(in *Input, _ *Options) []Violation {
+		var out []Violation
 		a := in.Pod.Spec.AutomountServiceAccountToken
 		switch {
-		case a != nil && !*a:
-			return nil
+		case a != nil && !*a, a == nil && in.Fragment:
 		case a != nil:
-			return []Violation{{Field: "spec.automountServiceAccountToken", Reason: "service account token is mounted",
-				Detail: "automountServiceAccountToken=true gives user code a Kubernetes API token; set it to false unless the task calls the API"}}
-		case in.Fragment:
-			return nil
+			out = append(out, Violation{Field: "spec.automountServiceAccountToken", Reason: "service account token is mounted",
+				Detail: "automountServiceAccountToken=true gives user code a Kubernetes API token; set it to false unless the task calls the API"})
+		default:
+			out = append(out, Violation{Field: "spec.automountServiceAccountToken", Reason: "service account token may be mounted",
+				Detail: "automountServiceAccountToken is unset, so the ServiceAccount decides; set it to false"})
 		}
-		return []Violation{{Field: "spec.automountServiceAccountToken", Reason: "service account token may be mounted",
-			Detail: "automountServiceAccountToken is unset, so the ServiceAccount decides; set it to false"}}
+		for i := range in.Pod.Spec.Volumes {
+			v := &in.Pod.Spec.Volumes[i]
+			if v.Projected == nil || !mounted(&in.Pod.Spec, v.Name) {
+				continue
+			}
+			for j, src := range v.Projected.Sources {
+				if t := src.ServiceAccountToken; t != nil && t.Audience == "" {
+					out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].projected.sources[" + strconv.Itoa(j) + "].serviceAccountToken",
+						Reason: "service account token is mounted",
+						Detail: "volume " + strconv.Quote(v.Name) + " projects a Kubernetes API token that containers mount, whatever automountServiceAccountToken says; remove the volume and its mounts"})
+				}
+			}
+		}
+		return out
 	},
+}
+
+// mounted reports whether any container mounts the volume name.
+func mounted(spec *corev1.PodSpec, name string) bool {
+	found := false
+	visitContainers(spec, func(c containerRef) {
+		found = found || slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name })
+	})
+	return found
 }

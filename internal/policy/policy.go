@@ -67,6 +67,7 @@ var Rules = []Rule{
 	dropAllCapabilities,
 	seccompProfile,
 	noHostPorts,
+	noHostProbes,
 	noServiceAccountToken,
 	noCloudIdentity,
 	noMetadataAddress,

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -181,9 +182,47 @@ func ruleCases() []ruleCase {
 		{name: "host port", rule: "no-host-ports", field: "spec.containers[0].ports[0].hostPort", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}
 		})},
+		// no-host-probes
+		{name: "liveness httpGet to IMDS", rule: "no-host-probes", field: "spec.containers[0].livenessProbe.httpGet.host", detail: `"169.254.169.254"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Host: "169.254.169.254", Path: "/latest/meta-data/iam/security-credentials/", Port: intstr.FromInt32(80)}}}
+		})},
+		{name: "readiness tcpSocket host", rule: "no-host-probes", field: "spec.containers[1].readinessProbe.tcpSocket.host", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Host: "10.0.0.1", Port: intstr.FromInt32(6443)}}}
+		})},
+		{name: "startup probe host on an init container", rule: "no-host-probes", field: "spec.initContainers[0].startupProbe.httpGet.host", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Host: "metadata.google.internal", Port: intstr.FromInt32(80)}}}
+		})},
+		{name: "postStart hook host", rule: "no-host-probes", field: "spec.containers[0].lifecycle.postStart.httpGet.host", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: "169.254.170.2", Port: intstr.FromInt32(80)}}}
+		})},
+		{name: "preStop hook tcpSocket host", rule: "no-host-probes", field: "spec.containers[0].lifecycle.preStop.tcpSocket.host", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{TCPSocket: &corev1.TCPSocketAction{Host: "localhost", Port: intstr.FromInt32(10250)}}}
+		})},
+		{name: "ephemeral container probe host", rule: "no-host-probes", field: "spec.ephemeralContainers[0].livenessProbe.httpGet.host", pod: tweak(p, func(p *corev1.Pod) {
+			ec := corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon(*p.Spec.Containers[0].DeepCopy())}
+			ec.Name = "debug"
+			ec.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Host: "169.254.169.254", Port: intstr.FromInt32(80)}}}
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ec)
+		})},
+		{name: "probes and hooks without host pass", pod: tweak(p, func(p *corev1.Pod) {
+			get := &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080), HTTPHeaders: []corev1.HTTPHeader{{Name: "Host", Value: "example.com"}}}
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: get}}
+			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}}}
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: get.DeepCopy()}}
+		})},
 		// no-service-account-token
 		{name: "token mounted", rule: "no-service-account-token", field: "spec.automountServiceAccountToken", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.AutomountServiceAccountToken = ptr.To(true)
+		})},
+		{name: "injected token still mounted though the flag is off", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken", pod: tweak(p, injectedToken("kube-api-access-abcde"))},
+		{name: "token volume not mounted passes", pod: tweak(p, func(p *corev1.Pod) {
+			injectedToken("kube-api-access-abcde")(p)
+			for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+				for i := range cs {
+					cs[i].VolumeMounts = nil
+				}
+			}
 		})},
 		// no-cloud-identity
 		{name: "IRSA env", rule: "no-cloud-identity", field: "spec.containers[0].env[1].name", pod: tweak(p, func(p *corev1.Pod) {

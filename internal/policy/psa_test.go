@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	psaapi "k8s.io/pod-security-admission/api"
 	psa "k8s.io/pod-security-admission/policy"
 	"k8s.io/utils/ptr"
@@ -15,13 +16,14 @@ import (
 // psaChecks maps a Pod Security Admission check to the kestra-guard rules
 // that cover the same ground: the two must agree on every Pod.
 var psaChecks = map[psa.CheckID][]string{
-	"hostNamespaces":            {"no-host-network", "no-host-namespaces"},
-	"privileged":                {"no-privileged"},
-	"hostPathVolumes":           {"no-host-path"},
-	"hostPorts":                 {"no-host-ports"},
-	"allowPrivilegeEscalation":  {"no-privilege-escalation"},
-	"capabilities_restricted":   {"drop-all-capabilities"},
-	"seccompProfile_restricted": {"seccomp-profile"},
+	"hostNamespaces":             {"no-host-network", "no-host-namespaces"},
+	"privileged":                 {"no-privileged"},
+	"hostPathVolumes":            {"no-host-path"},
+	"hostPorts":                  {"no-host-ports"},
+	"hostProbesAndHostLifecycle": {"no-host-probes"},
+	"allowPrivilegeEscalation":   {"no-privilege-escalation"},
+	"capabilities_restricted":    {"drop-all-capabilities"},
+	"seccompProfile_restricted":  {"seccomp-profile"},
 }
 
 type psaOracle map[psa.CheckID]psa.Evaluator
@@ -73,6 +75,24 @@ func randomPod(r *rand.Rand) *corev1.Pod {
 					Add:  pick(r, nil, []corev1.Capability{"NET_BIND_SERVICE"}, []corev1.Capability{"SYS_ADMIN"}, []corev1.Capability{"CHOWN"}),
 				}
 			}
+		}
+		if r.IntN(6) == 0 {
+			probeHost := pick(r, "", "169.254.169.254", "localhost")
+			get := func() *corev1.HTTPGetAction {
+				return &corev1.HTTPGetAction{Host: pick(r, "", probeHost), Port: intstr.FromInt32(80)}
+			}
+			tcp := func() *corev1.TCPSocketAction {
+				return &corev1.TCPSocketAction{Host: pick(r, "", probeHost), Port: intstr.FromInt32(80)}
+			}
+			probe := func() *corev1.Probe {
+				return pick(r, nil, &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: get()}},
+					&corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: tcp()}})
+			}
+			hook := func() *corev1.LifecycleHandler {
+				return pick(r, nil, &corev1.LifecycleHandler{HTTPGet: get()}, &corev1.LifecycleHandler{TCPSocket: tcp()})
+			}
+			c.LivenessProbe, c.ReadinessProbe, c.StartupProbe = probe(), probe(), probe()
+			c.Lifecycle = &corev1.Lifecycle{PostStart: hook(), PreStop: hook()}
 		}
 		if r.IntN(6) == 0 {
 			c.Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: pick[int32](r, 0, 8080)}}

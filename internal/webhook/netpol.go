@@ -60,7 +60,8 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 		guarded = err == nil
 	}
 	mode, _ := v.namespaceMode(ns)
-	if !guarded || mode == config.Off || (!runnerNS && excludesTaskRunners(np, v.Config.TaskRunnerSelector)) {
+	action := v.Engine.Action(metadataRule) // the rule's configured action: deny, warn or off
+	if !guarded || mode == config.Off || action == policy.Off || (!runnerNS && excludesTaskRunners(np, v.Config.TaskRunnerSelector)) {
 		return admission.Allowed("")
 	}
 	openings := policy.PolicyOpenings(np, v.Engine.Options().Metadata)
@@ -71,8 +72,17 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 	for i, op := range openings {
 		msgs[i] = op.Field + " allows egress to " + op.Address
 	}
-	v.Metrics.violation(metadataRule, string(policy.Deny), string(mode))
-	log := v.Log.WithValues("uid", req.UID, "namespace", np.Namespace, "networkPolicy", np.Name, "mode", mode)
+	v.Metrics.violation(metadataRule, string(action), string(mode))
+	log := v.Log.WithValues("uid", req.UID, "namespace", np.Namespace, "networkPolicy", np.Name, "mode", mode, "action", action)
+	if action == policy.Warn {
+		log.Info("admitted NetworkPolicy that reopens metadata egress: the rule is set to warn")
+		v.Metrics.decision("networkpolicy", "admitted", start)
+		warnings := make([]string, len(msgs))
+		for i, m := range msgs {
+			warnings[i] = "kestra-guard warning: " + metadataRule + ": " + m
+		}
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
 	if mode == config.Audit {
 		log.Info("admitted NetworkPolicy that reopens metadata egress")
 		v.Metrics.decision("networkpolicy", "admitted", start)

@@ -59,6 +59,13 @@ func Start(opts ...func(*envtest.Environment)) (*ControlPlane, func() error, err
 		return nil, nil, err
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	// envtest turns the ServiceAccount admission plugin off; a real cluster
+	// runs the API server's default plugins, and the ServiceAccount plugin
+	// injects the token volume before any webhook sees a Pod. Dropping the
+	// flag gives the default set (the signing key and issuer envtest sets).
+	// No controller-manager runs here: CreateNamespace and EnsureNamespace
+	// create each namespace's "default" ServiceAccount, as it would.
+	env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
 	for _, o := range opts {
 		o(env)
 	}

@@ -288,6 +288,17 @@ func (cp *ControlPlane) EnsureNamespace(name string, labels map[string]string) e
 	if err := cp.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
+	return cp.EnsureDefaultServiceAccount(name)
+}
+
+// EnsureDefaultServiceAccount creates the namespace's "default"
+// ServiceAccount, as the controller-manager would: the ServiceAccount
+// admission plugin refuses Pods without it.
+func (cp *ControlPlane) EnsureDefaultServiceAccount(namespace string) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: namespace}}
+	if err := cp.Client.Create(context.Background(), sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the default ServiceAccount of %s: %w", namespace, err)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -77,6 +78,18 @@ func bypassCorpus() []bypass {
 		}},
 		{"host network", "no-host-network", func(p *corev1.Pod) { p.Spec.HostNetwork = true }},
 		{"host PID", "no-host-namespaces", func(p *corev1.Pod) { p.Spec.HostPID = true }},
+		{"liveness probe on the metadata service", "no-host-probes", func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Host: "169.254.169.254", Path: "/latest/meta-data/iam/security-credentials/", Port: intstr.FromInt32(80),
+				HTTPHeaders: []corev1.HTTPHeader{{Name: "Metadata-Flavor", Value: "Google"}}}}}
+		}},
+		{"readiness probe tcpSocket host", "no-host-probes", func(p *corev1.Pod) {
+			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Host: "10.96.0.1", Port: intstr.FromInt32(443)}}}
+		}},
+		{"preStop hook host on a sidecar", "no-host-probes", func(p *corev1.Pod) {
+			p.Spec.Containers[1].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+				Host: "metadata.google.internal", Path: "/computeMetadata/v1/", Port: intstr.FromInt32(80)}}}
+		}},
 		{"host port", "no-host-ports", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}}
 		}},
@@ -85,6 +98,8 @@ func bypassCorpus() []bypass {
 	for _, addr := range []string{
 		"169.254.169.254", "2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518", "[::ffff:169.254.169.254]",
 		"[fd00:ec2::254]", "169.254.170.2", "168.63.129.16", "100.100.100.200", "metadata.google.internal", "[fe80::a9fe:a9fe%25eth0]",
+		"\uff11\uff16\uff19\u3002\uff12\uff15\uff14\u3002\uff11\uff16\uff19\u3002\uff12\uff15\uff14", "meta\u00addata.google.internal",
+		"%EF%BC%91%EF%BC%96%EF%BC%99.254.169.254", "0x" + strings.Repeat("0", 200) + "a9fea9fe",
 	} {
 		url := "http://" + addr + "/latest/meta-data/"
 		cases = append(cases,

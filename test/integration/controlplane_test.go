@@ -26,10 +26,7 @@ func TestControlPlaneHarness(t *testing.T) {
 		t.Errorf("server version = %q, want v1.37.x (from k8s.io/api v0.37.x)", v.GitVersion)
 	}
 
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "harness"}}
-	if err := cp.Client.Create(ctx, ns); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	cp.CreateNamespace(t, "harness", nil)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "harness", Labels: map[string]string{"kestra.io/taskrun-id": "abc"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
@@ -43,5 +40,11 @@ func TestControlPlaneHarness(t *testing.T) {
 	}
 	if got.Labels["kestra.io/taskrun-id"] != "abc" || got.Spec.Containers[0].Image != "busybox" {
 		t.Errorf("pod read back = %+v, want the label and image it was created with", got.ObjectMeta)
+	}
+	// The admission plugins of a real cluster run: the ServiceAccount plugin
+	// injected the token volume and its mount.
+	if len(got.Spec.Volumes) != 1 || !strings.HasPrefix(got.Spec.Volumes[0].Name, "kube-api-access-") ||
+		len(got.Spec.Containers[0].VolumeMounts) != 1 || got.Spec.Containers[0].VolumeMounts[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" {
+		t.Errorf("the ServiceAccount plugin did not inject its token volume: volumes %v, mounts %v", got.Spec.Volumes, got.Spec.Containers[0].VolumeMounts)
 	}
 }
