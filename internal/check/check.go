@@ -1,19 +1,25 @@
 // Package check evaluates what `check` and `audit` read: Pods with the
-// NetworkPolicies of their namespace, and Kestra flows.
+// NetworkPolicies of their namespace, and Kestra flows. `check` judges a Pod
+// as the cluster would admit it: only task runners, mutated first.
 package check
 
 import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
@@ -25,7 +31,19 @@ type Result struct {
 	Name       string             `json:"name"`
 	Allowed    bool               `json:"allowed"`
 	Violations []policy.Violation `json:"violations"`
-	Notes      []string           `json:"notes,omitempty"`
+	// Mutations are what the mutating webhook would set before the rules
+	// run ("field=value"), reported apart from the violations.
+	Mutations []string `json:"mutations,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// Skipped is an object check did not evaluate, and why.
+type Skipped struct {
+	File      string `json:"file,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Reason    string `json:"reason"`
 }
 
 // Options change how results are decided.
@@ -35,11 +53,26 @@ type Options struct {
 	RequireNetworkPolicy bool
 	// Audit reports denials as warnings.
 	Audit bool
+	// NoMutate evaluates Pods as written (a strict lint) instead of as
+	// enforce mode would admit them: mutated, with the managed policy.
+	NoMutate bool
+	// AllPods evaluates every Pod, not only the task runners the webhook
+	// intercepts.
+	AllPods bool
+	// Config says which Pods are task runners (taskRunnerSelector,
+	// runnerNamespaces, the namespaces never intercepted) and whether the
+	// managed NetworkPolicy is kept.
+	Config config.Config
 }
 
-// Objects evaluates every Pod (with the NetworkPolicies of its namespace
-// found in objs) and every Kestra flow.
-func Objects(e *policy.Engine, objs []input.Object, opts Options) []Result {
+// Objects evaluates every task-runner Pod (with the NetworkPolicies of its
+// namespace found in objs) and every Kestra flow, as the cluster would
+// admit them; it returns the objects it skipped too.
+func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []Skipped, error) {
+	sel, err := labels.Parse(opts.Config.TaskRunnerSelector)
+	if err != nil {
+		return nil, nil, fmt.Errorf("taskRunnerSelector: %q: %w", opts.Config.TaskRunnerSelector, err)
+	}
 	byNS := map[string][]networkingv1.NetworkPolicy{}
 	for _, o := range objs {
 		if o.NetworkPolicy != nil {
@@ -48,11 +81,24 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) []Result {
 	}
 	known := len(byNS) > 0 || opts.RequireNetworkPolicy
 	var out []Result
+	var skipped []Skipped
 	for _, o := range objs {
 		r := Result{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
-			res := e.Evaluate(&policy.Input{Pod: o.Pod, NetworkPolicies: byNS[o.Namespace], NetworkPoliciesKnown: known})
+			if why := skip(o, sel, opts); why != "" {
+				skipped = append(skipped, Skipped{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
+				continue
+			}
+			pod, pols := o.Pod, byNS[o.Namespace]
+			if !opts.NoMutate {
+				pod = pod.DeepCopy()
+				r.Mutations = e.Options().Mutate(pod, policy.ScopePod).Changes
+				if known && opts.Config.ManagedNetworkPolicy.Enabled {
+					pols = withManagedPolicy(e, &opts.Config, o.Namespace, pols)
+				}
+			}
+			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
 			r.Violations, r.Notes = res.Violations, res.Notes
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, o.Flow)
@@ -61,7 +107,44 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) []Result {
 		}
 		out = append(out, Finish(r, opts.Audit))
 	}
-	return out
+	return out, skipped, nil
+}
+
+// skip says why the webhook would not intercept the Pod of o, or "".
+// Offline, a runner namespace is one listed in runnerNamespaces: the
+// kestra-guard.io/runner label of a Namespace is not read.
+func skip(o input.Object, sel labels.Selector, opts Options) string {
+	c := &opts.Config
+	switch {
+	case opts.AllPods:
+		return ""
+	case c.Excluded(o.Namespace):
+		return "namespace " + o.Namespace + " is never intercepted"
+	case c.RunnerNamespace(o.Namespace, nil) || sel.Matches(labels.Set(o.Pod.Labels)):
+		return ""
+	}
+	return fmt.Sprintf("not a task runner: its labels do not match taskRunnerSelector %q and %s is not in runnerNamespaces (--all-pods evaluates it)",
+		c.TaskRunnerSelector, o.Namespace)
+}
+
+// withManagedPolicy adds the policy the mutating webhook would apply in ns
+// before admitting the first task runner, unless pols holds it already.
+func withManagedPolicy(e *policy.Engine, c *config.Config, ns string, pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
+	if slices.ContainsFunc(pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name }) {
+		return pols
+	}
+	spec := managed.Spec{Metadata: e.Options().Metadata, Strict: c.ManagedNetworkPolicy.Strict}
+	for _, s := range c.ManagedNetworkPolicy.AllowedCIDRs {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			spec.AllowedCIDRs = append(spec.AllowedCIDRs, p)
+		}
+	}
+	if !c.RunnerNamespace(ns, nil) {
+		if sel, err := metav1.ParseToLabelSelector(c.TaskRunnerSelector); err == nil {
+			spec.Selector = *sel
+		}
+	}
+	return append(slices.Clone(pols), *managed.Build(ns, spec))
 }
 
 // Finish decides Allowed from the violations (all turned into warnings in

@@ -73,7 +73,7 @@ as admission. Output and exit status are those of check.`,
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("auditing %s: %w", rc.Host, err)}
 		}
-		return report(s.Out, output, results)
+		return report(s.Out, output, results, nil)
 	}
 	return cmd
 }

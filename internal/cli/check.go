@@ -54,9 +54,11 @@ func withConfig(cmd *cobra.Command, cfg *config.Config) func() error {
 }
 
 type checkOptions struct {
-	output  string
-	mode    string
-	require bool
+	output   string
+	mode     string
+	require  bool
+	noMutate bool
+	allPods  bool
 }
 
 func newCheck(s Streams) *cobra.Command {
@@ -66,8 +68,14 @@ func newCheck(s Streams) *cobra.Command {
 		Use:   "check [flags] PATH...",
 		Short: "Say whether Pods, workloads and Kestra flows would be admitted",
 		Long: `check reads files, folders (recursively) or - for stdin, in YAML or JSON, and
-evaluates every Pod (and Pod template), with the NetworkPolicies found in the
-same run as its namespace's state, and every Kestra flow.
+evaluates every task-runner Pod (and Pod template), with the NetworkPolicies
+found in the same run as its namespace's state, and every Kestra flow.
+
+A Pod is judged as the cluster would admit it in enforce mode: mutated first
+(reported as "would set" lines), then the rules. Pods the webhook would not
+intercept (not matching taskRunnerSelector outside runnerNamespaces, or in
+kube-system or kestra-guard's namespace) are skipped, each with the reason;
+--all-pods evaluates them too. --no-mutate evaluates Pods as written.
 
 Exit status: 0 when nothing would be denied, 1 when something would be,
 2 when an input cannot be read or parsed.`,
@@ -77,6 +85,13 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&o.mode, "mode", "enforce", "enforce, or audit to report denials as warnings and exit 0")
 	cmd.Flags().BoolVar(&o.require, "require-network-policy", false, "evaluate the egress rule even when no NetworkPolicy is given")
+	cmd.Flags().BoolVar(&o.noMutate, "no-mutate", false, "evaluate Pods as written, without the mutation enforce mode applies first (strict lint)")
+	cmd.Flags().BoolVar(&o.allPods, "all-pods", false, "evaluate every Pod, not only the task runners the webhook intercepts")
+	// --mode here is check's own; the rest of what decides a task runner
+	// is bound as in serve and audit.
+	cmd.Flags().StringVar(&cfg.TaskRunnerSelector, "task-runner-selector", cfg.TaskRunnerSelector, "label selector of task-runner Pods")
+	cmd.Flags().StringSliceVar(&cfg.RunnerNamespaces, "runner-namespaces", cfg.RunnerNamespaces, "namespaces where every Pod is a task runner")
+	cmd.Flags().StringVar(&cfg.Namespace, "guard-namespace", cfg.Namespace, "kestra-guard's own namespace, never intercepted")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := load(); err != nil {
 			return err
@@ -88,14 +103,19 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		if err != nil {
 			return err
 		}
-		results := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: o.mode == "audit"})
-		return report(s.Out, o.output, results)
+		results, skipped, err := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: o.mode == "audit",
+			NoMutate: o.noMutate, AllPods: o.allPods, Config: cfg})
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		return report(s.Out, o.output, results, skipped)
 	}
 	return cmd
 }
 
-// report prints results and turns a denial into exit status 1.
-func report(w io.Writer, format string, results []check.Result) error {
+// report prints results (and the objects skipped) and turns a denial into
+// exit status 1.
+func report(w io.Writer, format string, results []check.Result, skipped []check.Skipped) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -103,15 +123,29 @@ func report(w io.Writer, format string, results []check.Result) error {
 		if results == nil {
 			results = []check.Result{}
 		}
-		if err := enc.Encode(map[string]any{"results": results}); err != nil {
+		doc := map[string]any{"results": results}
+		if skipped != nil {
+			doc["skipped"] = skipped
+		}
+		if err := enc.Encode(doc); err != nil {
 			return err
 		}
 	case "text":
 		var b strings.Builder
+		name := func(file, kind, ns, name string) string {
+			prefix := kind + " " + ns + "/" + name
+			if file != "" {
+				prefix = file + ": " + prefix
+			}
+			return prefix
+		}
+		for _, sk := range skipped {
+			fmt.Fprintf(&b, "%s: skipped: %s\n", name(sk.File, sk.Kind, sk.Namespace, sk.Name), sk.Reason)
+		}
 		for _, r := range results {
-			prefix := r.Kind + " " + r.Namespace + "/" + r.Name
-			if r.File != "" {
-				prefix = r.File + ": " + prefix
+			prefix := name(r.File, r.Kind, r.Namespace, r.Name)
+			for _, m := range r.Mutations {
+				fmt.Fprintf(&b, "%s: would set %s\n", prefix, m)
 			}
 			for _, v := range r.Violations {
 				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", prefix, v.Rule, v.Field, v.Reason, v.Action, v.Detail)

@@ -33,8 +33,9 @@ func TestCheckExitCodesAndOutput(t *testing.T) {
 			"testdata/flow.yaml: Flow company.team/steal: no-host-path: tasks[0].taskRunner.podSpec.volumes[0].hostPath.path: host path volume is forbidden"},
 		"audit mode warns and exits 0":          {[]string{"check", "--mode", "audit", "testdata/flow.yaml"}, "", 0, "(warn: "},
 		"a hardened Pod passes":                 {[]string{"check", "testdata/hardened.yaml"}, "", 0, "metadata-egress-blocked: not evaluated"},
-		"egress required":                       {[]string{"check", "--require-network-policy", "testdata/hardened.yaml"}, "", 1, "no NetworkPolicy with Egress"},
-		"stdin":                                 {[]string{"check", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n", 1, "<stdin>: Pod default/p: no-host-network"},
+		"egress required":                       {[]string{"check", "--no-mutate", "--require-network-policy", "testdata/hardened.yaml"}, "", 1, "no NetworkPolicy with Egress"},
+		"egress required, managed policy":       {[]string{"check", "--require-network-policy", "testdata/hardened.yaml"}, "", 0, "would set spec.containers[0].env[HOME]=/tmp"},
+		"stdin":                                 {[]string{"check", "--all-pods", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n", 1, "<stdin>: Pod default/p: no-host-network"},
 		"unknown field names document and line": {[]string{"check", "-"}, "---\nkind: Pod\nmetadata: {name: x}\n---\n\nkind: Pod\nspec: {containers: [{name: a, imagee: b}]}\n", 2, `document 2 (line 5): Pod: error unmarshaling JSON: while decoding JSON: json: unknown field "imagee"`},
 		"neither object nor flow":               {[]string{"check", "-"}, "foo: bar\n", 2, "expected a Kubernetes object (apiVersion and kind) or a Kestra flow"},
 		"missing file":                          {[]string{"check", "nope.yaml"}, "", 2, "nope.yaml"},
@@ -44,6 +45,68 @@ func TestCheckExitCodesAndOutput(t *testing.T) {
 			code, out, errOut := execute(t, tc.stdin, nil, tc.args...)
 			if code != tc.code || !strings.Contains(out+errOut, tc.contains) {
 				t.Errorf("exit %d, want %d; output:\n%s%s\nwant it to contain %q", code, tc.code, out, errOut, tc.contains)
+			}
+		})
+	}
+}
+
+// check judges a Pod as enforce mode would admit it: mutated first, the
+// mutations listed apart, exit 1 only for what enforce would deny; and only
+// the Pods the webhook intercepts.
+func TestCheckAsTheClusterWouldAdmit(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args        []string
+		code        int
+		contains    []string
+		notContains []string
+	}{
+		"Kestra's default Pod is admitted after mutation": {[]string{"check", "testdata/kestra-default.yaml"}, 0, []string{
+			"testdata/kestra-default.yaml: Pod kestra/kestra-default: would set spec.securityContext.runAsUser=65532",
+			"Pod kestra/kestra-default: would set spec.containers[0].env[HOME]=/tmp",
+			"Pod kestra/kestra-default: would set spec.automountServiceAccountToken=false",
+		}, []string{"(deny: ", "(warn: "}},
+		"--no-mutate keeps the strict lint": {[]string{"check", "--no-mutate", "testdata/kestra-default.yaml"}, 1, []string{
+			"Pod kestra/kestra-default: run-as-non-root: spec.initContainers[0].securityContext.runAsNonRoot: container may run as root (deny: ",
+		}, []string{"would set"}},
+		"an explicit violation is denied": {[]string{"check", "testdata/docker-socket.yaml"}, 1, []string{
+			"Pod kestra/docker-socket: would set spec.containers[0].securityContext.readOnlyRootFilesystem=true",
+			"Pod kestra/docker-socket: no-host-path: spec.volumes[0].hostPath.path: host path volume is forbidden (deny: ",
+		}, []string{"run-as-non-root"}},
+		"Kestra's webserver is skipped": {[]string{"check", "testdata/kestra-webserver.yaml"}, 0, []string{
+			`testdata/kestra-webserver.yaml: Deployment kestra/kestra-webserver: skipped: not a task runner: its labels do not match taskRunnerSelector "kestra.io/taskrun-id" and kestra is not in runnerNamespaces (--all-pods evaluates it)`,
+		}, []string{"would set", "deny"}},
+		"--all-pods evaluates it": {[]string{"check", "--all-pods", "testdata/kestra-webserver.yaml"}, 0, []string{
+			"Deployment kestra/kestra-webserver: would set spec.containers[0].env[HOME]=/tmp",
+			"Deployment kestra/kestra-webserver: no-service-account-token: spec.automountServiceAccountToken: service account token may be mounted (warn: ",
+		}, []string{"skipped"}},
+		"--all-pods --no-mutate": {[]string{"check", "--all-pods", "--no-mutate", "testdata/kestra-webserver.yaml"}, 1, []string{
+			"Deployment kestra/kestra-webserver: read-only-root-filesystem: ",
+		}, nil},
+		"a runner namespace takes every Pod": {[]string{"check", "--runner-namespaces", "kestra", "--no-mutate", "testdata/kestra-webserver.yaml"}, 1, []string{
+			"Deployment kestra/kestra-webserver: run-as-non-root: ",
+		}, []string{"skipped"}},
+		"kube-system is never intercepted": {[]string{"check", "--all-pods=false", "-"}, 0, []string{
+			"<stdin>: Pod kube-system/p: skipped: namespace kube-system is never intercepted",
+		}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stdin := "kind: Pod\nmetadata: {name: p, namespace: kube-system, labels: {kestra.io/taskrun-id: x}}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n"
+			code, out, errOut := execute(t, stdin, nil, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			for _, want := range tc.contains {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q", want)
+				}
+			}
+			for _, bad := range tc.notContains {
+				if strings.Contains(out, bad) {
+					t.Errorf("output has %q", bad)
+				}
+			}
+			if t.Failed() {
+				t.Logf("output:\n%s%s", out, errOut)
 			}
 		})
 	}
@@ -100,5 +163,29 @@ func TestServeConfig(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, want) {
 			t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errOut)
 		}
+	}
+}
+
+// In JSON, mutations are a list of their own per result and skipped objects
+// a top-level list with the reason.
+func TestCheckJSONMutationsAndSkipped(t *testing.T) {
+	code, out, _ := execute(t, "", nil, "check", "-o", "json", "testdata/kestra-default.yaml", "testdata/kestra-webserver.yaml")
+	var doc struct {
+		Results []struct {
+			Name       string
+			Allowed    bool
+			Mutations  []string
+			Violations []struct{ Rule string }
+		}
+		Skipped []struct{ Kind, Name, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	if len(doc.Results) != 1 || !doc.Results[0].Allowed || len(doc.Results[0].Violations) != 0 || len(doc.Results[0].Mutations) == 0 {
+		t.Errorf("results = %+v", doc.Results)
+	}
+	if len(doc.Skipped) != 1 || doc.Skipped[0].Name != "kestra-webserver" || !strings.HasPrefix(doc.Skipped[0].Reason, "not a task runner") {
+		t.Errorf("skipped = %+v", doc.Skipped)
 	}
 }

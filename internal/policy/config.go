@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,7 +10,9 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Config is the policy part of kestra-guard's configuration file.
@@ -28,12 +31,32 @@ type Config struct {
 	Mutation MutationConfig `json:"mutation"`
 }
 
-// MutationConfig holds the identity and sizes mutation gives a Pod.
+// MutationConfig holds the identity, sizes and environment mutation gives a Pod.
 type MutationConfig struct {
 	RunAsUser  int64  `json:"runAsUser"`
 	RunAsGroup int64  `json:"runAsGroup"`
 	FSGroup    int64  `json:"fsGroup"`
 	TmpSize    string `json:"tmpSize,omitempty"`
+	// Env is set on every container that sets none of these names itself
+	// and has no envFrom (default HOME=/tmp); empty disables it.
+	Env EnvMap `json:"env"`
+	// KeepTokenForServiceAccount leaves automountServiceAccountToken unset
+	// on a Pod that names a ServiceAccount other than "default".
+	KeepTokenForServiceAccount bool `json:"keepTokenForServiceAccount"`
+}
+
+// EnvMap is a map of environment variables that a configuration file
+// replaces as a whole (json would merge it into the defaults), so that
+// `env: {}` disables the default HOME.
+type EnvMap map[string]string
+
+func (e *EnvMap) UnmarshalJSON(b []byte) error {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*e = m
+	return nil
 }
 
 // DefaultMetadataCIDRs covers every metadata endpoint in FACTS.md: all of
@@ -56,7 +79,8 @@ func DefaultConfig() Config {
 	return Config{
 		MetadataCIDRs:     append([]string(nil), DefaultMetadataCIDRs...),
 		MetadataHostnames: append([]string(nil), DefaultMetadataHostnames...),
-		Mutation:          MutationConfig{RunAsUser: 65532, RunAsGroup: 65532, FSGroup: 65532, TmpSize: "1Gi"},
+		Mutation: MutationConfig{RunAsUser: 65532, RunAsGroup: 65532, FSGroup: 65532, TmpSize: "1Gi",
+			Env: EnvMap{"HOME": "/tmp"}, KeepTokenForServiceAccount: true},
 	}
 }
 
@@ -67,6 +91,8 @@ type Options struct {
 	MetadataHostnames []string
 	AllowedRegistries []string
 	Mutation          MutationConfig
+	// env is Mutation.Env sorted by name, so that patches are stable.
+	env []corev1.EnvVar
 }
 
 // Validate returns every error of cfg, each with its field path.
@@ -119,6 +145,13 @@ func (c Config) compile() (*Options, error) {
 	}
 	if _, err := resource.ParseQuantity(m.TmpSize); err != nil {
 		errs = append(errs, fmt.Errorf("mutation.tmpSize: %q: expected a quantity such as 1Gi", m.TmpSize))
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.Env)) {
+		if msgs := validation.IsEnvVarName(name); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("mutation.env.%s: expected an environment variable name: %s", name, strings.Join(msgs, "; ")))
+			continue
+		}
+		o.env = append(o.env, corev1.EnvVar{Name: name, Value: m.Env[name]})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -38,8 +38,12 @@ type Mutation struct {
 // Mutate fills in pod every safe setting that is unset. It never overwrites
 // an explicit value: an explicit violation stays for the validator to
 // refuse. All containers get one non-root identity, so they can share
-// Kestra's working directory, and root images such as busybox start. The
-// patch is built as the fields are set, without diffing documents.
+// Kestra's working directory, and root images such as busybox start: the
+// configured one, or the non-zero runAsUser/runAsGroup a container sets
+// explicitly (see podIdentity). Every container gets the configured env
+// (HOME=/tmp) unless it sets those names or has envFrom. A Pod that names a
+// ServiceAccount keeps its token when so configured. The patch is built as
+// the fields are set, without diffing documents.
 func (o *Options) Mutate(pod *corev1.Pod, scope Scope) Mutation {
 	m := mutation{opts: o, pod: pod}
 	spec := &pod.Spec
@@ -50,11 +54,12 @@ func (o *Options) Mutate(pod *corev1.Pod, scope Scope) Mutation {
 			sc = &corev1.PodSecurityContext{}
 			spec.SecurityContext = sc
 		}
+		user, group, fsGroup := o.podIdentity(spec)
 		at := m.at(whole, "/spec/securityContext/")
 		m.setBool(&sc.RunAsNonRoot, true, "spec.securityContext.runAsNonRoot", at("runAsNonRoot"))
-		m.setInt(&sc.RunAsUser, o.Mutation.RunAsUser, "spec.securityContext.runAsUser", at("runAsUser"))
-		m.setInt(&sc.RunAsGroup, o.Mutation.RunAsGroup, "spec.securityContext.runAsGroup", at("runAsGroup"))
-		m.setInt(&sc.FSGroup, o.Mutation.FSGroup, "spec.securityContext.fsGroup", at("fsGroup"))
+		m.setInt(&sc.RunAsUser, user, "spec.securityContext.runAsUser", at("runAsUser"))
+		m.setInt(&sc.RunAsGroup, group, "spec.securityContext.runAsGroup", at("runAsGroup"))
+		m.setInt(&sc.FSGroup, fsGroup, "spec.securityContext.fsGroup", at("fsGroup"))
 		if sc.SeccompProfile == nil {
 			sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
 			m.changed("spec.securityContext.seccompProfile.type", "RuntimeDefault", at("seccompProfile"), sc.SeccompProfile)
@@ -62,8 +67,10 @@ func (o *Options) Mutate(pod *corev1.Pod, scope Scope) Mutation {
 		if whole {
 			m.add("/spec/securityContext", sc)
 		}
-		m.setBool(&spec.AutomountServiceAccountToken, false, "spec.automountServiceAccountToken", "/spec/automountServiceAccountToken")
-		if !*spec.AutomountServiceAccountToken {
+		if !o.keepsToken(spec) {
+			m.setBool(&spec.AutomountServiceAccountToken, false, "spec.automountServiceAccountToken", "/spec/automountServiceAccountToken")
+		}
+		if t := spec.AutomountServiceAccountToken; t != nil && !*t {
 			m.removeInjectedToken() // see mutate_token.go
 		}
 		for i := range spec.InitContainers {
@@ -161,6 +168,74 @@ func (m *mutation) container(c *corev1.Container, list string, i int, mayMountTm
 		c.VolumeMounts = append(c.VolumeMounts, mount)
 		m.changed(field+".volumeMounts[/tmp]", "emptyDir "+name, path, value)
 	}
+	m.env(c, field, base)
+}
+
+// env sets each configured variable the container does not set itself. A
+// container with envFrom is left alone: an env entry would override the
+// value its ConfigMap or Secret may hold, which mutation cannot see.
+func (m *mutation) env(c *corev1.Container, field, base string) {
+	if len(c.EnvFrom) > 0 {
+		return
+	}
+	for _, ev := range m.opts.env {
+		if slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == ev.Name }) {
+			continue
+		}
+		path, value := base+"/env/-", any(ev)
+		if len(c.Env) == 0 { // an empty list is not in the JSON
+			path, value = base+"/env", []corev1.EnvVar{ev}
+		}
+		c.Env = append(c.Env, ev)
+		m.changed(field+".env["+ev.Name+"]", ev.Value, path, value)
+	}
+}
+
+// podIdentity is the user, group and fsGroup mutation fills in at Pod
+// level. All containers must share one identity so that the file containers
+// and main can write Kestra's working directory (init-files creates it 0755
+// as its own uid). When a container sets a non-zero runAsUser or runAsGroup
+// explicitly (Kestra's containerSpec example sets runAsUser: 1000 on main),
+// the Pod gets that identity so every container that inherits it matches;
+// regular containers are looked at first, since they run the user's work.
+// An explicit group (Pod or container) is also the fsGroup, so the shared
+// volumes are group-writable by it.
+func (o *Options) podIdentity(spec *corev1.PodSpec) (user, group, fsGroup int64) {
+	user, group, fsGroup = o.Mutation.RunAsUser, o.Mutation.RunAsGroup, o.Mutation.FSGroup
+	var foundUser, foundGroup bool
+	look := func(u, g *int64) {
+		if !foundUser && u != nil && *u > 0 {
+			user, foundUser = *u, true
+		}
+		if !foundGroup && g != nil && *g > 0 {
+			group, foundGroup = *g, true
+		}
+	}
+	if sc := spec.SecurityContext; sc != nil {
+		look(nil, sc.RunAsGroup)
+	}
+	for _, list := range [][]corev1.Container{spec.Containers, spec.InitContainers} {
+		for i := range list {
+			if sc := list[i].SecurityContext; sc != nil {
+				look(sc.RunAsUser, sc.RunAsGroup)
+			}
+		}
+	}
+	if foundGroup {
+		fsGroup = group
+	}
+	return user, group, fsGroup
+}
+
+// keepsToken reports whether the Pod keeps its ServiceAccount token: it
+// names a ServiceAccount of its own (a task that calls the API on purpose)
+// and the configuration says so.
+func (o *Options) keepsToken(spec *corev1.PodSpec) bool {
+	sa := spec.ServiceAccountName
+	if sa == "" {
+		sa = spec.DeprecatedServiceAccount
+	}
+	return o.Mutation.KeepTokenForServiceAccount && sa != "" && sa != "default"
 }
 
 func mountsAt(c *corev1.Container, dir string) bool {

@@ -128,6 +128,11 @@ func TestMutatePatchMatchesMutation(t *testing.T) {
 			p.Spec.Containers[1].VolumeMounts = nil
 			p.Spec.Volumes = nil
 		}),
+		"explicit identity and env": tweak(loadPod(t, "testdata/pods/kestra-default.yaml"), func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000)}
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "WORKING_DIR", Value: "/kestra/working-dir"}}
+			p.Spec.ServiceAccountName = "kestra-api"
+		}),
 		"with ephemeral": tweak(minimalPod(), func(p *corev1.Pod) {
 			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
 		}),

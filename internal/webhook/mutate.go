@@ -27,11 +27,8 @@ type Mutator struct{ *Guard }
 
 func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
-	scope := policy.ScopePod
-	switch {
-	case req.Operation == admissionv1.Update && req.SubResource == "ephemeralcontainers":
-		scope = policy.ScopeEphemeral
-	case req.Operation != admissionv1.Create:
+	scope, ok := mutationScope(req)
+	if !ok {
 		return admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated")
 	}
 	t, skipped, err := m.resolve(ctx, req)
@@ -67,6 +64,19 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	}
 	m.Metrics.decision("mutate", "mutated", start)
 	return resp.WithWarnings(t.warnings...)
+}
+
+// mutationScope says what the mutating webhook changes for req, and false
+// when it changes nothing: the whole Pod on CREATE, the ephemeral containers
+// on an update of pods/ephemeralcontainers.
+func mutationScope(req admission.Request) (policy.Scope, bool) {
+	switch {
+	case req.Operation == admissionv1.Update && req.SubResource == "ephemeralcontainers":
+		return policy.ScopeEphemeral, true
+	case req.Operation == admissionv1.Create:
+		return policy.ScopePod, true
+	}
+	return 0, false
 }
 
 // patchResponse admits with the mutation's JSON patch, encoded here in one

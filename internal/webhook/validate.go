@@ -44,12 +44,23 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		v.Metrics.decision("validate", "error", start)
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	if req.DryRun != nil && *req.DryRun && t.mode == config.Enforce {
+	pod := t.pod
+	switch {
+	case t.mode == config.Audit:
+		// Audit judges the Pod as enforce would admit it: mutated (the
+		// mutating webhook reports that as "would set" warnings) and with
+		// the managed policy it would have applied.
+		if scope, ok := mutationScope(req); ok {
+			pod = pod.DeepCopy()
+			v.Engine.Options().Mutate(pod, scope)
+		}
+		pols = v.withManagedPolicy(t, pols)
+	case req.DryRun != nil && *req.DryRun && t.mode == config.Enforce:
 		// On dry-run the mutating webhook applied nothing; judge the Pod as
 		// it would be judged once the managed policy exists.
 		pols = v.withManagedPolicy(t, pols)
 	}
-	res := v.Engine.Evaluate(&policy.Input{Pod: t.pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
+	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
 	rules := make([]string, 0, len(res.Violations))
 	for _, vi := range res.Violations {
 		rules = append(rules, vi.Rule)
