@@ -35,7 +35,7 @@ func TestCheckExitCodesAndOutput(t *testing.T) {
 		"a hardened Pod passes":                 {[]string{"check", "testdata/hardened.yaml"}, "", 0, "metadata-egress-blocked: not evaluated"},
 		"egress required":                       {[]string{"check", "--require-network-policy", "testdata/hardened.yaml"}, "", 1, "no NetworkPolicy with Egress"},
 		"stdin":                                 {[]string{"check", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n", 1, "<stdin>: Pod default/p: no-host-network"},
-		"unknown field names document and line": {[]string{"check", "-"}, "---\nkind: Pod\nmetadata: {name: x}\n---\n\nkind: Pod\nspec: {containers: [{name: a, imagee: b}]}\n", 2, `document 2 (line 5): Pod: error unmarshaling JSON: while decoding JSON: json: unknown field "imagee"`},
+		"unknown field names document and line": {[]string{"check", "-"}, "---\nkind: Pod\nmetadata: {name: x}\n---\n\nkind: Pod\nspec: {containers: [{name: a, imagee: b}]}\n", 2, `document 2 (line 5): Pod: unknown field "spec.containers[0].imagee"`},
 		"neither object nor flow":               {[]string{"check", "-"}, "foo: bar\n", 2, "expected a Kubernetes object (apiVersion and kind) or a Kestra flow"},
 		"missing file":                          {[]string{"check", "nope.yaml"}, "", 2, "nope.yaml"},
 		"bad output":                            {[]string{"check", "-o", "xml", "testdata/hardened.yaml"}, "", 2, `--output "xml"`},
