@@ -131,3 +131,37 @@ tasks:
 		})
 	}
 }
+
+// Any flow is linted without a panic; a templated key put into a runner's
+// podSpec is always a denial naming it.
+func FuzzFlow(f *testing.F) {
+	for _, file := range []string{"defaults-prefix", "apply-list", "case-variant", "benign"} {
+		b, err := os.ReadFile("testdata/flows/" + file + ".yaml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, []byte(`{hostNetwork: "true"}`))
+	}
+	f.Add([]byte("id: f\nnamespace: n\ntasks: []\n"), []byte(`{volumes: [{name: v, hostPath: {path: "{{ p }}"}}]}`))
+	e := engine(f)
+	f.Fuzz(func(t *testing.T, flow, podSpec []byte) {
+		if m, err := input.ParseFlow(flow); err == nil {
+			Flow(e, m)
+		}
+		spec, err := input.ParseFlow(podSpec)
+		if err != nil {
+			return
+		}
+		spec["{{ k }}"] = true
+		vs, _ := Flow(e, map[string]any{"id": "f", "namespace": "n", "tasks": []any{map[string]any{
+			"id": "t", "type": "io.kestra.plugin.scripts.shell.Commands",
+			"taskRunner": map[string]any{"type": "io.kestra.plugin.ee.kubernetes.runner.Kubernetes", "podSpec": spec},
+		}}})
+		for _, v := range vs {
+			if v.Rule == StaticRule && v.Field == "tasks[0].taskRunner.podSpec.{{ k }}" && v.Action == policy.Deny {
+				return
+			}
+		}
+		t.Fatalf("templated key not denied: %v", vs)
+	})
+}
