@@ -26,7 +26,7 @@ test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration o
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (their seeds run in make test).
-	@for pkg in ./internal/policy/ ./internal/webhook/ ./internal/input/; do \
+	@for pkg in ./internal/policy/ ./internal/webhook/ ./internal/input/ ./internal/check/; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz: $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done; done
 

@@ -4,15 +4,10 @@
 package check
 
 import (
-	"encoding/json"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -160,85 +155,4 @@ func Finish(r Result, audit bool) Result {
 		r.Violations = []policy.Violation{}
 	}
 	return r
-}
-
-// overlayKeys are the properties of Kestra's Kubernetes task runner and
-// PodCreate task that become part of the Pod, and what each holds.
-var overlayKeys = map[string]string{
-	"podSpec":              "PodSpec",
-	"spec":                 "PodSpec",
-	"containerDefaultSpec": "Container",
-	"containerSpec":        "Container",
-	"defaultSpec":          "Container",
-}
-
-// Flow scans a Kestra flow: every string for metadata addresses, and every
-// Pod overlay with the rules, reporting explicit dangerous values.
-func Flow(e *policy.Engine, flow map[string]any) ([]policy.Violation, []string) {
-	var vs []policy.Violation
-	var notes []string
-	action := e.Action("no-metadata-address")
-	var walk func(v any, path string, parentIsK8s bool)
-	walk = func(v any, path string, parentIsK8s bool) {
-		switch t := v.(type) {
-		case string:
-			if found := e.Options().MetadataAddressIn(t); found != "" && action != policy.Off {
-				vs = append(vs, policy.Violation{Rule: "no-metadata-address", Field: path, Action: action,
-					Reason: "metadata address in flow", Detail: "the flow refers to the cloud metadata service (" + found + "); task code must not read node credentials"})
-			}
-		case []any:
-			for i, x := range t {
-				walk(x, path+"["+strconv.Itoa(i)+"]", parentIsK8s)
-			}
-		case map[string]any:
-			typ, _ := t["type"].(string)
-			k8s := parentIsK8s || strings.Contains(typ, ".kubernetes.")
-			for _, k := range slices.Sorted(maps.Keys(t)) {
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				if kind, ok := overlayKeys[k]; ok && k8s {
-					fvs, err := overlay(e, kind, t[k], p)
-					if err != nil {
-						notes = append(notes, err.Error())
-					}
-					vs = append(vs, fvs...)
-				}
-				walk(t[k], p, k8s)
-			}
-		}
-	}
-	walk(flow, "", false)
-	return vs, notes
-}
-
-// overlay evaluates one Pod overlay as a fragment; field paths are given
-// relative to the flow.
-func overlay(e *policy.Engine, kind string, v any, path string) ([]policy.Violation, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	pod := &corev1.Pod{}
-	prefix := "spec"
-	if kind == "PodSpec" {
-		err = json.Unmarshal(b, &pod.Spec)
-	} else {
-		pod.Spec.Containers = make([]corev1.Container, 1)
-		err = json.Unmarshal(b, &pod.Spec.Containers[0])
-		prefix = "spec.containers[0]"
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: not evaluated: expected a %s: %v", path, kind, err)
-	}
-	res := e.Evaluate(&policy.Input{Pod: pod, Fragment: true})
-	for i := range res.Violations {
-		f := &res.Violations[i].Field
-		if rest, ok := strings.CutPrefix(*f, prefix); ok {
-			*f = path + rest
-		}
-		// Metadata addresses inside overlays are reported by the string scan.
-	}
-	return slices.DeleteFunc(res.Violations, func(v policy.Violation) bool { return v.Rule == "no-metadata-address" }), nil
 }

@@ -36,10 +36,18 @@ func TestCheckExitCodesAndOutput(t *testing.T) {
 		"egress required":                       {[]string{"check", "--no-mutate", "--require-network-policy", "testdata/hardened.yaml"}, "", 1, "no NetworkPolicy with Egress"},
 		"egress required, managed policy":       {[]string{"check", "--require-network-policy", "testdata/hardened.yaml"}, "", 0, "would set spec.containers[0].env[HOME]=/tmp"},
 		"stdin":                                 {[]string{"check", "--all-pods", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n", 1, "<stdin>: Pod default/p: no-host-network"},
-		"unknown field names document and line": {[]string{"check", "-"}, "---\nkind: Pod\nmetadata: {name: x}\n---\n\nkind: Pod\nspec: {containers: [{name: a, imagee: b}]}\n", 2, `document 2 (line 5): Pod: error unmarshaling JSON: while decoding JSON: json: unknown field "imagee"`},
+		"unknown field names document and line": {[]string{"check", "-"}, "---\nkind: Pod\nmetadata: {name: x}\n---\n\nkind: Pod\nspec: {containers: [{name: a, imagee: b}]}\n", 2, `document 2 (line 5): Pod: unknown field "spec.containers[0].imagee"`},
 		"neither object nor flow":               {[]string{"check", "-"}, "foo: bar\n", 2, "expected a Kubernetes object (apiVersion and kind) or a Kestra flow"},
-		"missing file":                          {[]string{"check", "nope.yaml"}, "", 2, "nope.yaml"},
-		"bad output":                            {[]string{"check", "-o", "xml", "testdata/hardened.yaml"}, "", 2, `--output "xml"`},
+		"a templated value fails closed": {[]string{"check", "-"}, "id: f\nnamespace: team\ntasks:\n- id: t\n  type: io.kestra.plugin.kubernetes.core.PodCreate\n  spec: {hostNetwork: \"{{ inputs.h }}\", containers: [{name: c, image: b}]}\n", 1,
+			"<stdin>: Flow team/f: no-host-network: tasks[0].spec.hostNetwork: cannot be checked statically (deny: "},
+		"a KestraFlow is read as a flow": {[]string{"check", "-"}, "kind: KestraFlow\nmetadata: {name: kf}\nspec:\n  source: |\n    id: f\n    namespace: n\n    variables: {imds: 2852039166}\n    tasks: []\n", 1,
+			"<stdin>: KestraFlow default/kf: no-metadata-address: variables.imds: metadata address in flow"},
+		"a List's Pods are checked": {[]string{"check", "--all-pods", "-"}, "kind: List\nitems: [{kind: Pod, metadata: {name: p}, spec: {hostNetwork: true, containers: [{name: a, image: b}]}}]\n", 1,
+			"<stdin>: Pod default/p: no-host-network"},
+		"a key in another case is refused": {[]string{"check", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, hostnetwork: false, containers: [{name: a, image: b}]}\n", 2,
+			`unknown field "spec.hostnetwork" (keys are case-sensitive`},
+		"missing file": {[]string{"check", "nope.yaml"}, "", 2, "nope.yaml"},
+		"bad output":   {[]string{"check", "-o", "xml", "testdata/hardened.yaml"}, "", 2, `--output "xml"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, out, errOut := execute(t, tc.stdin, nil, tc.args...)

@@ -6,6 +6,7 @@ package input
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -124,44 +126,169 @@ func splitDocuments(b []byte) []document {
 	return append(docs, cur)
 }
 
-// Parse reads the documents of one file.
+// Parse reads the documents of one file. Keys are matched case-sensitively,
+// as the API server does: a key that differs from a field only in case is an
+// unknown field, and unknown or repeated fields are errors (as with kubectl's
+// default strict field validation). Lists (kind List, or any kind ending in
+// List with items) are expanded into their items.
 func Parse(file string, b []byte) ([]Object, error) {
 	var out []Object
 	docNo := 0
 	for _, d := range splitDocuments(b) {
-		var head map[string]any
-		if err := yaml.Unmarshal(d.data, &head); err != nil {
-			return out, &Error{File: file, Doc: docNo + 1, Line: d.line, Err: fmt.Errorf("expected YAML or JSON: %w", err)}
+		fail := func(err error) error {
+			return &Error{File: file, Doc: docNo + 1, Line: d.line, Err: err}
+		}
+		j, err := yaml.YAMLToJSONStrict(d.data)
+		if err != nil {
+			return out, fail(fmt.Errorf("expected YAML or JSON: %w", err))
+		}
+		var head any
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &head); err != nil {
+			return out, fail(fmt.Errorf("expected YAML or JSON: %w", err))
 		}
 		if head == nil {
 			continue // empty or comments only
 		}
+		m, ok := head.(map[string]any)
+		if !ok {
+			return out, fail(fmt.Errorf("expected YAML or JSON: expected an object, found %s", shown(head)))
+		}
+		objs, err := decodeDocument(m, j, 0)
+		if err != nil {
+			return out, fail(err)
+		}
 		docNo++
-		obj := Object{File: file, Doc: docNo, Line: d.line}
-		if err := obj.decode(head, d.data); err != nil {
-			return out, &Error{File: file, Doc: docNo, Line: d.line, Err: err}
+		for i := range objs {
+			objs[i].File, objs[i].Doc, objs[i].Line = file, docNo, d.line
 		}
-		if obj.Kind != "" {
-			out = append(out, obj)
-		}
+		out = append(out, objs...)
 	}
 	return out, nil
 }
 
-func (o *Object) decode(head map[string]any, data []byte) error {
+// maxListDepth bounds Lists nested in Lists.
+const maxListDepth = 8
+
+// decodeDocument reads one object (head is data decoded without a type):
+// a Kestra flow, a KestraFlow resource, a List, or a Kubernetes object.
+// Kinds that are not checked yield nothing.
+func decodeDocument(head map[string]any, data []byte, depth int) ([]Object, error) {
 	kind, _ := head["kind"].(string)
-	if kind == "" {
+	switch {
+	case kind == "" && depth == 0:
 		if _, isFlow := head["tasks"]; isFlow && head["id"] != nil && head["namespace"] != nil {
-			o.Kind, o.Flow = "Flow", head
+			o := Object{Kind: "Flow", Flow: head}
 			o.Namespace, _ = head["namespace"].(string)
 			o.Name, _ = head["id"].(string)
-			return nil
+			return []Object{o}, nil
 		}
-		return fmt.Errorf("expected a Kubernetes object (apiVersion and kind) or a Kestra flow (id, namespace and tasks)")
+		return nil, fmt.Errorf("expected a Kubernetes object (apiVersion and kind) or a Kestra flow (id, namespace and tasks)")
+	case kind == "KestraFlow":
+		o, err := kestraFlow(head)
+		if err != nil {
+			return nil, err
+		}
+		return []Object{o}, nil
+	case strings.HasSuffix(kind, "List") && head["items"] != nil:
+		if depth >= maxListDepth {
+			return nil, fmt.Errorf("%s: Lists nested more than %d deep", kind, maxListDepth)
+		}
+		return decodeList(kind, head["items"], depth)
 	}
+	var o Object
+	if err := o.decode(kind, data); err != nil {
+		return nil, err
+	}
+	if o.Kind == "" {
+		return nil, nil
+	}
+	return []Object{o}, nil
+}
+
+// decodeList expands the items of a List, each read as a document of its own.
+func decodeList(kind string, items any, depth int) ([]Object, error) {
+	l, ok := items.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: items: expected a list, found %s", kind, shown(items))
+	}
+	var out []Object
+	for i, item := range l {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return out, fmt.Errorf("%s: items[%d]: expected an object, found %s", kind, i, shown(item))
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return out, fmt.Errorf("%s: items[%d]: %w", kind, i, err)
+		}
+		if _, hasKind := m["kind"].(string); !hasKind {
+			return out, fmt.Errorf("%s: items[%d]: expected a Kubernetes object (apiVersion and kind)", kind, i)
+		}
+		objs, err := decodeDocument(m, b, depth+1)
+		if err != nil {
+			return out, fmt.Errorf("%s: items[%d]: %w", kind, i, err)
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// kestraFlow reads a KestraFlow resource (Kestra's operator): the flow is
+// the YAML in spec.source.
+func kestraFlow(head map[string]any) (Object, error) {
+	o := Object{Kind: "KestraFlow"}
+	if meta, ok := head["metadata"].(map[string]any); ok {
+		o.Name, _ = meta["name"].(string)
+		o.Namespace, _ = meta["namespace"].(string)
+	}
+	if o.Namespace == "" {
+		o.Namespace = metav1.NamespaceDefault
+	}
+	spec, _ := head["spec"].(map[string]any)
+	src, ok := spec["source"].(string)
+	if !ok {
+		return o, fmt.Errorf("KestraFlow: spec.source: expected the flow's YAML as a string, found %s", shown(spec["source"]))
+	}
+	flow, err := ParseFlow([]byte(src))
+	if err != nil {
+		return o, fmt.Errorf("KestraFlow: spec.source: %w", err)
+	}
+	o.Flow = flow
+	if o.Name == "" {
+		o.Name, _ = flow["id"].(string)
+	}
+	return o, nil
+}
+
+// ParseFlow reads a flow's YAML into maps, keeping integers exact.
+func ParseFlow(b []byte) (map[string]any, error) {
+	j, err := yaml.YAMLToJSONStrict(b)
+	if err != nil {
+		return nil, fmt.Errorf("expected a flow in YAML: %w", err)
+	}
+	var v any
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &v); err != nil {
+		return nil, fmt.Errorf("expected a flow in YAML: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("expected a flow (a YAML object), found %s", shown(v))
+	}
+	return m, nil
+}
+
+func (o *Object) decode(kind string, data []byte) error {
 	strict := func(into any) error {
-		if err := yaml.UnmarshalStrict(data, into); err != nil {
+		strictErrs, err := kjson.UnmarshalStrict(data, into)
+		if err != nil {
 			return fmt.Errorf("%s: %w", kind, err)
+		}
+		if len(strictErrs) > 0 {
+			msgs := make([]string, len(strictErrs))
+			for i, e := range strictErrs {
+				msgs[i] = e.Error()
+			}
+			return fmt.Errorf("%s: %s (keys are case-sensitive; unknown and repeated fields are refused, as kubectl does)", kind, strings.Join(msgs, "; "))
 		}
 		return nil
 	}

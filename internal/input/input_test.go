@@ -2,6 +2,7 @@ package input
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -62,11 +63,20 @@ func TestParse(t *testing.T) {
 
 func TestParseErrorsNameFileDocumentAndLine(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
-		"unknown field":  {"kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\nspec: {containerz: []}\n", `m.yaml: document 2 (line 4): Pod: error unmarshaling JSON: while decoding JSON: json: unknown field "containerz"`},
+		"unknown field":  {"kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\nspec: {containerz: []}\n", `m.yaml: document 2 (line 4): Pod: unknown field "spec.containerz"`},
 		"wrong type":     {"kind: Pod\nspec: {hostNetwork: maybe}\n", "m.yaml: document 1 (line 1): Pod:"},
 		"not YAML":       {"kind: [\n", "m.yaml: document 1 (line 1): expected YAML or JSON"},
 		"neither kind":   {"foo: bar\n", "expected a Kubernetes object (apiVersion and kind) or a Kestra flow"},
 		"bad deployment": {"kind: Deployment\nspec: {template: {spec: {containers: 1}}}\n", "Deployment:"},
+		// Go's encoding/json matches keys case-insensitively, so the last of
+		// these won and hid hostNetwork: true; the API server and Kestra match
+		// case-sensitively.
+		"key in another case":   {"kind: Pod\nspec: {hostNetwork: true, hostnetwork: false, containers: [{name: a, image: b}]}\n", `Pod: unknown field "spec.hostnetwork" (keys are case-sensitive`},
+		"repeated key":          {"{\"kind\": \"Pod\", \"spec\": {\"hostNetwork\": true, \"hostNetwork\": false}}\n", `key "hostNetwork" already set in map`},
+		"bad List item":         {"kind: List\nitems: [{kind: Pod, spec: {hostNetwork: maybe}}]\n", "List: items[0]: Pod:"},
+		"List item no kind":     {"kind: List\nitems: [{id: f, namespace: n, tasks: []}]\n", "List: items[0]: expected a Kubernetes object"},
+		"KestraFlow no source":  {"kind: KestraFlow\nmetadata: {name: f}\nspec: {}\n", "KestraFlow: spec.source: expected the flow's YAML as a string"},
+		"KestraFlow bad source": {"kind: KestraFlow\nspec: {source: \"- a\\n- b\"}\n", "KestraFlow: spec.source: expected a flow"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("m.yaml", []byte(tc.in))
@@ -95,4 +105,49 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseListsAndKestraFlows(t *testing.T) {
+	const in = `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: a, namespace: x}
+  spec: {hostNetwork: true, containers: [{name: c, image: busybox}]}
+- apiVersion: v1
+  kind: PodList
+  items:
+  - {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {containers: [{name: c, image: busybox}]}}
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: ignored}}
+---
+apiVersion: flows.kestra.io/v1
+kind: KestraFlow
+metadata: {name: steal-flow, namespace: kestra}
+spec:
+  source: |
+    id: steal
+    namespace: company.team
+    variables: {imds: 2852039166}
+    tasks: [{id: t, type: io.kestra.plugin.core.log.Log, message: hi}]
+`
+	objs, err := Parse("m.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range objs {
+		got = append(got, fmt.Sprintf("%s %s/%s doc %d", o.Kind, o.Namespace, o.Name, o.Doc))
+	}
+	want := "Pod x/a doc 1,Pod default/b doc 1,KestraFlow kestra/steal-flow doc 2"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("objects = %v, want %s", got, want)
+	}
+	if !objs[0].Pod.Spec.HostNetwork {
+		t.Error("the List item's hostNetwork was not read")
+	}
+	vars, _ := objs[2].Flow["variables"].(map[string]any)
+	if vars["imds"] != int64(2852039166) {
+		t.Errorf("flow variables = %#v, want the integer kept exact", vars)
+	}
 }
