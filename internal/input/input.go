@@ -1,6 +1,6 @@
 // Package input reads the files `check` and `mutate` are given: YAML
 // (multi-document) or JSON holding Pods, workloads with Pod templates,
-// NetworkPolicies and Kestra flows.
+// NetworkPolicies, Lists of them, Kestra flows and KestraFlow resources.
 package input
 
 import (
@@ -35,7 +35,7 @@ type Object struct {
 	Pod *corev1.Pod
 	// NetworkPolicy is set for NetworkPolicies.
 	NetworkPolicy *networkingv1.NetworkPolicy
-	// Flow is set for Kestra flows.
+	// Flow is set for Kestra flows and KestraFlow resources (spec.source).
 	Flow map[string]any
 }
 
