@@ -114,7 +114,6 @@ func randomBlock(r *rand.Rand) *networkingv1.IPBlock {
 	return b
 }
 
-
 // randomAddrIn picks the first, the last or a random address of p, or one
 // next to a known endpoint inside it.
 func randomAddrIn(r *rand.Rand, p netip.Prefix) netip.Addr {
