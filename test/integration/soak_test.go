@@ -130,7 +130,7 @@ func TestSoak(t *testing.T) {
 		{"validate a hardened Pod", "/validate-pods", hardened, true, http.StatusOK, false},
 		{"mutate a Pod with host network", "/mutate-pods", bad, true, http.StatusOK, true},
 		{"validate Kestra's default Pod", "/validate-pods", def, false, http.StatusForbidden, false},
-		{"mutate a hardened Pod", "/mutate-pods", hardened, true, http.StatusOK, false},
+		{"mutate a hardened Pod", "/mutate-pods", hardened, true, http.StatusOK, true}, // runAsGroup, fsGroup, /tmp
 		{"validate a Pod with host network", "/validate-pods", bad, false, http.StatusForbidden, false},
 		{"mutate Kestra's default Pod", "/mutate-pods", def, true, http.StatusOK, true},
 	}
