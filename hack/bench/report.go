@@ -67,7 +67,10 @@ func (r *report) ruleBench() error {
 		return fmt.Errorf("building the policy test binary: %w", err)
 	}
 	defer func() { _ = os.Remove(bin) }()
-	list, err := exec.Command(bin, "-test.run", "^$", "-test.bench", "BenchmarkEvaluate", "-test.benchtime", "1x").Output()
+	pkgDir := filepath.Join(framework.RepoRoot(), "internal", "policy")
+	lister := exec.Command(bin, "-test.run", "^$", "-test.bench", "BenchmarkEvaluate", "-test.benchtime", "1x")
+	lister.Dir = pkgDir
+	list, err := lister.Output()
 	if err != nil {
 		return fmt.Errorf("listing the benchmarks: %w", err)
 	}
@@ -90,7 +93,7 @@ func (r *report) ruleBench() error {
 		for i := range names {
 			name := names[(i+round)%len(names)]
 			cmd := exec.Command(bin, "-test.run", "^$", "-test.bench", "^BenchmarkEvaluate$/^"+regexp.QuoteMeta(name)+"$", "-test.benchmem", "-test.count", "1")
-			cmd.Dir, cmd.Stderr = filepath.Join(framework.RepoRoot(), "internal", "policy"), os.Stderr
+			cmd.Dir, cmd.Stderr = pkgDir, os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
 				return fmt.Errorf("benchmark %s: %w", name, err)
