@@ -5,7 +5,7 @@ BIN := bin/kestra-guard
 PKGS := ./...
 IMAGE ?= ghcr.io/kestra-guard/kestra-guard:dev
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
-FUZZTIME ?= 20s
+FUZZTIME ?= 10s
 
 .PHONY: help
 help: ## List the targets.
@@ -25,9 +25,9 @@ test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration o
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME each (their seeds run in make test).
-	@for pkg in ./internal/policy/ ./internal/webhook/ ./internal/input/ ./internal/check/; do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+fuzz: ## Run every fuzz target of every package for FUZZTIME each (their seeds run in make test).
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz: $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done; done
 
 .PHONY: soak

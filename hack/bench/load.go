@@ -62,24 +62,30 @@ func reviewBody(p *corev1.Pod) []byte {
 	return b
 }
 
-func postReview(c *http.Client, url string, body []byte) (bool, error) {
+// postReview posts a review that must be admitted: an answer other than
+// HTTP 200 with an AdmissionReview whose result code is 200 and allowed is
+// true counts as an error.
+func postReview(c *http.Client, url string, body []byte) (*admissionv1.AdmissionResponse, error) {
 	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	var r admissionv1.AdmissionReview
 	if err := json.Unmarshal(b, &r); err != nil || r.Response == nil {
-		return false, fmt.Errorf("not an AdmissionReview: %.100s", b)
+		return nil, fmt.Errorf("not an AdmissionReview: %.100s", b)
 	}
-	return r.Response.Allowed, nil
+	if !r.Response.Allowed || r.Response.Result == nil || r.Response.Result.Code != http.StatusOK {
+		return r.Response, fmt.Errorf("not admitted: allowed=%v result=%+v", r.Response.Allowed, r.Response.Result)
+	}
+	return r.Response, nil
 }
 
 // sample is one measurement: how many requests, errors, and their latencies.

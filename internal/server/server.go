@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -114,7 +116,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
 	var draining atomic.Bool
 	register := func(path string, h admission.Handler) {
-		wh := http.MaxBytesHandler(&admission.Webhook{Handler: h}, s.MaxBodyBytes)
+		wh := limitBody(&admission.Webhook{Handler: h}, s.MaxBodyBytes)
 		ws.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if draining.Load() {
 				// Shutting down: answer, and close the connection so that the
@@ -190,6 +192,35 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		stop()
 	}()
 	return mgr.Start(mgrCtx)
+}
+
+// limitBody answers HTTP 413 to a request whose body is longer than limit
+// bytes (controller-runtime's own limit is 7 MiB, and answers HTTP 200).
+// The API server sends a Content-Length, so the usual request costs one
+// comparison; a body of unknown length is read here, up to the limit.
+func limitBody(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func() {
+			http.Error(w, fmt.Sprintf("kestra-guard: the request body is larger than %d bytes (server.maxBodyBytes)", limit), http.StatusRequestEntityTooLarge)
+		}
+		switch {
+		case r.ContentLength > limit:
+			tooLarge()
+			return
+		case r.ContentLength < 0 && r.Body != nil:
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				tooLarge()
+				return
+			}
+			if err != nil {
+				http.Error(w, "kestra-guard: reading the request body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // addRotator makes cert-controller keep a CA and serving certificate in a
