@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
@@ -58,7 +59,9 @@ func Start(opts ...func(*envtest.Environment)) (*ControlPlane, func() error, err
 	if err != nil {
 		return nil, nil, err
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	// envtest's default of 20 s is too short on a loaded 2-core machine (seen:
+	// kube-apiserver needed more while other packages compiled).
+	env := &envtest.Environment{BinaryAssetsDirectory: dir, ControlPlaneStartTimeout: 90 * time.Second}
 	// envtest turns the ServiceAccount admission plugin off; a real cluster
 	// runs the API server's default plugins, and the ServiceAccount plugin
 	// injects the token volume before any webhook sees a Pod. Dropping the
