@@ -22,7 +22,7 @@ control-plane: ## Build kube-apiserver and etcd from source into bin/k8s/ (once)
 .PHONY: test
 test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration on the real control plane.
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target of every package for FUZZTIME each (their seeds run in make test).
