@@ -36,6 +36,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/version"
 	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
 )
 
@@ -104,6 +105,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		close(certsReady)
 	}
 	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
+	kgwebhook.Register(ctrlmetrics.Registry, BuildInfo(version.Get()))
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
