@@ -118,3 +118,16 @@ func ConfigFromValues(valuesYAML []byte, namespace string) ([]byte, error) {
 	}
 	return nil, errors.New("the chart rendered no ConfigMap with config.yaml")
 }
+
+// Package writes the chart as Helm packages it (.helmignore honoured) into
+// dir and returns the archive's path.
+func Package(dir string) (string, error) {
+	ch, err := loader.Load(Dir())
+	if err != nil {
+		return "", fmt.Errorf("loading chart: %w", err)
+	}
+	if err := ch.Validate(); err != nil {
+		return "", fmt.Errorf("chart: %w", err)
+	}
+	return chartutil.Save(ch, dir)
+}

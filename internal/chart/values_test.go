@@ -122,3 +122,45 @@ func TestPodValues(t *testing.T) {
 		t.Errorf("config logLevel = %q, %v", cfg.Server.LogLevel, err)
 	}
 }
+
+// Rendered without a cluster (helm template, GitOps), the CA bundle comes
+// from where the chart README says: the server in self mode (rendered
+// empty), cert-manager's cainjector annotation, or the values.
+func TestCABundleWithoutACluster(t *testing.T) {
+	for name, tc := range map[string]struct {
+		certs      map[string]any
+		bundle     string
+		annotation bool
+	}{
+		"self":        {map[string]any{"mode": "self"}, "", false},
+		"certManager": {map[string]any{"mode": "certManager"}, "", true},
+		"secret":      {map[string]any{"mode": "secret", "secretName": "tls", "caBundle": "Y2E="}, "Y2E=", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Render("kestra-guard", "kestra-guard", map[string]any{"certificates": tc.certs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			for _, o := range objs {
+				if o.GetKind() != "MutatingWebhookConfiguration" && o.GetKind() != "ValidatingWebhookConfiguration" {
+					continue
+				}
+				seen++
+				if _, ok := o.GetAnnotations()["cert-manager.io/inject-ca-from"]; ok != tc.annotation {
+					t.Errorf("%s: cainjector annotation = %t, want %t", o.GetKind(), ok, tc.annotation)
+				}
+				hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+				for _, h := range hooks {
+					got, _, _ := unstructured.NestedString(h.(map[string]any), "clientConfig", "caBundle")
+					if got != tc.bundle {
+						t.Errorf("%s: caBundle = %q, want %q", o.GetKind(), got, tc.bundle)
+					}
+				}
+			}
+			if seen != 2 {
+				t.Errorf("%d webhook configurations rendered, want 2", seen)
+			}
+		})
+	}
+}

@@ -47,6 +47,10 @@ const (
 	NetworkPolicyPath = "/validate-networkpolicies"
 )
 
+// LeaderElectionID names the Lease of the background controllers' leader,
+// in kestra-guard's namespace; it outlives `helm uninstall` (chart README).
+const LeaderElectionID = "kestra-guard"
+
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
 // usual kubeconfig or in-cluster config.
 func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
@@ -81,7 +85,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		HealthProbeBindAddress:  s.HealthAddr,
 		PprofBindAddress:        s.PprofAddr,
 		LeaderElection:          s.LeaderElection,
-		LeaderElectionID:        "kestra-guard",
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: cfg.Namespace,
 		GracefulShutdownTimeout: &shutdown,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
