@@ -60,9 +60,9 @@ chart-package: ## Package the chart with Helm's library into dist/.
 	$(GO) run ./hack/chartpackage dist
 
 .PHONY: sbom
-sbom: ## CycloneDX SBOM of the kestra-guard binary into dist/ (cyclonedx-gomod).
+sbom: build ## CycloneDX SBOM of bin/kestra-guard (its embedded module list) into dist/ (cyclonedx-gomod).
 	@mkdir -p dist
-	$(GO) run $(CYCLONEDX_GOMOD) app -json -licenses=false -output dist/kestra-guard.cdx.json -main cmd/kestra-guard .
+	$(GO) run $(CYCLONEDX_GOMOD) bin -json -version $(VERSION) -output dist/kestra-guard.cdx.json $(BIN)
 
 .PHONY: run
 run: control-plane ## Local control plane with kestra-guard installed; runs until Ctrl-C.
