@@ -6,6 +6,10 @@ PKGS := ./...
 IMAGE ?= ghcr.io/kestra-guard/kestra-guard:dev
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 FUZZTIME ?= 10s
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/kestra-guard/kestra-guard/internal/version.version=$(VERSION) -X github.com/kestra-guard/kestra-guard/internal/version.commit=$(COMMIT)
+CYCLONEDX_GOMOD := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 
 .PHONY: help
 help: ## List the targets.
@@ -13,7 +17,7 @@ help: ## List the targets.
 
 .PHONY: build
 build: ## Build bin/kestra-guard (static).
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/kestra-guard
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kestra-guard
 
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver and etcd from source into bin/k8s/ (once).
@@ -46,6 +50,19 @@ helm-lint: ## Lint the chart with Helm's own linter.
 .PHONY: manifests
 manifests: ## Regenerate config/base (kustomize) from the chart.
 	$(GO) run ./hack/manifests
+
+.PHONY: chart-docs
+chart-docs: ## Regenerate charts/kestra-guard/README.md from values.yaml (a test fails on drift).
+	$(GO) run ./hack/chartdocs
+
+.PHONY: chart-package
+chart-package: ## Package the chart with Helm's library into dist/.
+	$(GO) run ./hack/chartpackage dist
+
+.PHONY: sbom
+sbom: build ## CycloneDX SBOM of bin/kestra-guard (its embedded module list) into dist/ (cyclonedx-gomod).
+	@mkdir -p dist
+	$(GO) run $(CYCLONEDX_GOMOD) bin -json -version $(VERSION) -output dist/kestra-guard.cdx.json $(BIN)
 
 .PHONY: run
 run: control-plane ## Local control plane with kestra-guard installed; runs until Ctrl-C.

@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-logr/zapr"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -20,18 +18,15 @@ import (
 func main() {
 	ctx := ctrl.SetupSignalHandler()
 	serve := func(ctx context.Context, cfg config.Config) error {
-		// JSON, info level, sampled as zap's production preset; buffered so
-		// that one line per decision costs no write call, flushed each second
-		// and on exit.
+		// JSON, sampled as zap's production preset except decision lines;
+		// buffered so that one line per decision costs no write call,
+		// flushed each second and on exit.
 		out := &zapcore.BufferedWriteSyncer{WS: os.Stderr, FlushInterval: time.Second}
 		defer func() { _ = out.Stop() }()
-		zl, err := zap.NewProduction(zap.WrapCore(func(zapcore.Core) zapcore.Core {
-			return zapcore.NewSamplerWithOptions(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), out, zap.InfoLevel), time.Second, 100, 100)
-		}))
+		log, err := server.NewLogger(out, cfg.Server.LogLevel)
 		if err != nil {
 			return err
 		}
-		log := zapr.NewLogger(zl)
 		ctrl.SetLogger(log)
 		return server.Run(ctx, cfg, nil, log)
 	}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/audit"
+	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 )
 
@@ -72,6 +73,12 @@ as admission. Output and exit status are those of check.`,
 		results, err := a.Run(cmd.Context(), nss...)
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("auditing %s: %w", rc.Host, err)}
+		}
+		if cfg.Mode != config.Enforce {
+			// In audit or off mode the cluster admits: denials are warnings.
+			for i := range results {
+				results[i] = check.Finish(results[i], true)
+			}
 		}
 		return report(s.Out, output, results, nil)
 	}

@@ -40,22 +40,8 @@ func engineAndInputs(cfg *config.Config, paths []string, stdin io.Reader) (*poli
 	return e, objs, nil
 }
 
-// withConfig binds --config; the returned function loads the file into cfg
-// under the flags given on the command line.
-func withConfig(cmd *cobra.Command, cfg *config.Config) func() error {
-	var path string
-	cmd.Flags().StringVar(&path, "config", "", "configuration file (the same the server reads)")
-	return func() error {
-		if err := config.LoadInto(path, cfg, cmd.Flags()); err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		return nil
-	}
-}
-
 type checkOptions struct {
 	output   string
-	mode     string
 	require  bool
 	noMutate bool
 	allPods  bool
@@ -83,12 +69,11 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 	}
 	load := withConfig(cmd, &cfg)
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
-	cmd.Flags().StringVar(&o.mode, "mode", "enforce", "enforce, or audit to report denials as warnings and exit 0")
+	cfg.BindModeFlag(cmd.Flags())
 	cmd.Flags().BoolVar(&o.require, "require-network-policy", false, "evaluate the egress rule even when no NetworkPolicy is given")
 	cmd.Flags().BoolVar(&o.noMutate, "no-mutate", false, "evaluate Pods as written, without the mutation enforce mode applies first (strict lint)")
 	cmd.Flags().BoolVar(&o.allPods, "all-pods", false, "evaluate every Pod, not only the task runners the webhook intercepts")
-	// --mode here is check's own; the rest of what decides a task runner
-	// is bound as in serve and audit.
+	// What decides a task runner, bound as in serve and audit.
 	cmd.Flags().StringVar(&cfg.TaskRunnerSelector, "task-runner-selector", cfg.TaskRunnerSelector, "label selector of task-runner Pods")
 	cmd.Flags().StringSliceVar(&cfg.RunnerNamespaces, "runner-namespaces", cfg.RunnerNamespaces, "namespaces where every Pod is a task runner")
 	cmd.Flags().StringVar(&cfg.Namespace, "guard-namespace", cfg.Namespace, "kestra-guard's own namespace, never intercepted")
@@ -96,14 +81,11 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		if err := load(); err != nil {
 			return err
 		}
-		if o.mode != "enforce" && o.mode != "audit" {
-			return &ExitError{Code: 2, Err: fmt.Errorf("--mode %q: expected enforce or audit", o.mode)}
-		}
 		e, objs, err := engineAndInputs(&cfg, args, s.In)
 		if err != nil {
 			return err
 		}
-		results, skipped, err := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: o.mode == "audit",
+		results, skipped, err := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: cfg.Mode != config.Enforce,
 			NoMutate: o.noMutate, AllPods: o.allPods, Config: cfg})
 		if err != nil {
 			return &ExitError{Code: 2, Err: err}

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/kestra-guard/kestra-guard/internal/chart"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
 func execute(t *testing.T, stdin string, serve ServeFunc, args ...string) (int, string, string) {
@@ -195,5 +198,114 @@ func TestCheckJSONMutationsAndSkipped(t *testing.T) {
 	}
 	if len(doc.Skipped) != 1 || doc.Skipped[0].Name != "kestra-webserver" || !strings.HasPrefix(doc.Skipped[0].Reason, "not a task runner") {
 		t.Errorf("skipped = %+v", doc.Skipped)
+	}
+}
+
+// --values reads the chart's values file as the configuration: the engine
+// config equals the one in the ConfigMap the chart renders from it.
+func TestValuesReadLikeTheChartsConfigMap(t *testing.T) {
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte("mode: audit\npolicy:\n  rules:\n    no-host-path: off\n    seccomp-profile: warn\n  hostPathAllowList: [/opt/data]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"../../charts/kestra-guard/values.yaml", values} {
+		t.Run(filepath.Base(filepath.Dir(file)), func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rendered, err := chart.ConfigFromValues(b, "kestra-guard")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := config.Parse(rendered, "ConfigMap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got config.Config
+			serve := func(_ context.Context, c config.Config) error { got = c; return nil }
+			if code, _, errOut := execute(t, "", serve, "serve", "--values", file); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("--values config:\n%+v\nConfigMap config:\n%+v", got, want)
+			}
+		})
+	}
+	code, out, errOut := execute(t, "", nil, "rules", "--values", values, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"id": "no-host-path",
+      "action": "off"`) || !strings.Contains(out, `"id": "seccomp-profile",
+      "action": "warn"`) {
+		t.Errorf("rules --values: exit %d:\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = execute(t, "", nil, "check", "--values", values, "--config", values, "testdata/hardened.yaml")
+	if code != 2 || !strings.Contains(errOut, "none of the others can be") {
+		t.Errorf("--values with --config: exit %d: %s", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("replicaCont: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = execute(t, "", nil, "check", "--values", bad, "testdata/hardened.yaml")
+	if code != 2 || !strings.Contains(errOut, "replicaCont") {
+		t.Errorf("misspelt value: exit %d: %s", code, errOut)
+	}
+}
+
+// --mode is the config's mode in every command: from the file unless given,
+// and audit or off turn check's denials into warnings with exit 0.
+func TestModeMeansTheConfigsMode(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte("mode: audit\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		code int
+	}{
+		"default enforce":     {[]string{"check", "testdata/flow.yaml"}, 1},
+		"mode from the file":  {[]string{"check", "--config", file, "testdata/flow.yaml"}, 0},
+		"flag wins over file": {[]string{"check", "--config", file, "--mode", "enforce", "testdata/flow.yaml"}, 1},
+		"off admits":          {[]string{"check", "--mode", "off", "testdata/flow.yaml"}, 0},
+		"unknown mode":        {[]string{"check", "--mode", "block", "testdata/flow.yaml"}, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if code, out, errOut := execute(t, "", nil, tc.args...); code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s%s", code, tc.code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestRulesAndVersion(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte("policy:\n  rules:\n    no-host-ports: off\n    allowed-registries: deny\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := execute(t, "", nil, "rules", "--config", file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"RULE ", "no-host-ports              off     deny     container ports bound on the node", "allowed-registries         deny    off"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rules output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = execute(t, "", nil, "version", "-o", "json")
+	var v struct{ Version, Commit, GoVersion string }
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Errorf("version: exit %d, %v: %s", code, err, out)
+	}
+}
+
+// Every rule says what it forbids in `rules`.
+func TestRuleSummaries(t *testing.T) {
+	for _, r := range policy.Rules {
+		if ruleSummaries[r.ID] == "" {
+			t.Errorf("rule %s has no summary in ruleSummaries", r.ID)
+		}
+	}
+	if len(ruleSummaries) != len(policy.Rules) {
+		t.Errorf("%d summaries for %d rules", len(ruleSummaries), len(policy.Rules))
 	}
 }

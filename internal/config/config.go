@@ -90,6 +90,9 @@ type Server struct {
 	PprofAddr string `json:"pprofAddr,omitempty"`
 	// ExtraDNSNames are further names in the self-managed certificate.
 	ExtraDNSNames []string `json:"extraDNSNames,omitempty"`
+	// LogLevel is the least level logged: debug, info, warn or error.
+	// Decision lines are info and never sampled.
+	LogLevel string `json:"logLevel,omitempty"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -114,6 +117,7 @@ func Default() Config {
 			LeaderElection: true,
 			MaxBodyBytes:   3 << 20,
 			ShutdownDelay:  metav1.Duration{Duration: 5 * time.Second},
+			LogLevel:       "info",
 		},
 	}
 }
@@ -128,18 +132,32 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("reading config: %w", err)
 	}
+	return Parse(b, path)
+}
+
+// Parse reads a configuration in YAML (or JSON) over the defaults; source
+// names it in errors. Unknown fields are errors.
+func Parse(b []byte, source string) (Config, error) {
+	cfg := Default()
 	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+		return cfg, fmt.Errorf("config %s: %w", source, err)
 	}
 	return cfg, nil
 }
 
 // BindFlags binds the flags that override the file onto cfg's fields.
 func (c *Config) BindFlags(fs *pflag.FlagSet) {
-	fs.StringVar((*string)(&c.Mode), "mode", string(c.Mode), "default mode: enforce, audit or off")
+	c.BindModeFlag(fs)
 	fs.StringVar(&c.TaskRunnerSelector, "task-runner-selector", c.TaskRunnerSelector, "label selector of task-runner Pods")
 	fs.StringSliceVar(&c.RunnerNamespaces, "runner-namespaces", c.RunnerNamespaces, "namespaces where every Pod is a task runner")
 	fs.StringVar(&c.Namespace, "guard-namespace", c.Namespace, "kestra-guard's own namespace, never intercepted")
+}
+
+// BindModeFlag binds --mode, the same word as `mode` in the file for every
+// command: what kestra-guard does with a task runner's denials in a
+// namespace without a kestra-guard.io/mode label.
+func (c *Config) BindModeFlag(fs *pflag.FlagSet) {
+	fs.StringVar((*string)(&c.Mode), "mode", string(c.Mode), "enforce (denials refuse the Pod; check and audit exit 1), audit or off (the Pod is admitted: denials are reported as warnings, exit 0); overrides mode of --config/--values")
 }
 
 // BindServerFlags binds the flags of `serve`.
@@ -155,6 +173,7 @@ func (c *Config) BindServerFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.PprofAddr, "pprof-bind-address", s.PprofAddr, "serve net/http/pprof on this address (off when empty)")
 	fs.BoolVar(&s.EnableHTTP2, "enable-http2", s.EnableHTTP2, "serve HTTP/2 (off by default)")
 	fs.BoolVar(&s.LeaderElection, "leader-elect", s.LeaderElection, "elect a leader for the background controllers")
+	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "least level logged: debug, info, warn or error (decision lines are info, never sampled)")
 	fs.BoolVar(&s.SyncCertsToDisk, "sync-certs-to-disk", s.SyncCertsToDisk, "write the certificate Secret to --cert-dir (out-of-cluster runs, where no kubelet mounts it)")
 }
 
@@ -199,6 +218,9 @@ func (c *Config) Validate() error {
 	if s.ShutdownDelay.Duration < 0 || s.ShutdownDelay.Duration > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("server.shutdownDelay: %s: expected 0 to 5m", s.ShutdownDelay.Duration))
 	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, s.LogLevel) {
+		errs = append(errs, fmt.Errorf("server.logLevel: %q: expected debug, info, warn or error", s.LogLevel))
+	}
 	if s.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("server.maxBodyBytes: %d: expected a positive size", s.MaxBodyBytes))
 	}
@@ -224,6 +246,12 @@ func LoadInto(path string, cfg *Config, fs *pflag.FlagSet) error {
 	if path == "" {
 		return nil
 	}
+	return LoadWith(func() (Config, error) { return Load(path) }, cfg, fs)
+}
+
+// LoadWith replaces cfg by what load returns, then applies again the flags
+// of fs that were set on the command line, so that flags win.
+func LoadWith(load func() (Config, error), cfg *Config, fs *pflag.FlagSet) error {
 	type setFlag struct {
 		f     *pflag.Flag
 		value string
@@ -237,7 +265,7 @@ func LoadInto(path string, cfg *Config, fs *pflag.FlagSet) error {
 		}
 		set = append(set, s)
 	})
-	loaded, err := Load(path)
+	loaded, err := load()
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,23 @@ type Config struct {
 	Mutation MutationConfig `json:"mutation"`
 }
 
+// UnmarshalJSON reads an action, taking false as off: YAML 1.1 reads an
+// unquoted off (or no) as the boolean false, which reaches here as false or,
+// converted for a string field, as "false".
+func (a *Action) UnmarshalJSON(b []byte) error {
+	var s string
+	if string(b) == "false" {
+		s = "false"
+	} else if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("action %s: expected deny, warn or off", b)
+	}
+	if s == "false" {
+		s = string(Off)
+	}
+	*a = Action(s)
+	return nil
+}
+
 // MutationConfig holds the identity, sizes and environment mutation gives a Pod.
 type MutationConfig struct {
 	RunAsUser  int64  `json:"runAsUser"`

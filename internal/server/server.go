@@ -38,6 +38,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/version"
 	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
 )
 
@@ -47,6 +48,10 @@ const (
 	ValidatePath      = "/validate-pods"
 	NetworkPolicyPath = "/validate-networkpolicies"
 )
+
+// LeaderElectionID names the Lease of the background controllers' leader,
+// in kestra-guard's namespace; it outlives `helm uninstall` (chart README).
+const LeaderElectionID = "kestra-guard"
 
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
 // usual kubeconfig or in-cluster config.
@@ -82,7 +87,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		HealthProbeBindAddress:  s.HealthAddr,
 		PprofBindAddress:        s.PprofAddr,
 		LeaderElection:          s.LeaderElection,
-		LeaderElectionID:        "kestra-guard",
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: cfg.Namespace,
 		GracefulShutdownTimeout: &shutdown,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
@@ -106,6 +111,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 		close(certsReady)
 	}
 	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
+	kgwebhook.Register(ctrlmetrics.Registry, BuildInfo(version.Get()))
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,

@@ -1,0 +1,55 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+)
+
+// policy.rules.<id>: off is accepted however YAML spells it: YAML 1.1 reads
+// an unquoted off (or no) as the boolean false.
+func TestRuleOffHoweverYAMLSpellsIt(t *testing.T) {
+	for name, tc := range map[string]struct {
+		doc     string
+		want    policy.Action
+		wantErr string
+	}{
+		"unquoted off":    {"policy: {rules: {no-host-path: off}}", policy.Off, ""},
+		"unquoted Off":    {"policy:\n  rules:\n    no-host-path: Off\n", policy.Off, ""},
+		"quoted off":      {`policy: {rules: {no-host-path: "off"}}`, policy.Off, ""},
+		"false":           {"policy: {rules: {no-host-path: false}}", policy.Off, ""},
+		"no":              {"policy: {rules: {no-host-path: no}}", policy.Off, ""},
+		"JSON false":      {`{"policy": {"rules": {"no-host-path": false}}}`, policy.Off, ""},
+		"warn":            {"policy: {rules: {no-host-path: warn}}", policy.Warn, ""},
+		"on is no action": {"policy: {rules: {no-host-path: on}}", "", `policy.rules.no-host-path: action "true": expected deny, warn or off`},
+		"a number":        {"policy: {rules: {no-host-path: 1}}", "", `policy.rules.no-host-path: action "1"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tc.doc), "test")
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Policy.Rules["no-host-path"]; got != tc.want {
+				t.Errorf("action = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	cfg := Default()
+	cfg.Server.LogLevel = "verbose"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `server.logLevel: "verbose"`) {
+		t.Errorf("error = %v", err)
+	}
+}
