@@ -6,6 +6,7 @@ PKGS := ./...
 IMAGE ?= ghcr.io/kestra-guard/kestra-guard:dev
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 FUZZTIME ?= 20s
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
 .PHONY: help
 help: ## List the targets.
@@ -42,6 +43,11 @@ lint: ## go vet and golangci-lint.
 .PHONY: helm-lint
 helm-lint: ## Lint the chart with Helm's own linter.
 	$(GO) test -count=1 -run 'TestHelmLint|TestChartSchema' ./test/integration/
+
+.PHONY: generate
+generate: ## Regenerate the API's deepcopy and CRD (controller-gen), then config/base.
+	$(GO) run $(CONTROLLER_GEN) object paths=./internal/apis/... crd:crdVersions=v1 output:crd:artifacts:config=charts/kestra-guard/crds
+	$(GO) run ./hack/manifests
 
 .PHONY: manifests
 manifests: ## Regenerate config/base (kustomize) from the chart.
