@@ -27,7 +27,6 @@ func runnerPod() *corev1.Pod {
 	}
 }
 
-
 func exc(name string, rules []string, tweak func(*v1alpha1.PolicyException)) v1alpha1.PolicyException {
 	e := v1alpha1.PolicyException{ObjectMeta: metav1.ObjectMeta{Namespace: "kestra", Name: name},
 		Spec: v1alpha1.PolicyExceptionSpec{Reason: "needs it", Owner: "team-data"}}
@@ -60,11 +59,11 @@ func TestApply(t *testing.T) {
 	}{
 		"no exception": {wantLeft: all},
 		"rule waived everywhere": {
-			excs: []v1alpha1.PolicyException{exc("ro", []string{"read-only-root-filesystem"}, nil)},
+			excs:     []v1alpha1.PolicyException{exc("ro", []string{"read-only-root-filesystem"}, nil)},
 			wantLeft: []policy.Violation{hostPath}, wantWaived: []string{"ro", "ro"},
 		},
 		"every rule listed": {
-			excs: []v1alpha1.PolicyException{exc("both", []string{"read-only-root-filesystem", "no-host-path"}, nil)},
+			excs:       []v1alpha1.PolicyException{exc("both", []string{"read-only-root-filesystem", "no-host-path"}, nil)},
 			wantWaived: []string{"both", "both", "both"},
 		},
 		"other namespace ignored": {
@@ -160,7 +159,7 @@ func TestApply(t *testing.T) {
 			wantLeft: []policy.Violation{hostPath}, wantWaived: []string{"b-new", "b-new"},
 		},
 		"first by name wins": {
-			excs: []v1alpha1.PolicyException{exc("b", []string{"no-host-path"}, nil), exc("a", []string{"no-host-path"}, nil)},
+			excs:     []v1alpha1.PolicyException{exc("b", []string{"no-host-path"}, nil), exc("a", []string{"no-host-path"}, nil)},
 			wantLeft: []policy.Violation{roInit, roMain}, wantWaived: []string{"a"},
 		},
 		"unrelated rule": {

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -65,6 +66,9 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
 	s := cfg.Server
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = tls.VersionTLS12
@@ -88,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 			// Read on every admission and never modified: no deep copy.
 			&corev1.Namespace{}:           {UnsafeDisableDeepCopy: ptr.To(true)},
 			&networkingv1.NetworkPolicy{}: {UnsafeDisableDeepCopy: ptr.To(true)},
+			&v1alpha1.PolicyException{}:   {UnsafeDisableDeepCopy: ptr.To(true)},
 		}},
 	})
 	if err != nil {
@@ -107,6 +112,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
+		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(),
 	})
 	if err != nil {
 		return err
