@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
@@ -25,7 +27,9 @@ type Result struct {
 	Name       string             `json:"name"`
 	Allowed    bool               `json:"allowed"`
 	Violations []policy.Violation `json:"violations"`
-	Notes      []string           `json:"notes,omitempty"`
+	// Waived are violations a PolicyException waived.
+	Waived []exception.Waiver `json:"waived,omitempty"`
+	Notes  []string           `json:"notes,omitempty"`
 }
 
 // Options change how results are decided.
@@ -47,6 +51,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) []Result {
 		}
 	}
 	known := len(byNS) > 0 || opts.RequireNetworkPolicy
+	excs := exceptionsOf(objs)
 	var out []Result
 	for _, o := range objs {
 		r := Result{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
@@ -54,6 +59,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) []Result {
 		case o.Pod != nil:
 			res := e.Evaluate(&policy.Input{Pod: o.Pod, NetworkPolicies: byNS[o.Namespace], NetworkPoliciesKnown: known})
 			r.Violations, r.Notes = res.Violations, res.Notes
+			r = WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, o.Flow)
 		default:

@@ -142,10 +142,12 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 
 	if cfg.Audit.Enabled {
 		gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
+		inUse, expired := exceptionGauges()
 		if err := mgr.Add(&audit.Background{
 			Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: engine, Config: cfg},
 			Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
 			Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
+			ExceptionsInUse: inUse, ExceptionsExpired: expired,
 		}); err != nil {
 			return err
 		}
