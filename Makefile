@@ -10,6 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/kestra-guard/kestra-guard/internal/version.version=$(VERSION) -X github.com/kestra-guard/kestra-guard/internal/version.commit=$(COMMIT)
 CYCLONEDX_GOMOD := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
 .PHONY: help
 help: ## List the targets.
@@ -46,6 +47,11 @@ lint: ## go vet and golangci-lint.
 .PHONY: helm-lint
 helm-lint: ## Lint the chart with Helm's own linter.
 	$(GO) test -count=1 -run 'TestHelmLint|TestChartSchema' ./test/integration/
+
+.PHONY: generate
+generate: ## Regenerate the API's deepcopy and CRD (controller-gen), then config/base.
+	$(GO) run $(CONTROLLER_GEN) object paths=./internal/apis/... crd:crdVersions=v1 output:crd:artifacts:config=charts/kestra-guard/crds
+	$(GO) run ./hack/manifests
 
 .PHONY: manifests
 manifests: ## Regenerate config/base (kustomize) from the chart.

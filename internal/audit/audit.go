@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -31,6 +33,9 @@ type Auditor struct {
 	Config config.Config
 	// Progress, when set, is told how far the audit got.
 	Progress func(namespaces, pods int)
+
+	// seen are the PolicyExceptions read by the last Run.
+	seen []v1alpha1.PolicyException
 }
 
 // Run audits the given namespaces, or every namespace when none is given.
@@ -55,6 +60,7 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 		nss = append(nss, ns)
 	}
 	var out []check.Result
+	a.seen = nil
 	pods := 0
 	for i := range nss {
 		ns := &nss[i]
@@ -84,6 +90,11 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel label
 	if err := a.list(ctx, &pols, "networkpolicies", ns.Name); err != nil {
 		return nil, 0, err
 	}
+	excs, err := a.exceptions(ctx, ns.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := time.Now()
 	var out []check.Result
 	runners := 0
 	for i := range pods.Items {
@@ -93,7 +104,8 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel label
 		}
 		runners++
 		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true})
-		out = append(out, result("Pod", ns.Name, p.Name, res.Violations))
+		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
+		out = append(out, check.Finish(r, false))
 	}
 	guarded := runnerNS || runners > 0 || slices.ContainsFunc(pols.Items, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
 	if !guarded {
@@ -129,6 +141,8 @@ func (a *Auditor) list(ctx context.Context, list client.ObjectList, resource, ns
 	case *networkingv1.NetworkPolicyList:
 		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
 	case *corev1.NamespaceList:
+		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
+	case *v1alpha1.PolicyExceptionList:
 		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
 	}
 	return fmt.Errorf("listing %s: unsupported list type %T", resource, list)

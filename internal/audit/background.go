@@ -39,6 +39,8 @@ type Background struct {
 	PolicyReports bool
 	Events        bool
 	Violations    *prometheus.GaugeVec
+	// ExceptionsInUse and ExceptionsExpired, when set, report PolicyExceptions.
+	ExceptionsInUse, ExceptionsExpired *prometheus.GaugeVec
 
 	last map[string]uint64 // namespace -> hash of its findings
 }
@@ -77,10 +79,11 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	}
 	byNS := map[string][]check.Result{}
 	for _, r := range results {
-		if len(r.Violations) > 0 {
+		if len(r.Violations) > 0 || len(r.Waived) > 0 {
 			byNS[r.Namespace] = append(byNS[r.Namespace], r)
 		}
 	}
+	b.exceptionGauges(results)
 	b.Violations.Reset()
 	for ns, rs := range byNS {
 		for _, r := range rs {
@@ -135,6 +138,9 @@ func findingsHash(rs []check.Result) uint64 {
 		for _, v := range r.Violations {
 			_, _ = fmt.Fprintf(h, "%s/%s/%s/%s/%s\n", r.Kind, r.Name, v.Rule, v.Field, v.Action)
 		}
+		for _, w := range r.Waived {
+			_, _ = fmt.Fprintf(h, "%s/%s/%s/%s/skip/%s\n", r.Kind, r.Name, w.Rule, w.Field, w.Exception)
+		}
 	}
 	return h.Sum64()
 }
@@ -176,8 +182,13 @@ func (b *Background) writeReport(ctx context.Context, ns string, rs []check.Resu
 			})
 		}
 	}
+	skip := 0
+	for _, r := range rs {
+		s := skipped(r, ns, time.Now())
+		results, skip = append(results, s...), skip+len(s)
+	}
 	report.Object["results"] = results
-	report.Object["summary"] = map[string]any{"pass": pass, "fail": fail, "warn": warn, "error": 0, "skip": 0}
+	report.Object["summary"] = map[string]any{"pass": pass, "fail": fail, "warn": warn, "error": 0, "skip": skip}
 	return b.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(report), client.FieldOwner("kestra-guard"), client.ForceOwnership)
 }
 

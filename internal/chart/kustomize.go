@@ -17,6 +17,14 @@ func Kustomize() (map[string][]byte, error) {
 	}
 	files := map[string][]byte{}
 	var order []string
+	crds, err := crdFiles()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range crds {
+		files[c.name] = c.data
+		order = append(order, c.name)
+	}
 	for _, o := range objs {
 		name := strings.ToLower(o.GetKind()) + ".yaml"
 		b, err := yaml.Marshal(o.Object)

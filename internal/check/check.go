@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
@@ -29,7 +31,9 @@ type Result struct {
 	// Mutations are what the mutating webhook would set before the rules
 	// run ("field=value"), reported apart from the violations.
 	Mutations []string `json:"mutations,omitempty"`
-	Notes     []string `json:"notes,omitempty"`
+	// Waived are violations a PolicyException waived.
+	Waived []exception.Waiver `json:"waived,omitempty"`
+	Notes  []string           `json:"notes,omitempty"`
 }
 
 // Skipped is an object check did not evaluate, and why.
@@ -75,6 +79,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 		}
 	}
 	known := len(byNS) > 0 || opts.RequireNetworkPolicy
+	excs := exceptionsOf(objs)
 	var out []Result
 	var skipped []Skipped
 	for _, o := range objs {
@@ -95,6 +100,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			}
 			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
 			r.Violations, r.Notes = res.Violations, res.Notes
+			r = WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, o.Flow)
 		default:

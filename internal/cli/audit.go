@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/config"
@@ -55,6 +56,7 @@ as admission. Output and exit status are those of check.`,
 		rc.Timeout = 30 * time.Second
 		scheme := runtime.NewScheme()
 		_ = clientgoscheme.AddToScheme(scheme)
+		_ = v1alpha1.AddToScheme(scheme)
 		c, err := client.New(rc, client.Options{Scheme: scheme})
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("cannot reach the cluster at %s: %w", rc.Host, err)}

@@ -132,6 +132,9 @@ func report(w io.Writer, format string, results []check.Result, skipped []check.
 			for _, v := range r.Violations {
 				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", prefix, v.Rule, v.Field, v.Reason, v.Action, v.Detail)
 			}
+			for _, w := range r.Waived {
+				fmt.Fprintf(&b, "%s: %s: %s: waived by %s\n", prefix, w.Rule, w.Field, w.Exception.Describe())
+			}
 			for _, n := range r.Notes {
 				fmt.Fprintf(&b, "%s: note: %s\n", prefix, n)
 			}

@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 )
 
 // Object is one document of an input file.
@@ -37,6 +39,8 @@ type Object struct {
 	NetworkPolicy *networkingv1.NetworkPolicy
 	// Flow is set for Kestra flows and KestraFlow resources (spec.source).
 	Flow map[string]any
+	// Exception is set for kestra-guard PolicyExceptions.
+	Exception *v1alpha1.PolicyException
 }
 
 // Error is an input that cannot be read or parsed.
@@ -313,6 +317,12 @@ func (o *Object) decode(kind string, data []byte) error {
 		if err != nil {
 			return err
 		}
+	case "PolicyException":
+		o.Exception = &v1alpha1.PolicyException{}
+		if err := decodeException(strict, o.Exception); err != nil {
+			return err
+		}
+		meta = &o.Exception.ObjectMeta
 	default:
 		return nil // other kinds are not checked
 	}
@@ -325,6 +335,8 @@ func (o *Object) decode(kind string, data []byte) error {
 		o.Pod.Namespace, o.Pod.Name = o.Namespace, o.Name
 	} else if o.Pod != nil {
 		o.Pod.Namespace = o.Namespace
+	} else if o.Exception != nil {
+		o.Exception.Namespace = o.Namespace
 	} else {
 		o.NetworkPolicy.Namespace = o.Namespace
 	}

@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -72,6 +73,9 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
 	s := cfg.Server
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = tls.VersionTLS12
@@ -95,6 +99,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 			// Read on every admission and never modified: no deep copy.
 			&corev1.Namespace{}:           {UnsafeDisableDeepCopy: ptr.To(true)},
 			&networkingv1.NetworkPolicy{}: {UnsafeDisableDeepCopy: ptr.To(true)},
+			&v1alpha1.PolicyException{}:   {UnsafeDisableDeepCopy: ptr.To(true)},
 		}},
 	})
 	if err != nil {
@@ -115,6 +120,7 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
+		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(),
 	})
 	if err != nil {
 		return err
@@ -144,10 +150,12 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 
 	if cfg.Audit.Enabled {
 		gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
+		inUse, expired := exceptionGauges()
 		if err := mgr.Add(&audit.Background{
 			Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: engine, Config: cfg},
 			Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
 			Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
+			ExceptionsInUse: inUse, ExceptionsExpired: expired,
 		}); err != nil {
 			return err
 		}

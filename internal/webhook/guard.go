@@ -23,6 +23,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
@@ -39,6 +40,9 @@ type Guard struct {
 	Writer  client.Client
 	Log     logr.Logger
 	Metrics *Metrics
+	// Exceptions lists PolicyExceptions (the informer cache); nil: none apply.
+	Exceptions       client.Reader
+	ExceptionMetrics *exception.Metrics
 
 	taskRunner labels.Selector
 	// managedSpecs are the managed policy's specs for label-selected [0]

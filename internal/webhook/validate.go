@@ -61,6 +61,8 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		pols = v.withManagedPolicy(t, pols)
 	}
 	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
+	excs := v.exceptions(ctx, pod, res.Violations)
+	res.Violations = excs.Violations
 	rules := make([]string, 0, len(res.Violations))
 	for _, vi := range res.Violations {
 		rules = append(rules, vi.Rule)
@@ -69,11 +71,14 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 	// One line per decision; WithValues would clone the encoder every time.
 	kv := []any{"uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
 		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules}
-	warnings := t.warnings
+	warnings := append(t.warnings, exceptionWarnings(excs)...)
 	var resp admission.Response
 	switch {
 	case t.mode == config.Enforce && res.Denied():
 		resp = denied(t.pod, res.Violations)
+		for _, x := range excs.Expired {
+			resp.Result.Message += "\n- " + x.Message()
+		}
 		for _, vi := range res.Violations {
 			if vi.Action == policy.Warn {
 				warnings = append(warnings, warning("warns ", vi))
@@ -96,6 +101,13 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		resp = admission.Allowed("")
 		if len(res.Violations) > 0 {
 			resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(res.Violations)}
+		}
+		if len(excs.Waived) > 0 {
+			if resp.AuditAnnotations == nil {
+				resp.AuditAnnotations = map[string]string{}
+			}
+			resp.AuditAnnotations[WaivedAnnotation] = waivedAnnotation(excs)
+			kv = append(kv, "waived", waivedAnnotation(excs))
 		}
 		v.Log.Info("admitted", kv...)
 		v.Metrics.decision("validate", "admitted", start)

@@ -1,0 +1,63 @@
+package audit
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
+	"github.com/kestra-guard/kestra-guard/internal/check"
+	"github.com/kestra-guard/kestra-guard/internal/exception"
+)
+
+// exceptions lists the PolicyExceptions of ns; none when their CRD is not
+// installed.
+func (a *Auditor) exceptions(ctx context.Context, ns string) ([]v1alpha1.PolicyException, error) {
+	var list v1alpha1.PolicyExceptionList
+	if err := a.list(ctx, &list, "policyexceptions", ns); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	a.seen = append(a.seen, list.Items...)
+	return list.Items, nil
+}
+
+// exceptionGauges sets, from one audit, the violations each exception
+// waives and the exceptions that have expired.
+func (b *Background) exceptionGauges(results []check.Result) {
+	if b.ExceptionsInUse == nil || b.ExceptionsExpired == nil {
+		return
+	}
+	b.ExceptionsInUse.Reset()
+	b.ExceptionsExpired.Reset()
+	for _, e := range b.Auditor.seen {
+		b.ExceptionsInUse.WithLabelValues(e.Namespace, e.Name).Set(0)
+		if exception.IsExpired(&e, time.Now()) {
+			b.ExceptionsExpired.WithLabelValues(e.Namespace, e.Name).Set(1)
+		}
+	}
+	for _, r := range results {
+		for _, w := range r.Waived {
+			b.ExceptionsInUse.WithLabelValues(w.Exception.Namespace, w.Exception.Name).Inc()
+		}
+	}
+}
+
+// skipped are the PolicyReport results for waived violations: "skip",
+// naming the exception.
+func skipped(r check.Result, ns string, now time.Time) []any {
+	var out []any
+	for _, w := range r.Waived {
+		out = append(out, map[string]any{
+			"source": "kestra-guard", "policy": "kestra-guard", "rule": w.Rule, "result": "skip",
+			"severity": "high", "message": w.Field + ": " + w.Reason + ": waived by " + w.Exception.Describe(),
+			"properties": map[string]any{"exception": w.Exception.String()},
+			"timestamp":  map[string]any{"seconds": now.Unix(), "nanos": 0},
+			"resources":  []any{map[string]any{"apiVersion": apiVersion(r.Kind), "kind": r.Kind, "namespace": ns, "name": r.Name}},
+		})
+	}
+	return out
+}
