@@ -83,7 +83,14 @@ func Start(opts ...func(*envtest.Environment)) (*ControlPlane, func() error, err
 		_ = env.Stop()
 		return nil, nil, fmt.Errorf("creating a clientset: %w", err)
 	}
-	return &ControlPlane{Env: env, Config: cfg, Client: c, Clientset: cs}, env.Stop, nil
+	cp := &ControlPlane{Env: env, Config: cfg, Client: c, Clientset: cs}
+	for _, ns := range []string{"default", "kube-system", "kube-public"} {
+		if err := cp.EnsureDefaultServiceAccount(ns); err != nil {
+			_ = env.Stop()
+			return nil, nil, err
+		}
+	}
+	return cp, env.Stop, nil
 }
 
 // Apply applies obj with server-side apply as field manager "test".

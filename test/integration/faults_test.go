@@ -187,7 +187,7 @@ func admitUnderLoad(c client.Client, ns string) *load {
 				}
 				if err := c.Create(context.Background(), hardenedPod(ns, fmt.Sprintf("w%d-%d", w, i)), client.DryRunAll); err != nil {
 					l.failed.Add(1)
-					l.firstErr.CompareAndSwap(nil, err)
+					l.firstErr.CompareAndSwap(nil, err.Error()) // one type: errors differ in type
 				} else {
 					l.ok.Add(1)
 				}
