@@ -102,7 +102,7 @@ func TestSlowWebhookIsRefused(t *testing.T) {
 // it without restart, and no admission fails.
 func TestCertificateRotationUnderLoad(t *testing.T) {
 	mod, env := framework.SelfManagedCerts(t.TempDir())
-	g := framework.RunGuarded(t, nil, mod, env)
+	g := framework.RunGuarded(t, nil, mod, env, framework.WithEnvtestAdmissionPlugins)
 	ctx := context.Background()
 	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
 	served := func() string {
