@@ -1,14 +1,14 @@
 package policy
 
 import (
-	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/net/idna"
 	"net"
 	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 func TestMetadataAddressIn(t *testing.T) {
@@ -72,6 +72,23 @@ func TestMetadataAddressIn(t *testing.T) {
 		"\u0661\u0666\u0669.254.169.254"} { // Arabic-Indic digits: IDNA keeps them, no resolver reads them as an address
 		if got := o.MetadataAddressIn(s); got != "" {
 			t.Errorf("MetadataAddressIn(%q) = %q, want none", s, got)
+		}
+	}
+}
+
+// What the README says no-metadata-address does not decide: names resolved
+// through DNS and addresses built at run time. If one is detected one day,
+// update the README with this list.
+func TestMetadataAddressLimits(t *testing.T) {
+	o := testEngine(t, nil).Options()
+	for _, s := range []string{
+		"curl http://169.254.169.254.nip.io/latest/meta-data/", // DNS wildcard
+		"curl http://imds.example.com/",                        // a record of your own
+		`curl http://$(printf '%d.%d.%d.%d' 169 254 169 254)/`, // built at run time
+		"curl http://$A.$B.169.254/",
+	} {
+		if got := o.MetadataAddressIn(s); got != "" {
+			t.Errorf("MetadataAddressIn(%q) = %q: now detected, update the README's list of what is not decided", s, got)
 		}
 	}
 }
