@@ -187,7 +187,9 @@ func admitUnderLoad(c client.Client, ns string) *load {
 				}
 				if err := c.Create(context.Background(), hardenedPod(ns, fmt.Sprintf("w%d-%d", w, i)), client.DryRunAll); err != nil {
 					l.failed.Add(1)
-					l.firstErr.CompareAndSwap(nil, err)
+					// One concrete type, as atomic.Value requires: errors of two
+					// types would panic instead of failing the test.
+					l.firstErr.CompareAndSwap(nil, fmt.Errorf("%w", err))
 				} else {
 					l.ok.Add(1)
 				}
