@@ -6,6 +6,8 @@ PKGS := ./...
 IMAGE ?= ghcr.io/kestra-guard/kestra-guard:dev
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 FUZZTIME ?= 20s
+# The Dockerfile's build flags: `make build`, `make image` and docker-build make the same binary.
+BUILD_FLAGS := -trimpath -ldflags="-s -w"
 
 .PHONY: help
 help: ## List the targets.
@@ -13,7 +15,15 @@ help: ## List the targets.
 
 .PHONY: build
 build: ## Build bin/kestra-guard (static).
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/kestra-guard
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/kestra-guard
+
+.PHONY: image
+image: build ## Container image as a docker-archive tarball, without Docker: dist/kestra-guard-image.tar.
+	$(GO) run ./hack/image -binary $(BIN) -tag $(IMAGE) -o dist/kestra-guard-image.tar
+
+.PHONY: e2e
+e2e: control-plane image ## Real node (kubelet, containerd, CNI, kube-router), chart installed, e2e suite (root).
+	IMAGE=$(IMAGE) hack/e2e/run.sh
 
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver and etcd from source into bin/k8s/ (once).
