@@ -23,6 +23,14 @@ if [[ -x "${out}/kube-apiserver" && -x "${out}/etcd" && -f "${out}/.etcd-${etcd_
   exit 0
 fi
 mkdir -p "${out}" "${work}"
+# One build at a time: test packages and worktrees sharing bin/k8s may call
+# this script together; the others wait, then find the binaries built.
+exec 9>"${work}/.lock"
+flock 9
+if [[ -x "${out}/kube-apiserver" && -x "${out}/etcd" && -f "${out}/.etcd-${etcd_version}" ]]; then
+  echo "${out}"
+  exit 0
+fi
 export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 
 if [[ ! -x "${out}/kube-apiserver" ]]; then

@@ -309,13 +309,13 @@ start kube-scheduler "${node_dir}/kube-scheduler" "${node_dir}/kube-scheduler" \
 
 # --- images -------------------------------------------------------------------------------------
 # docker-archive tarballs made here: a static pause, and busybox with its applets.
-mkimage() { # ref rootfs out
-  local ref="$1" rootfs="$2" out="$3" tmp layer_sum config_sum
+mkimage() { # ref rootfs out [entrypoint]
+  local ref="$1" rootfs="$2" out="$3" entrypoint="${4:-}" tmp layer_sum config_sum
   tmp="$(mktemp -d "${state}/images/build.XXXX")"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "${rootfs}" -cf "${tmp}/layer.tar" .
   layer_sum="$(sha256sum "${tmp}/layer.tar" | cut -d' ' -f1)"
   mkdir "${tmp}/${layer_sum}" && mv "${tmp}/layer.tar" "${tmp}/${layer_sum}/layer.tar"
-  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "${layer_sum}" > "${tmp}/config.json"
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "${entrypoint:+,\"Entrypoint\":[\"${entrypoint}\"]}" "${layer_sum}" > "${tmp}/config.json"
   config_sum="$(sha256sum "${tmp}/config.json" | cut -d' ' -f1)"
   mv "${tmp}/config.json" "${tmp}/${config_sum}.json"
   printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "${config_sum}" "${ref}" "${layer_sum}" > "${tmp}/manifest.json"
@@ -325,7 +325,7 @@ mkimage() { # ref rootfs out
 rm -rf "${state}/images/pause" "${state}/images/busybox"
 mkdir -p "${state}/images/pause" "${state}/images/busybox/bin" "${state}/images/busybox/tmp" "${state}/images/busybox/etc"
 cp "${node_dir}/pause" "${state}/images/pause/pause"
-mkimage "${pause_image}" "${state}/images/pause" "${state}/images/pause.tar"
+mkimage "${pause_image}" "${state}/images/pause" "${state}/images/pause.tar" /pause
 cp /bin/busybox "${state}/images/busybox/bin/busybox"
 for a in $(/bin/busybox --list); do [[ "${a}" == busybox ]] || ln -s busybox "${state}/images/busybox/bin/${a}"; done
 chmod 1777 "${state}/images/busybox/tmp"
