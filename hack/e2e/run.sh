@@ -412,11 +412,23 @@ log "kubelet ${node_name} (${host_ip})"
 start kubelet "${state}/kubelet.yaml" "${node_dir}/kubelet" --config "${state}/kubelet.yaml" \
   --kubeconfig "${state}/admin.kubeconfig" --root-dir "${state}/kubelet" --cert-dir "${state}/kubelet/pki" \
   --hostname-override "${node_name}" --node-ip "${host_ip}" --v=1
+# kube-router identifies its node by name at start: wait for the kubelet to register it.
+api() { curl -sf --cacert "${pki}/ca.crt" --cert "${pki}/admin.crt" --key "${pki}/admin.key" "https://${host_ip}:6443$1"; }
+wait_for "node registration" 60 api "/api/v1/nodes/${node_name}"
 log "kube-router (firewall only)"
 start kube-router "${node_dir}/kube-router" "${node_dir}/kube-router" --kubeconfig "${state}/admin.kubeconfig" \
   --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
   --hostname-override "${node_name}" --health-port 0 --metrics-port 0
 
+alive() { # every process started above still runs
+  local f
+  for f in "${state}"/pids/*; do
+    [[ "${f}" == *.match ]] && continue
+    kill -0 "$(cat "${f}")" 2>/dev/null || { log "$(basename "${f}") exited: tail of its log:"; tail -5 "${state}/logs/$(basename "${f}").log" >&2; return 1; }
+  done
+}
+sleep 2
+alive || die "a component exited during start-up"
 log "running the e2e suite"
 export KUBECONFIG="${state}/admin.kubeconfig"
 E2E_NODE="${node_name}" E2E_API_HOST="${host_ip}" E2E_META_IP="${meta_ip}" E2E_PEER_IP="${peer_ip}" \
@@ -424,4 +436,5 @@ E2E_NODE="${node_name}" E2E_API_HOST="${host_ip}" E2E_META_IP="${meta_ip}" E2E_P
   E2E_GUARD_BIN="${root}/bin/kestra-guard" E2E_LOGS="${state}/logs" \
   go test -tags e2e -count=1 -timeout 20m ${E2E_GOTEST_FLAGS:--v} ./test/e2e/ 2>&1 | tee "${state}/logs/go-test.log" \
   || { mkdir -p dist/e2e-logs && cp "${state}"/logs/*.log dist/e2e-logs/ 2>/dev/null; die "e2e suite failed (logs of every component copied to dist/e2e-logs/)"; }
+alive || die "a component exited during the suite"
 log "e2e suite passed"

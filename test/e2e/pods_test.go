@@ -205,8 +205,9 @@ func execIn(ns, pod, container string, stdin io.Reader, command ...string) ([]by
 
 // upload copies files into dir of a container the way Kestra's client
 // (fabric8 PodUpload) does: a tar staged in the target folder, extracted
-// with tar -xmf, removed, then counted.
-func upload(ns, pod, container, dir string, files map[string]string) error {
+// with tar -xmf, removed, then counted (not for a marker, which ends the
+// container that waits for it).
+func upload(ns, pod, container, dir string, files map[string]string, count bool) error {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for name, data := range files {
@@ -226,6 +227,9 @@ func upload(ns, pod, container, dir string, files map[string]string) error {
 	}
 	if _, err := execIn(ns, pod, container, nil, "sh", "-c", "tar -C "+dir+" -xmf "+staged+"; e=$?; rm "+staged+"; exit $e"); err != nil {
 		return err
+	}
+	if !count {
+		return nil
 	}
 	out, err := execIn(ns, pod, container, nil, "sh", "-c", "find "+dir+" -type f | wc -l")
 	if err != nil {
