@@ -11,6 +11,8 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/kestra-guard/kestra-guard/internal/version.version=$(VERSION) -X github.com/kestra-guard/kestra-guard/internal/version.commit=$(COMMIT)
 CYCLONEDX_GOMOD := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+# The Dockerfile's build flags plus the version stamp: `make build` and `make image` make the same binary.
+BUILD_FLAGS := -trimpath -ldflags "-s -w $(LDFLAGS)"
 
 .PHONY: help
 help: ## List the targets.
@@ -18,7 +20,15 @@ help: ## List the targets.
 
 .PHONY: build
 build: ## Build bin/kestra-guard (static).
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kestra-guard
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/kestra-guard
+
+.PHONY: image
+image: build ## Container image as a docker-archive tarball, without Docker: dist/kestra-guard-image.tar.
+	$(GO) run ./hack/image -binary $(BIN) -tag $(IMAGE) -o dist/kestra-guard-image.tar
+
+.PHONY: e2e
+e2e: control-plane image ## Real node (kubelet, containerd, CNI, kube-router), chart installed, e2e suite (root).
+	IMAGE=$(IMAGE) hack/e2e/run.sh
 
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver and etcd from source into bin/k8s/ (once).
