@@ -5,8 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -205,6 +207,7 @@ func (c *Config) Validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		errs = append(errs, prefix("policy.", err))
 	}
+	errs = append(errs, c.validateAllowedCIDRs()...)
 	s := c.Server
 	if s.Port <= 0 || s.Port > 65535 {
 		errs = append(errs, fmt.Errorf("server.port: %d: expected 1-65535", s.Port))
@@ -225,6 +228,43 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("server.maxBodyBytes: %d: expected a positive size", s.MaxBodyBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// validateAllowedCIDRs checks managedNetworkPolicy.allowedCIDRs here, so that
+// check and audit refuse what serve refuses: each must be a CIDR, and none may
+// overlap a metadata range (the managed policy would then allow what the
+// egress rule forbids, and every task runner would be denied).
+func (c *Config) validateAllowedCIDRs() []error {
+	var metadata []netip.Prefix
+	for _, m := range c.Policy.MetadataCIDRs {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(m)); err == nil {
+			metadata = append(metadata, unmapPrefix(p))
+		}
+	}
+	var errs []error
+	for i, a := range c.ManagedNetworkPolicy.AllowedCIDRs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(a))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q: expected a CIDR such as 10.0.0.0/8", i, a))
+			continue
+		}
+		p = unmapPrefix(p)
+		for _, m := range metadata {
+			if p.Overlaps(m) {
+				errs = append(errs, fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q overlaps the metadata range %s: expected a range that excludes every policy.metadataCIDRs entry", i, a, m))
+				break
+			}
+		}
+	}
+	return errs
+}
+
+// unmapPrefix reads an IPv4-mapped IPv6 prefix as the IPv4 prefix it maps.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+	}
+	return p.Masked()
 }
 
 // prefix puts p before every line of a joined error.

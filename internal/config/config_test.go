@@ -53,3 +53,37 @@ func TestLogLevel(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// managedNetworkPolicy.allowedCIDRs is validated with the rest, so check and
+// audit refuse what serve refuses, and a range overlapping a metadata range
+// (which would make the managed policy open what the egress rule forbids) is
+// refused.
+func TestAllowedCIDRs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cidrs   []string
+		wantErr string
+	}{
+		"private ranges":        {[]string{"10.0.0.0/8", "fd00:1::/64"}, ""},
+		"not a CIDR":            {[]string{"10.0.0.0/8", "nope"}, `managedNetworkPolicy.allowedCIDRs[1]: "nope": expected a CIDR`},
+		"inside link-local":     {[]string{"169.254.169.0/24"}, `managedNetworkPolicy.allowedCIDRs[0]: "169.254.169.0/24" overlaps the metadata range 169.254.0.0/16`},
+		"around a metadata /32": {[]string{"100.64.0.0/10"}, "overlaps the metadata range 100.100.100.200/32"},
+		"everything":            {[]string{"0.0.0.0/0"}, "overlaps the metadata range"},
+		"IPv4-mapped":           {[]string{"::ffff:169.254.0.0/112"}, "overlaps the metadata range 169.254.0.0/16"},
+		"IPv6 link-local":       {[]string{"fe80::/64"}, "overlaps the metadata range fe80::/10"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Default()
+			cfg.ManagedNetworkPolicy.AllowedCIDRs = tc.cidrs
+			err := cfg.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
