@@ -99,7 +99,10 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 			// Read on every admission and never modified: no deep copy.
 			&corev1.Namespace{}:           {UnsafeDisableDeepCopy: ptr.To(true)},
 			&networkingv1.NetworkPolicy{}: {UnsafeDisableDeepCopy: ptr.To(true)},
-			&v1alpha1.PolicyException{}:   {UnsafeDisableDeepCopy: ptr.To(true)},
+			// PolicyException is not listed: a ByObject entry needs its REST
+			// mapping when the manager is built, and the server must start
+			// without the CRD (helm install --skip-crds); exceptions are then
+			// read through the cache lazily, and none applies until it exists.
 		}},
 	})
 	if err != nil {
