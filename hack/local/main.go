@@ -36,7 +36,7 @@ func run() error {
 	}
 	_ = os.Remove(filepath.Join(dir, "ready"))
 	fmt.Fprintln(os.Stderr, "local: starting kube-apiserver, etcd and kestra-guard ...")
-	g, stop, err := framework.StartGuarded(nil, nil)
+	g, stop, err := framework.StartGuarded(nil, nil, framework.WithExceptionCRD, framework.WithPolicyReportCRD)
 	if err != nil {
 		return err
 	}

@@ -139,10 +139,16 @@ func setup() error {
 			map[string]any{"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
 		},
 	}
+	// helm install applies the chart's crds/ first, then the templates.
+	crds, err := chart.CRDs()
+	if err != nil {
+		return err
+	}
 	objs, err := chart.Render("kestra-guard", guardNS, values)
 	if err != nil {
 		return err
 	}
+	objs = append(crds, objs...)
 	for _, o := range objs {
 		if err := framework.Apply(ctx, cl, o); err != nil {
 			return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
