@@ -15,10 +15,14 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 )
 
 // ControlPlane is a running kube-apiserver with its etcd.
@@ -76,7 +80,18 @@ func Start(opts ...func(*envtest.Environment)) (*ControlPlane, func() error, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", dir, err)
 	}
-	c, err := client.New(cfg, client.Options{})
+	// The scheme kestra-guard's own clients have: the built-in kinds and its
+	// PolicyException API.
+	scheme := kruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
 		return nil, nil, fmt.Errorf("creating a client: %w", err)
