@@ -22,7 +22,9 @@ import (
 
 // Result is the decision for one object.
 type Result struct {
-	File       string             `json:"file,omitempty"`
+	File string `json:"file,omitempty"`
+	// Line is the line the object's document starts on (0 when unknown).
+	Line       int                `json:"line,omitempty"`
 	Kind       string             `json:"kind"`
 	Namespace  string             `json:"namespace"`
 	Name       string             `json:"name"`
@@ -39,6 +41,7 @@ type Result struct {
 // Skipped is an object check did not evaluate, and why.
 type Skipped struct {
 	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -83,11 +86,11 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 	var out []Result
 	var skipped []Skipped
 	for _, o := range objs {
-		r := Result{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		r := Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
 			if why := skip(o, sel, opts); why != "" {
-				skipped = append(skipped, Skipped{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
+				skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
 				continue
 			}
 			pod, pols := o.Pod, byNS[o.Namespace]
@@ -103,6 +106,9 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			r = WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, o.Flow)
+		case o.Skip != "":
+			skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
+			continue
 		default:
 			continue
 		}
