@@ -30,6 +30,10 @@ type Result struct {
 	Name       string             `json:"name"`
 	Allowed    bool               `json:"allowed"`
 	Violations []policy.Violation `json:"violations"`
+	// Lines are the lines of the violations' fields in File, in the order
+	// of Violations: the field's own line where it is written, else its
+	// nearest written ancestor's, else the document's.
+	Lines []int `json:"lines,omitempty"`
 	// Mutations are what the mutating webhook would set before the rules
 	// run ("field=value"), reported apart from the violations.
 	Mutations []string `json:"mutations,omitempty"`
@@ -112,7 +116,13 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 		default:
 			continue
 		}
-		out = append(out, Finish(r, opts.Audit))
+		r = Finish(r, opts.Audit)
+		if o.File != "" {
+			for _, v := range r.Violations {
+				r.Lines = append(r.Lines, o.FieldLine(v.Field))
+			}
+		}
+		out = append(out, r)
 	}
 	return out, skipped, nil
 }
@@ -152,6 +162,14 @@ func withManagedPolicy(e *policy.Engine, c *config.Config, ns string, pols []net
 		}
 	}
 	return append(slices.Clone(pols), *managed.Build(ns, spec))
+}
+
+// LineOf is the line of the i-th violation, else of the object.
+func (r Result) LineOf(i int) int {
+	if i < len(r.Lines) && r.Lines[i] > 0 {
+		return r.Lines[i]
+	}
+	return r.Line
 }
 
 // Finish decides Allowed from the violations (all turned into warnings in

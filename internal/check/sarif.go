@@ -127,7 +127,8 @@ func SARIF(r Report, version string, describe func(rule string) string) ([]byte,
 	}
 	for _, res := range r.Results {
 		loc := sarifLocationOf(res.File, res.Line, res.Kind+" "+res.Namespace+"/"+res.Name)
-		for _, v := range res.Violations {
+		for i, v := range res.Violations {
+			loc := sarifLocationOf(res.File, res.LineOf(i), res.Kind+" "+res.Namespace+"/"+res.Name)
 			level := "warning"
 			if v.Action == policy.Deny {
 				level = "error"

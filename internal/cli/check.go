@@ -223,8 +223,8 @@ func report(w io.Writer, format string, results []check.Result, skipped []check.
 			for _, m := range r.Mutations {
 				fmt.Fprintf(&b, "%s: would set %s\n", prefix, m)
 			}
-			for _, v := range r.Violations {
-				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", prefix, v.Rule, v.Field, v.Reason, v.Action, v.Detail)
+			for i, v := range r.Violations {
+				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", name(r.File, r.LineOf(i), r.Kind, r.Namespace, r.Name), v.Rule, v.Field, v.Reason, v.Action, v.Detail)
 			}
 			for _, w := range r.Waived {
 				fmt.Fprintf(&b, "%s: %s: %s: waived by %s\n", prefix, w.Rule, w.Field, w.Exception.Describe())

@@ -50,6 +50,12 @@ type Object struct {
 	// or flow at all, or whose kind differs only in case from a checked one:
 	// `check --strict` refuses it.
 	Unrecognised bool
+
+	// source is the document's YAML, for FieldLine; templatePrefix leads
+	// from the document's root to a workload's Pod template.
+	source         []byte
+	templatePrefix string
+	listItem       bool
 }
 
 // Error is an input that cannot be read or parsed.
@@ -190,6 +196,9 @@ func Parse(file string, b []byte) ([]Object, error) {
 		}
 		for i := range objs {
 			objs[i].File, objs[i].Doc, objs[i].Line = file, docNo, d.line
+			if !objs[i].listItem && (objs[i].Pod != nil || objs[i].Kind == "Flow") {
+				objs[i].source = d.data
+			}
 		}
 		out = append(out, objs...)
 	}
@@ -302,6 +311,9 @@ func decodeList(kind string, items any, depth int) ([]Object, error) {
 		if err != nil {
 			return out, fmt.Errorf("%s: items[%d]: %w", kind, i, err)
 		}
+		for j := range objs {
+			objs[j].listItem = true
+		}
 		out = append(out, objs...)
 	}
 	return out, nil
@@ -401,6 +413,10 @@ func (o *Object) decode(kind string, data []byte) error {
 		o.Namespace = metav1.NamespaceDefault
 	}
 	if tmpl != nil {
+		o.templatePrefix = "spec.template."
+		if kind == "CronJob" {
+			o.templatePrefix = "spec.jobTemplate.spec.template."
+		}
 		o.Pod = &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec}
 		o.Pod.Namespace, o.Pod.Name = o.Namespace, o.Name
 	} else if o.Pod != nil {
