@@ -5,10 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/version"
 )
@@ -150,4 +152,70 @@ func TestCheckJUnit(t *testing.T) {
 		t.Errorf("exit %d, want 2", code)
 	}
 	golden(t, "flowsrepo.junit.xml", out)
+}
+
+// The CI examples the README points at run as written: every
+// `kestra-guard` command of docs/ci/github-actions.yml, and the
+// pre-commit hook's entry, with the repository's values file for
+// deploy/kestra-guard-values.yaml and testdata/flowsrepo/flows for ".".
+func TestCIExamplesRun(t *testing.T) {
+	var cmds []string
+	wf, err := os.ReadFile("../../docs/ci/github-actions.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workflow struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `json:"run"`
+			} `json:"steps"`
+		} `json:"jobs"`
+	}
+	if err := yaml.Unmarshal(wf, &workflow); err != nil {
+		t.Fatalf("github-actions.yml: %v", err)
+	}
+	for _, j := range workflow.Jobs {
+		for _, s := range j.Steps {
+			for _, line := range strings.Split(s.Run, "\n") {
+				if strings.HasPrefix(strings.TrimSpace(line), "kestra-guard ") {
+					cmds = append(cmds, strings.TrimSpace(line))
+				}
+			}
+		}
+	}
+	hooksFile, err := os.ReadFile("../../.pre-commit-hooks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hooks []struct {
+		ID    string `json:"id"`
+		Entry string `json:"entry"`
+		Files string `json:"files"`
+	}
+	if err := yaml.Unmarshal(hooksFile, &hooks); err != nil || len(hooks) != 1 || hooks[0].ID != "kestra-guard-check" {
+		t.Fatalf(".pre-commit-hooks.yaml: %+v, %v", hooks, err)
+	}
+	if !regexp.MustCompile(hooks[0].Files).MatchString("flows/a.yml") {
+		t.Errorf("the hook's files pattern %q does not match flows/a.yml", hooks[0].Files)
+	}
+	cmds = append(cmds, hooks[0].Entry+" --values deploy/kestra-guard-values.yaml testdata/flowsrepo/flows/team/steal.yaml")
+	if len(cmds) < 4 {
+		t.Fatalf("found %d kestra-guard commands, want the 3 of the workflow and the hook's", len(cmds))
+	}
+	for _, c := range cmds {
+		c, _, _ = strings.Cut(c, ">")
+		c, _, _ = strings.Cut(c, "#")
+		args := strings.Fields(c)[1:]
+		for i, a := range args {
+			switch a {
+			case "deploy/kestra-guard-values.yaml":
+				args[i] = "../../charts/kestra-guard/values.yaml"
+			case ".":
+				args[i] = "testdata/flowsrepo/flows"
+			}
+		}
+		if code, out, errOut := execute(t, "", nil, args...); code != 1 {
+			t.Errorf("%s: exit %d, want 1 (a flow is denied):\n%s%s", c, code, out, errOut)
+		}
+	}
 }
