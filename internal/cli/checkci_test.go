@@ -75,6 +75,12 @@ func TestCheckFlowsRepository(t *testing.T) {
 		!strings.HasSuffix(out, "2 objects: 1 allowed, 1 denied, 0 skipped; 1 inputs cannot be read\n") {
 		t.Errorf("--strict: exit %d, output:\n%s%s", code, out, errOut)
 	}
+	// Every path that cannot be read is reported, and the others evaluated.
+	code, out, errOut = execute(t, "", nil, "check", "nope.yaml", "testdata/flowsrepo/k8s/broken.yaml", "missing/", "testdata/flowsrepo/flows")
+	if code != 2 || !strings.Contains(errOut, "4 input(s) cannot be read") || !strings.Contains(errOut, "nope.yaml: ") ||
+		!strings.Contains(errOut, "missing/: ") || !strings.HasSuffix(out, "2 objects: 1 allowed, 1 denied, 0 skipped; 4 inputs cannot be read\n") {
+		t.Errorf("several unreadable paths: exit %d, output:\n%s%s", code, out, errOut)
+	}
 	// A hidden folder named explicitly is read.
 	code, _, errOut = execute(t, "", nil, "check", "testdata/flowsrepo/.git-like")
 	if code != 2 || !strings.Contains(errOut, "testdata/flowsrepo/.git-like/broken.yaml: document 1 (line 1)") {
