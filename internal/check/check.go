@@ -22,12 +22,18 @@ import (
 
 // Result is the decision for one object.
 type Result struct {
-	File       string             `json:"file,omitempty"`
+	File string `json:"file,omitempty"`
+	// Line is the line the object's document starts on (0 when unknown).
+	Line       int                `json:"line,omitempty"`
 	Kind       string             `json:"kind"`
 	Namespace  string             `json:"namespace"`
 	Name       string             `json:"name"`
 	Allowed    bool               `json:"allowed"`
 	Violations []policy.Violation `json:"violations"`
+	// Lines are the lines of the violations' fields in File, in the order
+	// of Violations: the field's own line where it is written, else its
+	// nearest written ancestor's, else the document's.
+	Lines []int `json:"lines,omitempty"`
 	// Mutations are what the mutating webhook would set before the rules
 	// run ("field=value"), reported apart from the violations.
 	Mutations []string `json:"mutations,omitempty"`
@@ -39,6 +45,7 @@ type Result struct {
 // Skipped is an object check did not evaluate, and why.
 type Skipped struct {
 	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -83,11 +90,11 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 	var out []Result
 	var skipped []Skipped
 	for _, o := range objs {
-		r := Result{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		r := Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
 			if why := skip(o, sel, opts); why != "" {
-				skipped = append(skipped, Skipped{File: o.File, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
+				skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
 				continue
 			}
 			pod, pols := o.Pod, byNS[o.Namespace]
@@ -103,10 +110,19 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			r = WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, o.Flow)
+		case o.Skip != "":
+			skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
+			continue
 		default:
 			continue
 		}
-		out = append(out, Finish(r, opts.Audit))
+		r = Finish(r, opts.Audit)
+		if o.File != "" {
+			for _, v := range r.Violations {
+				r.Lines = append(r.Lines, o.FieldLine(v.Field))
+			}
+		}
+		out = append(out, r)
 	}
 	return out, skipped, nil
 }
@@ -146,6 +162,14 @@ func withManagedPolicy(e *policy.Engine, c *config.Config, ns string, pols []net
 		}
 	}
 	return append(slices.Clone(pols), *managed.Build(ns, spec))
+}
+
+// LineOf is the line of the i-th violation, else of the object.
+func (r Result) LineOf(i int) int {
+	if i < len(r.Lines) && r.Lines[i] > 0 {
+		return r.Lines[i]
+	}
+	return r.Line
 }
 
 // Finish decides Allowed from the violations (all turned into warnings in

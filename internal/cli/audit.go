@@ -82,7 +82,7 @@ as admission. Output and exit status are those of check.`,
 				results[i] = check.Finish(results[i], true)
 			}
 		}
-		return report(s.Out, output, results, nil)
+		return report(s.Out, output, results, nil, nil)
 	}
 	return cmd
 }

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +15,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/version"
 )
 
 // loadEngine reads the config file (if any), applies flags and builds the engine.
@@ -42,6 +46,7 @@ func engineAndInputs(cfg *config.Config, paths []string, stdin io.Reader) (*poli
 
 type checkOptions struct {
 	output   string
+	strict   bool
 	require  bool
 	noMutate bool
 	allPods  bool
@@ -63,12 +68,20 @@ intercept (not matching taskRunnerSelector outside runnerNamespaces, or in
 kube-system or kestra-guard's namespace) are skipped, each with the reason;
 --all-pods evaluates them too. --no-mutate evaluates Pods as written.
 
+YAML that is not a Kubernetes object or Kestra flow (a values.yaml, a
+GitHub workflow) and kinds that hold no Pod are skipped, each with the
+reason; --strict refuses the first and kinds spelt in another case ("pod").
+Folders are walked without their hidden files and folders (.github, .git).
+Every input that cannot be read is reported, and the rest still evaluated.
+The text output ends with "N objects: A allowed, D denied, S skipped".
+
 Exit status: 0 when nothing would be denied, 1 when something would be,
-2 when an input cannot be read or parsed.`,
+2 when an input cannot be read or parsed (after reporting everything else).`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	load := withConfig(cmd, &cfg)
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, json, sarif (SARIF 2.1.0) or junit")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "refuse YAML that is not a Kubernetes object or Kestra flow, and kinds spelt in another case, as unreadable (exit 2)")
 	cfg.BindModeFlag(cmd.Flags())
 	cmd.Flags().BoolVar(&o.require, "require-network-policy", false, "evaluate the egress rule even when no NetworkPolicy is given")
 	cmd.Flags().BoolVar(&o.noMutate, "no-mutate", false, "evaluate Pods as written, without the mutation enforce mode applies first (strict lint)")
@@ -81,23 +94,91 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		if err := load(); err != nil {
 			return err
 		}
-		e, objs, err := engineAndInputs(&cfg, args, s.In)
+		if !slices.Contains(outputFormats, o.output) {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--output %q: expected text, json, sarif or junit", o.output)}
+		}
+		e, err := loadEngine(&cfg)
 		if err != nil {
 			return err
+		}
+		objs, errs := input.ReadAll(args, s.In)
+		if o.strict {
+			objs, errs = refuseUnrecognised(objs, errs)
 		}
 		results, skipped, err := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: cfg.Mode != config.Enforce,
 			NoMutate: o.noMutate, AllPods: o.allPods, Config: cfg})
 		if err != nil {
 			return &ExitError{Code: 2, Err: err}
 		}
-		return report(s.Out, o.output, results, skipped)
+		return reportAll(s, o.output, check.Report{Results: results, Skipped: skipped, Errors: errs})
 	}
 	return cmd
 }
 
+var outputFormats = []string{"text", "json", "sarif", "junit"}
+
+// refuseUnrecognised turns the documents --strict refuses into errors.
+func refuseUnrecognised(objs []input.Object, errs []error) ([]input.Object, []error) {
+	kept := objs[:0:0]
+	for _, o := range objs {
+		if !o.Unrecognised {
+			kept = append(kept, o)
+			continue
+		}
+		errs = append(errs, &input.Error{File: o.File, Doc: o.Doc, Line: o.Line, Err: fmt.Errorf("%s (--strict)", o.Skip)})
+	}
+	return kept, errs
+}
+
+// reportAll prints the report; unreadable inputs are listed on stderr and
+// exit 2, after everything else was reported.
+func reportAll(s Streams, format string, rep check.Report) error {
+	var out []byte
+	var err error
+	switch format {
+	case "sarif":
+		out, err = check.SARIF(rep, version.Get().Version, func(id string) string {
+			if f := ruleSummaries[id]; f != "" {
+				return "forbids " + f
+			}
+			return ""
+		})
+	case "junit":
+		out, err = check.JUnit(rep)
+	default:
+		err = report(s.Out, format, rep.Results, rep.Skipped, rep.Errors)
+		if len(rep.Errors) == 0 {
+			return err
+		}
+		if ee := (*ExitError)(nil); errors.As(err, &ee) && ee.Code == 1 {
+			err = nil // exit 2 below
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if _, err := s.Out.Write(out); err != nil {
+			return err
+		}
+	}
+	if len(rep.Errors) > 0 {
+		msgs := make([]string, len(rep.Errors))
+		for i, e := range rep.Errors {
+			msgs[i] = e.Error()
+		}
+		return &ExitError{Code: 2, Err: fmt.Errorf("%d input(s) cannot be read:\n%s", len(rep.Errors), strings.Join(msgs, "\n"))}
+	}
+	if !rep.Summary().AllAllowed() {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
 // report prints results (and the objects skipped) and turns a denial into
 // exit status 1.
-func report(w io.Writer, format string, results []check.Result, skipped []check.Skipped) error {
+func report(w io.Writer, format string, results []check.Result, skipped []check.Skipped, errs []error) error {
+	sum := check.Report{Results: results, Skipped: skipped, Errors: errs}.Summary()
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -105,32 +186,45 @@ func report(w io.Writer, format string, results []check.Result, skipped []check.
 		if results == nil {
 			results = []check.Result{}
 		}
-		doc := map[string]any{"results": results}
+		doc := map[string]any{"results": results, "summary": sum}
 		if skipped != nil {
 			doc["skipped"] = skipped
+		}
+		if errs != nil {
+			msgs := make([]string, len(errs))
+			for i, e := range errs {
+				msgs[i] = e.Error()
+			}
+			doc["errors"] = msgs
 		}
 		if err := enc.Encode(doc); err != nil {
 			return err
 		}
 	case "text":
 		var b strings.Builder
-		name := func(file, kind, ns, name string) string {
+		name := func(file string, line int, kind, ns, name string) string {
 			prefix := kind + " " + ns + "/" + name
-			if file != "" {
+			if kind == "" {
+				prefix = "document"
+			}
+			switch {
+			case file != "" && line > 0:
+				prefix = file + ":" + strconv.Itoa(line) + ": " + prefix
+			case file != "":
 				prefix = file + ": " + prefix
 			}
 			return prefix
 		}
 		for _, sk := range skipped {
-			fmt.Fprintf(&b, "%s: skipped: %s\n", name(sk.File, sk.Kind, sk.Namespace, sk.Name), sk.Reason)
+			fmt.Fprintf(&b, "%s: skipped: %s\n", name(sk.File, sk.Line, sk.Kind, sk.Namespace, sk.Name), sk.Reason)
 		}
 		for _, r := range results {
-			prefix := name(r.File, r.Kind, r.Namespace, r.Name)
+			prefix := name(r.File, r.Line, r.Kind, r.Namespace, r.Name)
 			for _, m := range r.Mutations {
 				fmt.Fprintf(&b, "%s: would set %s\n", prefix, m)
 			}
-			for _, v := range r.Violations {
-				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", prefix, v.Rule, v.Field, v.Reason, v.Action, v.Detail)
+			for i, v := range r.Violations {
+				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", name(r.File, r.LineOf(i), r.Kind, r.Namespace, r.Name), v.Rule, v.Field, v.Reason, v.Action, v.Detail)
 			}
 			for _, w := range r.Waived {
 				fmt.Fprintf(&b, "%s: %s: %s: waived by %s\n", prefix, w.Rule, w.Field, w.Exception.Describe())
@@ -138,6 +232,9 @@ func report(w io.Writer, format string, results []check.Result, skipped []check.
 			for _, n := range r.Notes {
 				fmt.Fprintf(&b, "%s: note: %s\n", prefix, n)
 			}
+		}
+		if !sum.Empty() {
+			b.WriteString(sum.String() + "\n")
 		}
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return err

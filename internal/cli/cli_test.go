@@ -33,20 +33,24 @@ func TestCheckExitCodesAndOutput(t *testing.T) {
 		contains string
 	}{
 		"a flow that would be denied": {[]string{"check", "testdata/flow.yaml"}, "", 1,
-			"testdata/flow.yaml: Flow company.team/steal: no-host-path: tasks[0].taskRunner.podSpec.volumes[0].hostPath.path: host path volume is forbidden"},
+			"testdata/flow.yaml:12: Flow company.team/steal: no-host-path: tasks[0].taskRunner.podSpec.volumes[0].hostPath.path: host path volume is forbidden"},
 		"audit mode warns and exits 0":          {[]string{"check", "--mode", "audit", "testdata/flow.yaml"}, "", 0, "(warn: "},
 		"a hardened Pod passes":                 {[]string{"check", "testdata/hardened.yaml"}, "", 0, "metadata-egress-blocked: not evaluated"},
 		"egress required":                       {[]string{"check", "--no-mutate", "--require-network-policy", "testdata/hardened.yaml"}, "", 1, "no NetworkPolicy with Egress"},
 		"egress required, managed policy":       {[]string{"check", "--require-network-policy", "testdata/hardened.yaml"}, "", 0, "would set spec.containers[0].env[HOME]=/tmp"},
-		"stdin":                                 {[]string{"check", "--all-pods", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n", 1, "<stdin>: Pod default/p: no-host-network"},
+		"stdin":                                 {[]string{"check", "--all-pods", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: a, image: b}]}\n", 1, "<stdin>:3: Pod default/p: no-host-network"},
 		"unknown field names document and line": {[]string{"check", "-"}, "---\nkind: Pod\nmetadata: {name: x}\n---\n\nkind: Pod\nspec: {containers: [{name: a, imagee: b}]}\n", 2, `document 2 (line 5): Pod: unknown field "spec.containers[0].imagee"`},
-		"neither object nor flow":               {[]string{"check", "-"}, "foo: bar\n", 2, "expected a Kubernetes object (apiVersion and kind) or a Kestra flow"},
+		"neither object nor flow":               {[]string{"check", "-"}, "foo: bar\n", 0, "<stdin>:1: document: skipped: not a Kubernetes object (apiVersion and kind) or a Kestra flow"},
+		"--strict refuses it":                   {[]string{"check", "--strict", "-"}, "foo: bar\n", 2, "<stdin>: document 1 (line 1): not a Kubernetes object (apiVersion and kind) or a Kestra flow (id, namespace and tasks) (--strict)"},
+		"lower-case pod is skipped, not silent": {[]string{"check", "-"}, "kind: pod\nmetadata: {name: p}\n", 0, `<stdin>:1: pod default/p: skipped: kind "pod" is not Pod`},
+		"--strict refuses lower-case pod":       {[]string{"check", "--strict", "-"}, "kind: pod\nmetadata: {name: p}\n", 2, `kind "pod" is not Pod`},
+		"--strict keeps other kinds skipped":    {[]string{"check", "--strict", "-"}, "kind: ConfigMap\nmetadata: {name: c}\n", 0, "ConfigMap default/c: skipped: kind ConfigMap holds no Pod"},
 		"a templated value fails closed": {[]string{"check", "-"}, "id: f\nnamespace: team\ntasks:\n- id: t\n  type: io.kestra.plugin.kubernetes.core.PodCreate\n  spec: {hostNetwork: \"{{ inputs.h }}\", containers: [{name: c, image: b}]}\n", 1,
-			"<stdin>: Flow team/f: no-host-network: tasks[0].spec.hostNetwork: cannot be checked statically (deny: "},
+			"<stdin>:6: Flow team/f: no-host-network: tasks[0].spec.hostNetwork: cannot be checked statically (deny: "},
 		"a KestraFlow is read as a flow": {[]string{"check", "-"}, "kind: KestraFlow\nmetadata: {name: kf}\nspec:\n  source: |\n    id: f\n    namespace: n\n    variables: {imds: 2852039166}\n    tasks: []\n", 1,
-			"<stdin>: KestraFlow default/kf: no-metadata-address: variables.imds: metadata address in flow"},
+			"<stdin>:1: KestraFlow default/kf: no-metadata-address: variables.imds: metadata address in flow"},
 		"a List's Pods are checked": {[]string{"check", "--all-pods", "-"}, "kind: List\nitems: [{kind: Pod, metadata: {name: p}, spec: {hostNetwork: true, containers: [{name: a, image: b}]}}]\n", 1,
-			"<stdin>: Pod default/p: no-host-network"},
+			"<stdin>:1: Pod default/p: no-host-network"},
 		"a key in another case is refused": {[]string{"check", "-"}, "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, hostnetwork: false, containers: [{name: a, image: b}]}\n", 2,
 			`unknown field "spec.hostnetwork" (keys are case-sensitive`},
 		"missing file": {[]string{"check", "nope.yaml"}, "", 2, "nope.yaml"},
@@ -72,7 +76,7 @@ func TestCheckAsTheClusterWouldAdmit(t *testing.T) {
 		notContains []string
 	}{
 		"Kestra's default Pod is admitted after mutation": {[]string{"check", "testdata/kestra-default.yaml"}, 0, []string{
-			"testdata/kestra-default.yaml: Pod kestra/kestra-default: would set spec.securityContext.runAsUser=65532",
+			"testdata/kestra-default.yaml:1: Pod kestra/kestra-default: would set spec.securityContext.runAsUser=65532",
 			"Pod kestra/kestra-default: would set spec.containers[0].env[HOME]=/tmp",
 			"Pod kestra/kestra-default: would set spec.automountServiceAccountToken=false",
 		}, []string{"(deny: ", "(warn: "}},
@@ -84,20 +88,20 @@ func TestCheckAsTheClusterWouldAdmit(t *testing.T) {
 			"Pod kestra/docker-socket: no-host-path: spec.volumes[0].hostPath.path: host path volume is forbidden (deny: ",
 		}, []string{"run-as-non-root"}},
 		"Kestra's webserver is skipped": {[]string{"check", "testdata/kestra-webserver.yaml"}, 0, []string{
-			`testdata/kestra-webserver.yaml: Deployment kestra/kestra-webserver: skipped: not a task runner: its labels do not match taskRunnerSelector "kestra.io/taskrun-id" and kestra is not in runnerNamespaces (--all-pods evaluates it)`,
+			`testdata/kestra-webserver.yaml:1: Deployment kestra/kestra-webserver: skipped: not a task runner: its labels do not match taskRunnerSelector "kestra.io/taskrun-id" and kestra is not in runnerNamespaces (--all-pods evaluates it)`,
 		}, []string{"would set", "deny"}},
 		"--all-pods evaluates it": {[]string{"check", "--all-pods", "testdata/kestra-webserver.yaml"}, 0, []string{
 			"Deployment kestra/kestra-webserver: would set spec.containers[0].env[HOME]=/tmp",
 			"Deployment kestra/kestra-webserver: no-service-account-token: spec.automountServiceAccountToken: service account token may be mounted (warn: ",
-		}, []string{"skipped"}},
+		}, []string{"skipped:"}},
 		"--all-pods --no-mutate": {[]string{"check", "--all-pods", "--no-mutate", "testdata/kestra-webserver.yaml"}, 1, []string{
 			"Deployment kestra/kestra-webserver: read-only-root-filesystem: ",
 		}, nil},
 		"a runner namespace takes every Pod": {[]string{"check", "--runner-namespaces", "kestra", "--no-mutate", "testdata/kestra-webserver.yaml"}, 1, []string{
 			"Deployment kestra/kestra-webserver: run-as-non-root: ",
-		}, []string{"skipped"}},
+		}, []string{"skipped:"}},
 		"kube-system is never intercepted": {[]string{"check", "--all-pods=false", "-"}, 0, []string{
-			"<stdin>: Pod kube-system/p: skipped: namespace kube-system is never intercepted",
+			"<stdin>:1: Pod kube-system/p: skipped: namespace kube-system is never intercepted",
 		}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {

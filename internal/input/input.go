@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,6 +42,20 @@ type Object struct {
 	Flow map[string]any
 	// Exception is set for kestra-guard PolicyExceptions.
 	Exception *v1alpha1.PolicyException
+	// Skip says why the document is read but not checked (a kind that
+	// holds no Pod, a YAML file that is not a Kubernetes object); "" for
+	// the documents that are checked.
+	Skip string
+	// Unrecognised marks a skipped document that is not a Kubernetes object
+	// or flow at all, or whose kind differs only in case from a checked one:
+	// `check --strict` refuses it.
+	Unrecognised bool
+
+	// source is the document's YAML, for FieldLine; templatePrefix leads
+	// from the document's root to a workload's Pod template.
+	source         []byte
+	templatePrefix string
+	listItem       bool
 }
 
 // Error is an input that cannot be read or parsed.
@@ -61,42 +76,71 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Read reads every path: a file, a folder (walked for .yaml, .yml and
-// .json files) or "-" for stdin.
+// .json files) or "-" for stdin. It stops at the first input that cannot be
+// read; ReadAll reads them all.
 func Read(paths []string, stdin io.Reader) ([]Object, error) {
+	objs, errs := ReadAll(paths, stdin)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return objs, nil
+}
+
+// ReadAll reads every path as Read does and returns what it could read with
+// every input that could not: each file, and each document of a file, on
+// its own. Inside a folder, hidden files and folders (".github", ".git")
+// are not walked; a path named explicitly is read whatever its name.
+func ReadAll(paths []string, stdin io.Reader) ([]Object, []error) {
 	var out []Object
+	var errs []error
+	add := func(objs []Object, err error) {
+		out = append(out, objs...)
+		if err != nil {
+			errs = append(errs, splitErrors(err)...)
+		}
+	}
 	for _, p := range paths {
 		if p == "-" {
 			b, err := io.ReadAll(stdin)
 			if err != nil {
-				return nil, &Error{File: "<stdin>", Err: err}
+				errs = append(errs, &Error{File: "<stdin>", Err: err})
+				continue
 			}
-			objs, err := Parse("<stdin>", b)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, objs...)
+			add(Parse("<stdin>", b))
 			continue
 		}
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				return &Error{File: path, Err: err}
+				errs = append(errs, &Error{File: path, Err: err})
+				return nil
+			}
+			if path != p && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
 			}
 			if d.IsDir() || (path != p && !isManifest(path)) {
 				return nil
 			}
 			b, err := os.ReadFile(path)
 			if err != nil {
-				return &Error{File: path, Err: err}
+				errs = append(errs, &Error{File: path, Err: err})
+				return nil
 			}
-			objs, err := Parse(path, b)
-			out = append(out, objs...)
-			return err
+			add(Parse(path, b))
+			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
 	}
-	return out, nil
+	return out, errs
+}
+
+// splitErrors undoes errors.Join.
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func isManifest(path string) bool {
@@ -130,44 +174,56 @@ func splitDocuments(b []byte) []document {
 	return append(docs, cur)
 }
 
-// Parse reads the documents of one file. Keys are matched case-sensitively,
+// Parse reads the documents of one file; a document that cannot be read
+// does not stop the others, and the error joins one Error per document. Keys are matched case-sensitively,
 // as the API server does: a key that differs from a field only in case is an
 // unknown field, and unknown or repeated fields are errors (as with kubectl's
 // default strict field validation). Lists (kind List, or any kind ending in
 // List with items) are expanded into their items.
 func Parse(file string, b []byte) ([]Object, error) {
 	var out []Object
+	var errs []error
 	docNo := 0
 	for _, d := range splitDocuments(b) {
-		fail := func(err error) error {
-			return &Error{File: file, Doc: docNo + 1, Line: d.line, Err: err}
-		}
-		j, err := yaml.YAMLToJSONStrict(d.data)
-		if err != nil {
-			return out, fail(fmt.Errorf("expected YAML or JSON: %w", err))
-		}
-		var head any
-		if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &head); err != nil {
-			return out, fail(fmt.Errorf("expected YAML or JSON: %w", err))
-		}
-		if head == nil {
+		objs, empty, err := parseDocument(d)
+		if empty {
 			continue // empty or comments only
 		}
-		m, ok := head.(map[string]any)
-		if !ok {
-			return out, fail(fmt.Errorf("expected YAML or JSON: expected an object, found %s", shown(head)))
-		}
-		objs, err := decodeDocument(m, j, 0)
-		if err != nil {
-			return out, fail(err)
-		}
 		docNo++
+		if err != nil {
+			errs = append(errs, &Error{File: file, Doc: docNo, Line: d.line, Err: err})
+			continue
+		}
 		for i := range objs {
 			objs[i].File, objs[i].Doc, objs[i].Line = file, docNo, d.line
+			if !objs[i].listItem && (objs[i].Pod != nil || objs[i].Kind == "Flow") {
+				objs[i].source = d.data
+			}
 		}
 		out = append(out, objs...)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+// parseDocument reads one document; empty says it holds nothing.
+func parseDocument(d document) (objs []Object, empty bool, err error) {
+	j, err := yaml.YAMLToJSONStrict(d.data)
+	if err != nil {
+		return nil, false, fmt.Errorf("expected YAML or JSON: %w", err)
+	}
+	var head any
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &head); err != nil {
+		return nil, false, fmt.Errorf("expected YAML or JSON: %w", err)
+	}
+	if head == nil {
+		return nil, true, nil
+	}
+	m, ok := head.(map[string]any)
+	if !ok {
+		return []Object{{Skip: "not a Kubernetes object or Kestra flow: the document is " + shown(head) + ", not an object", Unrecognised: true}}, false, nil
+	}
+	objs, err = decodeDocument(m, j, 0)
+	return objs, false, err
 }
 
 // maxListDepth bounds Lists nested in Lists.
@@ -186,7 +242,7 @@ func decodeDocument(head map[string]any, data []byte, depth int) ([]Object, erro
 			o.Name, _ = head["id"].(string)
 			return []Object{o}, nil
 		}
-		return nil, fmt.Errorf("expected a Kubernetes object (apiVersion and kind) or a Kestra flow (id, namespace and tasks)")
+		return []Object{{Skip: "not a Kubernetes object (apiVersion and kind) or a Kestra flow (id, namespace and tasks)", Unrecognised: true}}, nil
 	case kind == "KestraFlow":
 		o, err := kestraFlow(head)
 		if err != nil {
@@ -204,9 +260,32 @@ func decodeDocument(head map[string]any, data []byte, depth int) ([]Object, erro
 		return nil, err
 	}
 	if o.Kind == "" {
-		return nil, nil
+		return []Object{skippedKind(kind, head)}, nil
 	}
 	return []Object{o}, nil
+}
+
+// checkedKinds are the kinds decode reads.
+var checkedKinds = []string{"Pod", "NetworkPolicy", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "PolicyException", "KestraFlow"}
+
+// skippedKind describes an object of a kind that is not checked.
+func skippedKind(kind string, head map[string]any) Object {
+	o := Object{Kind: kind, Namespace: metav1.NamespaceDefault}
+	if meta, ok := head["metadata"].(map[string]any); ok {
+		o.Name, _ = meta["name"].(string)
+		if ns, _ := meta["namespace"].(string); ns != "" {
+			o.Namespace = ns
+		}
+	}
+	for _, k := range checkedKinds {
+		if strings.EqualFold(k, kind) {
+			o.Skip = fmt.Sprintf("kind %q is not %s: kinds are case-sensitive, and the API server would refuse it", kind, k)
+			o.Unrecognised = true
+			return o
+		}
+	}
+	o.Skip = "kind " + kind + " holds no Pod and is not checked"
+	return o
 }
 
 // decodeList expands the items of a List, each read as a document of its own.
@@ -231,6 +310,9 @@ func decodeList(kind string, items any, depth int) ([]Object, error) {
 		objs, err := decodeDocument(m, b, depth+1)
 		if err != nil {
 			return out, fmt.Errorf("%s: items[%d]: %w", kind, i, err)
+		}
+		for j := range objs {
+			objs[j].listItem = true
 		}
 		out = append(out, objs...)
 	}
@@ -331,6 +413,10 @@ func (o *Object) decode(kind string, data []byte) error {
 		o.Namespace = metav1.NamespaceDefault
 	}
 	if tmpl != nil {
+		o.templatePrefix = "spec.template."
+		if kind == "CronJob" {
+			o.templatePrefix = "spec.jobTemplate.spec.template."
+		}
 		o.Pod = &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec}
 		o.Pod.Namespace, o.Pod.Name = o.Namespace, o.Name
 	} else if o.Pod != nil {

@@ -48,7 +48,7 @@ func TestParse(t *testing.T) {
 	for _, o := range objs {
 		got = append(got, o.Kind+" "+o.Namespace+"/"+o.Name)
 	}
-	want := "Pod default/p,CronJob jobs/nightly,NetworkPolicy jobs/deny,Flow company.team/hello"
+	want := "Pod default/p,CronJob jobs/nightly,NetworkPolicy jobs/deny,ConfigMap default/ignored,Flow company.team/hello"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("objects = %v, want %s", got, want)
 	}
@@ -66,7 +66,6 @@ func TestParseErrorsNameFileDocumentAndLine(t *testing.T) {
 		"unknown field":  {"kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\nspec: {containerz: []}\n", `m.yaml: document 2 (line 4): Pod: unknown field "spec.containerz"`},
 		"wrong type":     {"kind: Pod\nspec: {hostNetwork: maybe}\n", "m.yaml: document 1 (line 1): Pod:"},
 		"not YAML":       {"kind: [\n", "m.yaml: document 1 (line 1): expected YAML or JSON"},
-		"neither kind":   {"foo: bar\n", "expected a Kubernetes object (apiVersion and kind) or a Kestra flow"},
 		"bad deployment": {"kind: Deployment\nspec: {template: {spec: {containers: 1}}}\n", "Deployment:"},
 		// Go's encoding/json matches keys case-insensitively, so the last of
 		// these won and hid hostNetwork: true; the API server and Kestra match
@@ -100,7 +99,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error %v does not name the file", err)
 		}
 		for _, o := range objs {
-			if o.Kind == "" || (o.Pod == nil && o.NetworkPolicy == nil && o.Flow == nil) {
+			if o.Skip == "" && (o.Kind == "" || (o.Pod == nil && o.NetworkPolicy == nil && o.Flow == nil && o.Exception == nil)) {
 				t.Fatalf("object without content: %+v", o)
 			}
 		}
@@ -139,15 +138,58 @@ spec:
 	for _, o := range objs {
 		got = append(got, fmt.Sprintf("%s %s/%s doc %d", o.Kind, o.Namespace, o.Name, o.Doc))
 	}
-	want := "Pod x/a doc 1,Pod default/b doc 1,KestraFlow kestra/steal-flow doc 2"
+	want := "Pod x/a doc 1,Pod default/b doc 1,ConfigMap default/ignored doc 1,KestraFlow kestra/steal-flow doc 2"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("objects = %v, want %s", got, want)
 	}
 	if !objs[0].Pod.Spec.HostNetwork {
 		t.Error("the List item's hostNetwork was not read")
 	}
-	vars, _ := objs[2].Flow["variables"].(map[string]any)
+	vars, _ := objs[3].Flow["variables"].(map[string]any)
 	if vars["imds"] != int64(2852039166) {
 		t.Errorf("flow variables = %#v, want the integer kept exact", vars)
+	}
+}
+
+// Documents that are read but not checked come back with the reason, so
+// that check reports them instead of passing over them in silence.
+func TestParseSkipsWithReason(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in           string
+		kind, reason string
+		unrecognised bool
+	}{
+		"chart values":        {"replicaCount: 1\nimage: {repository: x}\n", "", "not a Kubernetes object (apiVersion and kind) or a Kestra flow", true},
+		"GitHub workflow":     {"name: ci\non: [push]\njobs: {test: {runs-on: ubuntu-latest}}\n", "", "not a Kubernetes object", true},
+		"a list of strings":   {"- a\n- b\n", "", "not a Kubernetes object or Kestra flow: the document is a list", true},
+		"lower-case pod":      {"apiVersion: v1\nkind: pod\nmetadata: {name: p}\n", "pod", `kind "pod" is not Pod: kinds are case-sensitive`, true},
+		"lower-case workload": {"kind: deployment\n", "deployment", `kind "deployment" is not Deployment`, true},
+		"unknown kind":        {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n", "ConfigMap", "kind ConfigMap holds no Pod and is not checked", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Parse("m.yaml", []byte(tc.in))
+			if err != nil || len(objs) != 1 {
+				t.Fatalf("Parse = %+v, %v; want one skipped object", objs, err)
+			}
+			o := objs[0]
+			if o.Kind != tc.kind || !strings.Contains(o.Skip, tc.reason) || o.Unrecognised != tc.unrecognised || o.Line != 1 {
+				t.Errorf("got kind %q skip %q unrecognised %v line %d; want kind %q, skip containing %q, unrecognised %v, line 1",
+					o.Kind, o.Skip, o.Unrecognised, o.Line, tc.kind, tc.reason, tc.unrecognised)
+			}
+		})
+	}
+}
+
+// A broken document does not hide the documents after it, nor another
+// broken one: each is an Error of its own.
+func TestParseReportsEveryBrokenDocument(t *testing.T) {
+	in := "kind: Pod\nspec: {hostNetwork: maybe}\n---\nkind: [\n---\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: a, image: b}]}\n"
+	objs, err := Parse("m.yaml", []byte(in))
+	if len(objs) != 1 || objs[0].Name != "ok" || objs[0].Line != 6 {
+		t.Errorf("objects = %+v, want Pod ok at line 6", objs)
+	}
+	errs := splitErrors(err)
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "document 1 (line 1)") || !strings.Contains(errs[1].Error(), "document 2 (line 4)") {
+		t.Errorf("errors = %v, want documents 1 and 2", errs)
 	}
 }
