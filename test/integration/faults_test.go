@@ -212,6 +212,10 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 		return nil
 	})
 	load := admitUnderLoad(g.Client, "runners")
+	// Checked also when a step below fails: what the gap did to trust and
+	// to admissions is the evidence.
+	defer load.check(t, 20)
+	defer probe.check(t)
 	time.Sleep(time.Second)
 
 	secret := func() *corev1.Secret {
@@ -285,8 +289,6 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 		t.Errorf("the old CA was kept %s after the new one was published, want server.caOverlap (%s)", kept.Round(100*time.Millisecond), testCAOverlap)
 	}
 	time.Sleep(3 * time.Second) // admissions on the API server's new connections
-	probe.check(t)
-	load.check(t, 20)
 }
 
 // load admits dry-run task runners from four clients until checked.
