@@ -90,6 +90,11 @@ type Server struct {
 	ShutdownDelay metav1.Duration `json:"shutdownDelay"`
 	// PprofAddr serves net/http/pprof when set (off by default).
 	PprofAddr string `json:"pprofAddr,omitempty"`
+	// CAOverlap is how long, with certMode self, a replaced CA stays in the
+	// webhook configurations after its successor is first published there:
+	// longer than the kubelet takes to deliver the new serving certificate
+	// to every replica (about a minute).
+	CAOverlap metav1.Duration `json:"caOverlap"`
 	// ExtraDNSNames are further names in the self-managed certificate.
 	ExtraDNSNames []string `json:"extraDNSNames,omitempty"`
 	// LogLevel is the least level logged: debug, info, warn or error.
@@ -119,6 +124,7 @@ func Default() Config {
 			LeaderElection: true,
 			MaxBodyBytes:   3 << 20,
 			ShutdownDelay:  metav1.Duration{Duration: 5 * time.Second},
+			CAOverlap:      metav1.Duration{Duration: 15 * time.Minute},
 			LogLevel:       "info",
 		},
 	}
@@ -220,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if s.ShutdownDelay.Duration < 0 || s.ShutdownDelay.Duration > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("server.shutdownDelay: %s: expected 0 to 5m", s.ShutdownDelay.Duration))
+	}
+	if s.CAOverlap.Duration < time.Second || s.CAOverlap.Duration > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("server.caOverlap: %s: expected 1s to 24h", s.CAOverlap.Duration))
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, s.LogLevel) {
 		errs = append(errs, fmt.Errorf("server.logLevel: %q: expected debug, info, warn or error", s.LogLevel))

@@ -17,21 +17,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// caOverlap is how long a replaced CA stays in the webhook configurations
-// after its successor appears: long enough for the kubelet to deliver the new
-// serving certificate to every replica (about a minute) several times over.
-const caOverlap = 15 * time.Minute
+// PublishedAnnotation, on each webhook configuration, records when the CA
+// first in its bundle was first published there (RFC 3339). The CA it
+// replaced is kept in the bundle until this time plus server.caOverlap.
+const PublishedAnnotation = "kestra-guard.io/ca-published-at"
 
 // caInjector keeps the CA bundle of both webhook configurations current
 // with the self-managed CA in the certificate Secret, and keeps the CA it
-// replaces there for caOverlap, so that replicas still serving a certificate
-// of the old CA are trusted until theirs is renewed. (cert-controller would
-// replace the bundle at once; it is left to issue and rotate certificates.)
+// replaces there for overlap (server.caOverlap) after the new one is
+// published, so that replicas still serving a certificate of the old CA are
+// trusted until theirs is renewed. (cert-controller would replace the
+// bundle at once; it is left to issue and rotate certificates.)
 type caInjector struct {
 	client     client.Client
 	secret     types.NamespacedName
 	mutating   string
 	validating string
+	overlap    time.Duration
 	log        logr.Logger
 	injected   atomic.Bool
 }
@@ -61,8 +63,10 @@ func (c *caInjector) reconcile(ctx context.Context) error {
 		return fmt.Errorf("reading Secret %s: %w", c.secret, err)
 	}
 	current := sec.Data["ca.crt"]
-	if len(current) == 0 {
-		return fmt.Errorf("secret %s has no ca.crt yet", c.secret)
+	// A Secret whose ca.crt does not parse (being replaced, or damaged) must
+	// not reach the bundle: publishing it would drop the CA still serving.
+	if firstCert(current) == nil {
+		return fmt.Errorf("secret %s: ca.crt: expected a PEM certificate, found %d bytes that are none", c.secret, len(current))
 	}
 	if err := c.update(ctx, &admissionregv1.MutatingWebhookConfiguration{}, c.mutating, current); err != nil {
 		return err
@@ -70,7 +74,8 @@ func (c *caInjector) reconcile(ctx context.Context) error {
 	return c.update(ctx, &admissionregv1.ValidatingWebhookConfiguration{}, c.validating, current)
 }
 
-// update sets the bundle of every webhook of the named configuration.
+// update sets the bundle of every webhook of the named configuration, and
+// the time the current CA was first published there.
 func (c *caInjector) update(ctx context.Context, obj client.Object, name string, current []byte) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := c.client.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
@@ -87,33 +92,62 @@ func (c *caInjector) update(ctx context.Context, obj client.Object, name string,
 				bundles = append(bundles, &o.Webhooks[i].ClientConfig.CABundle)
 			}
 		}
+		now := time.Now()
+		published := Published(current, bundles, obj.GetAnnotations()[PublishedAnnotation], now)
 		changed := false
 		for _, b := range bundles {
-			if want := Bundle(current, *b, time.Now()); !bytes.Equal(want, *b) {
+			if want := Bundle(current, *b, published.Add(c.overlap), now); !bytes.Equal(want, *b) {
 				*b, changed = want, true
 			}
+		}
+		stamp := published.UTC().Format(time.RFC3339)
+		if obj.GetAnnotations()[PublishedAnnotation] != stamp {
+			ann := obj.GetAnnotations()
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[PublishedAnnotation] = stamp
+			obj.SetAnnotations(ann)
+			changed = true
 		}
 		if !changed {
 			return nil
 		}
-		c.log.Info("updated the CA bundle", "configuration", name)
+		c.log.Info("updated the CA bundle", "configuration", name, "publishedAt", stamp, "oldCAsUntil", published.Add(c.overlap).UTC().Format(time.RFC3339))
 		return c.client.Update(ctx, obj)
 	})
 }
 
+// Published is when the current CA was first published in the bundles: the
+// recorded time when every bundle already starts with it and the record
+// parses, else now (a new CA, or a record lost: the overlap starts again,
+// which keeps old CAs longer, never shorter).
+func Published(current []byte, bundles []*[]byte, recorded string, now time.Time) time.Time {
+	cur := firstCert(current)
+	at, err := time.Parse(time.RFC3339, recorded)
+	if err != nil || cur == nil || len(bundles) == 0 || at.After(now) {
+		return now
+	}
+	for _, b := range bundles {
+		if first := firstCert(*b); first == nil || !first.Equal(cur) {
+			return now
+		}
+	}
+	return at
+}
+
 // Bundle is the CA bundle to publish: the current CA, then each CA of the
-// old bundle that is a different, unexpired certificate and was replaced
-// less than caOverlap ago (the current CA is dated by cert-controller an
-// hour before it was issued).
-func Bundle(current, old []byte, now time.Time) []byte {
+// old bundle that is a different, unexpired certificate, as long as now is
+// before keepOldUntil (the time the current CA was first published plus
+// server.caOverlap).
+func Bundle(current, old []byte, keepOldUntil, now time.Time) []byte {
 	cur := firstCert(current)
 	out := bytes.TrimSpace(current)
 	if cur == nil {
 		return append(out, '\n')
 	}
-	issued := cur.NotBefore.Add(time.Hour)
 	for _, c := range certs(old) {
-		if c.Equal(cur) || now.After(c.NotAfter) || now.After(issued.Add(caOverlap)) {
+		if c.Equal(cur) || now.After(c.NotAfter) || !now.Before(keepOldUntil) {
 			continue
 		}
 		out = append(out, '\n')

@@ -116,14 +116,6 @@ func Apply(ctx context.Context, c client.Client, obj *unstructured.Unstructured,
 	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), append(opts, client.FieldOwner("test"), client.ForceOwnership)...)
 }
 
-// WithEnvtestAdmissionPlugins restores envtest's admission plugins
-// (ServiceAccount off). Only TestCertificateRotationUnderLoad uses it: with
-// the default plugins its CA-rotation step does not see two CAs within 30 s
-// (under investigation; see the helper report for issue 13).
-func WithEnvtestAdmissionPlugins(env *envtest.Environment) {
-	env.ControlPlane.GetAPIServer().Configure().Set("disable-admission-plugins", "ServiceAccount")
-}
-
 // FreePort is a TCP port free on loopback at the time of the call.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -191,7 +191,7 @@ func StartWithChartWebhooks(values map[string]any, opts ...func(*envtest.Environ
 	for i := range vwc.Webhooks {
 		trimPath(&vwc.Webhooks[i].ClientConfig)
 	}
-	cp, stop, err := Start(append([]func(*envtest.Environment){func(env *envtest.Environment) {
+	cp, stop, err := Start(append([]func(*envtest.Environment){WithExceptionCRD, func(env *envtest.Environment) {
 		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{mwc}
 		env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
 	}}, opts...)...)

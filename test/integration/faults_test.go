@@ -2,9 +2,9 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/server"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -97,72 +98,197 @@ func TestSlowWebhookIsRefused(t *testing.T) {
 	outageExpectations(t, g, "deadline")
 }
 
-// Serving goes on across a certificate rotation under load: cert-controller
-// issues a new serving certificate, it reaches the disk, the server reloads
-// it without restart, and no admission fails.
-func TestCertificateRotationUnderLoad(t *testing.T) {
-	mod, env := framework.SelfManagedCerts(t.TempDir())
-	g := framework.RunGuarded(t, nil, mod, env, framework.WithEnvtestAdmissionPlugins)
-	ctx := context.Background()
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
-	served := func() string {
-		conn, err := tls.Dial("tcp", "localhost:"+strconv.Itoa(g.Config.Server.Port), &tls.Config{InsecureSkipVerify: true}) // only reads the served certificate
-		if err != nil {
-			return ""
-		}
-		defer func() { _ = conn.Close() }()
-		sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
-		return hex.EncodeToString(sum[:])
-	}
-	before := served()
-	if before == "" {
-		t.Fatal("no certificate served")
-	}
+// testCAOverlap is server.caOverlap in the rotation test: longer than the
+// simulated kubelet takes to put a new Secret on disk (3 s plus polling).
+const testCAOverlap = 12 * time.Second
 
-	load := admitUnderLoad(g.Client, "runners")
-	time.Sleep(time.Second)
-	var sec corev1.Secret
-	if err := g.Client.Get(ctx, client.ObjectKey{Namespace: framework.GuardNamespace, Name: g.Config.Server.CertSecret}, &sec); err != nil {
+// trustProbe opens a new TLS connection to the server every 50 ms, trusting
+// only the CA bundle of the mutating webhook configuration as read just
+// before, and verifying the name the API server uses (localhost): what a new
+// connection of the API server would see at that moment. The API server
+// itself pools connections, so its admissions alone would miss a gap.
+type trustProbe struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+	leaf       atomic.Pointer[x509.Certificate]
+	stop       chan struct{}
+	done       chan struct{}
+}
+
+func probeTrust(g *framework.Guarded) *trustProbe {
+	p := &trustProbe{stop: make(chan struct{}), done: make(chan struct{})}
+	addr := "localhost:" + strconv.Itoa(g.Config.Server.Port)
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			var mwc admissionregv1.MutatingWebhookConfiguration
+			if err := g.Client.Get(context.Background(), client.ObjectKey{Name: g.Config.Server.MutatingName}, &mwc); err != nil {
+				continue // the API server, not trust
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(mwc.Webhooks[0].ClientConfig.CABundle) {
+				p.fail(fmt.Errorf("the bundle holds no certificate: %q", mwc.Webhooks[0].ClientConfig.CABundle))
+				continue
+			}
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12})
+			if err != nil {
+				p.fail(fmt.Errorf("new connection with the bundle of resourceVersion %s: %w", mwc.ResourceVersion, err))
+				continue
+			}
+			p.leaf.Store(conn.ConnectionState().PeerCertificates[0])
+			_ = conn.Close()
+			p.ok.Add(1)
+		}
+	}()
+	return p
+}
+
+func (p *trustProbe) fail(err error) {
+	p.failed.Add(1)
+	p.firstErr.CompareAndSwap(nil, err.Error())
+}
+
+func (p *trustProbe) check(t *testing.T) {
+	t.Helper()
+	close(p.stop)
+	<-p.done
+	t.Logf("%d new TLS connections trusted the published bundle, %d did not", p.ok.Load(), p.failed.Load())
+	if p.failed.Load() > 0 {
+		t.Errorf("%d new connections did not trust the served certificate; first: %v", p.failed.Load(), p.firstErr.Load())
+	}
+}
+
+// bundleOf returns the CAs of the mutating configuration's bundle and its
+// publication annotation.
+func bundleOf(t *testing.T, g *framework.Guarded) ([]*x509.Certificate, string) {
+	t.Helper()
+	var mwc admissionregv1.MutatingWebhookConfiguration
+	if err := g.Client.Get(context.Background(), client.ObjectKey{Name: g.Config.Server.MutatingName}, &mwc); err != nil {
 		t.Fatal(err)
 	}
-	delete(sec.Data, "tls.crt") // cert-controller issues a new serving certificate under the same CA
-	if err := g.Client.Update(ctx, &sec); err != nil {
+	var out []*x509.Certificate
+	rest := mwc.Webhooks[0].ClientConfig.CABundle
+	for {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			return out, mwc.Annotations[server.PublishedAnnotation]
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+}
+
+// Serving goes on across certificate rotations under load, with the API
+// server's default admission plugins: cert-controller issues a new serving
+// certificate, then a brand-new CA (never seen by the API server) and a
+// certificate from it. Throughout, a new TLS connection trusting only the
+// published bundle accepts the served certificate, and no admission through
+// the API server fails. The old CA leaves the bundle server.caOverlap after
+// the new one was published: then the API server builds a new client (the
+// bundle changed) and so opens new connections, which must trust the new
+// certificate.
+func TestCertificateRotationUnderLoad(t *testing.T) {
+	certs, env := framework.SelfManagedCerts(t.TempDir())
+	mod := func(c *config.Config) {
+		certs(c)
+		c.Server.CAOverlap.Duration = testCAOverlap
+	}
+	g := framework.RunGuarded(t, nil, mod, env)
+	ctx := context.Background()
+	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	probe := probeTrust(g)
+	framework.Eventually(t, func() error {
+		if probe.leaf.Load() == nil {
+			return errors.New("no certificate served yet")
+		}
+		return nil
+	})
+	load := admitUnderLoad(g.Client, "runners")
+	// Checked also when a step below fails: what the gap did to trust and
+	// to admissions is the evidence.
+	defer load.check(t, 20)
+	defer probe.check(t)
+	time.Sleep(time.Second)
+
+	secret := func() *corev1.Secret {
+		var sec corev1.Secret
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: framework.GuardNamespace, Name: g.Config.Server.CertSecret}, &sec); err != nil {
+			t.Fatal(err)
+		}
+		return &sec
+	}
+
+	// The serving certificate, under the same CA.
+	before := probe.leaf.Load()
+	sec := secret()
+	delete(sec.Data, "tls.crt")
+	if err := g.Client.Update(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, func() error {
-		if after := served(); after == before || after == "" {
+		if probe.leaf.Load().Equal(before) {
 			return errors.New("the server still serves the old certificate")
 		}
 		return nil
 	})
 	time.Sleep(2 * time.Second)
 
-	// Then the CA itself: cert-controller issues a new CA and serving
-	// certificate; the bundle holds both CAs while the new certificate
-	// reaches the disk, so no admission fails either.
-	before = served()
-	if err := g.Client.Get(ctx, client.ObjectKey{Namespace: framework.GuardNamespace, Name: g.Config.Server.CertSecret}, &sec); err != nil {
-		t.Fatal(err)
-	}
-	sec.Data["ca.crt"] = []byte("not a certificate")
-	if err := g.Client.Update(ctx, &sec); err != nil {
-		t.Fatal(err)
-	}
+	// The CA: cert-controller replaces a ca.crt that does not parse with a
+	// new CA and a serving certificate from it.
+	// envtest's own CA, in the bundle at start, leaves it first.
+	var oldCAs []*x509.Certificate
 	framework.Eventually(t, func() error {
-		var mwc admissionregv1.MutatingWebhookConfiguration
-		if err := g.Client.Get(ctx, client.ObjectKey{Name: g.Config.Server.MutatingName}, &mwc); err != nil {
-			return err
-		}
-		if n := strings.Count(string(mwc.Webhooks[0].ClientConfig.CABundle), "BEGIN CERTIFICATE"); n < 2 {
-			return fmt.Errorf("the bundle holds %d CAs, want the new and the old", n)
-		}
-		if after := served(); after == before || after == "" {
-			return errors.New("the server still serves the certificate of the old CA")
+		if oldCAs, _ = bundleOf(t, g); len(oldCAs) != 1 {
+			return fmt.Errorf("before the CA rotation the bundle holds %d CAs, want 1", len(oldCAs))
 		}
 		return nil
 	})
-	time.Sleep(2 * time.Second)
-	load.check(t, 20)
+	sec = secret()
+	sec.Data["ca.crt"] = []byte("not a certificate")
+	if err := g.Client.Update(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	var newCA *x509.Certificate
+	framework.Eventually(t, func() error {
+		cas, _ := bundleOf(t, g)
+		if len(cas) != 2 || cas[0].Equal(oldCAs[0]) || !cas[1].Equal(oldCAs[0]) {
+			return fmt.Errorf("the bundle holds %d CAs, want the new and then the old", len(cas))
+		}
+		newCA = cas[0]
+		return nil
+	})
+	framework.Eventually(t, func() error {
+		if err := probe.leaf.Load().CheckSignatureFrom(newCA); err != nil {
+			return fmt.Errorf("the server still serves a certificate of the old CA: %w", err)
+		}
+		return nil
+	})
+	var dropped time.Time
+	framework.Eventually(t, func() error {
+		if cas, _ := bundleOf(t, g); len(cas) != 1 || !cas[0].Equal(newCA) {
+			return fmt.Errorf("the bundle holds %d CAs, want only the new one after %s", len(cas), testCAOverlap)
+		}
+		dropped = time.Now()
+		return nil
+	})
+	_, stamp := bundleOf(t, g)
+	published, err := time.Parse(time.RFC3339, stamp)
+	if err != nil {
+		t.Fatalf("annotation %s: %v", server.PublishedAnnotation, err)
+	}
+	// The stamp has whole seconds; the injector polls every second.
+	if kept := dropped.Sub(published); kept < testCAOverlap-time.Second || kept > testCAOverlap+5*time.Second {
+		t.Errorf("the old CA was kept %s after the new one was published, want server.caOverlap (%s)", kept.Round(100*time.Millisecond), testCAOverlap)
+	}
+	time.Sleep(3 * time.Second) // admissions on the API server's new connections
 }
 
 // load admits dry-run task runners from four clients until checked.
