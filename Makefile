@@ -26,6 +26,12 @@ build: ## Build bin/kestra-guard (static).
 image: build ## Container image as a docker-archive tarball, without Docker: dist/kestra-guard-image.tar.
 	$(GO) run ./hack/image -binary $(BIN) -tag $(IMAGE) -o dist/kestra-guard-image.tar
 
+.PHONY: images
+images: ## Release images for linux/amd64 and linux/arm64: dist/kestra-guard-image-<arch>.tar (cross-compiled, same flags).
+	@for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(BUILD_FLAGS) -o bin/linux-$$arch/kestra-guard ./cmd/kestra-guard || exit 1; \
+		$(GO) run ./hack/image -arch $$arch -binary bin/linux-$$arch/kestra-guard -tag $(IMAGE) -o dist/kestra-guard-image-$$arch.tar || exit 1; done
+
 .PHONY: e2e
 e2e: control-plane image ## Real node (kubelet, containerd, CNI, kube-router), chart installed, e2e suite (root).
 	IMAGE=$(IMAGE) hack/e2e/run.sh

@@ -15,6 +15,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -32,14 +33,15 @@ func main() {
 	binary := flag.String("binary", "bin/kestra-guard", "static kestra-guard binary to put at /kestra-guard")
 	tag := flag.String("tag", "ghcr.io/kestra-guard/kestra-guard:dev", "image reference to record in the archive")
 	out := flag.String("o", "dist/kestra-guard-image.tar", "docker-archive tarball to write")
+	arch := flag.String("arch", runtime.GOARCH, "architecture of the binary and the image: amd64 or arm64")
 	flag.Parse()
-	if err := run(*binary, *tag, *out); err != nil {
+	if err := run(*binary, *tag, *out, *arch); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
 }
 
-func run(binary, tag, out string) error {
+func run(binary, tag, out, arch string) error {
 	bin, err := os.ReadFile(binary)
 	if err != nil {
 		return fmt.Errorf("reading the binary (run make build first): %w", err)
@@ -47,12 +49,15 @@ func run(binary, tag, out string) error {
 	if len(bin) < 4 || !bytes.Equal(bin[:4], []byte("\x7fELF")) {
 		return fmt.Errorf("%s: expected an ELF binary", binary)
 	}
+	if err := checkArch(bin, arch); err != nil {
+		return fmt.Errorf("%s: %w", binary, err)
+	}
 	layer, err := rootfs(bin)
 	if err != nil {
 		return err
 	}
 	layerSum := digest(layer)
-	config, err := json.Marshal(imageConfig(layerSum))
+	config, err := json.Marshal(imageConfig(layerSum, arch))
 	if err != nil {
 		return err
 	}
@@ -135,12 +140,31 @@ func writeFile(tw *tar.Writer, name string, mode int64, data []byte) error {
 	return nil
 }
 
+// machines maps an image architecture to the ELF machine its binary must be.
+var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// checkArch refuses a binary built for another architecture than the image
+// records: a runtime would pull it and fail with "exec format error".
+func checkArch(bin []byte, arch string) error {
+	want, ok := machines[arch]
+	if !ok {
+		return fmt.Errorf("architecture %q: expected amd64 or arm64", arch)
+	}
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("reading ELF header: %w", err)
+	}
+	if f.Machine != want {
+		return fmt.Errorf("binary is %s, expected %s for architecture %s", f.Machine, want, arch)
+	}
+	return nil
+}
+
 // imageConfig is the OCI/Docker image configuration: the Dockerfile's
-// USER, ENTRYPOINT and CMD. The binary is built for the host's architecture
-// (make build does not cross-compile), which is the one recorded.
-func imageConfig(layerSum string) map[string]any {
+// USER, ENTRYPOINT and CMD, for the architecture of the binary.
+func imageConfig(layerSum, arch string) map[string]any {
 	return map[string]any{
-		"architecture": runtime.GOARCH,
+		"architecture": arch,
 		"os":           "linux",
 		"created":      time.Unix(0, 0).UTC().Format(time.RFC3339),
 		"config": map[string]any{
