@@ -74,23 +74,21 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 	}
 	v.Metrics.violation(metadataRule, string(action), string(mode))
 	log := v.Log.WithValues("uid", req.UID, "namespace", np.Namespace, "networkPolicy", np.Name, "mode", mode, "action", action)
-	if action == policy.Warn {
-		log.Info("admitted NetworkPolicy that reopens metadata egress: the rule is set to warn")
+	// admit lets the policy in, with one warning per opening.
+	admit := func(logMsg, prefix string) admission.Response {
+		log.Info(logMsg)
 		v.Metrics.decision("networkpolicy", "admitted", start)
 		warnings := make([]string, len(msgs))
 		for i, m := range msgs {
-			warnings[i] = "kestra-guard warning: " + metadataRule + ": " + m
+			warnings[i] = prefix + metadataRule + ": " + m
 		}
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
+	if action == policy.Warn {
+		return admit("admitted NetworkPolicy that reopens metadata egress: the rule is set to warn", "kestra-guard warning: ")
+	}
 	if mode == config.Audit {
-		log.Info("admitted NetworkPolicy that reopens metadata egress")
-		v.Metrics.decision("networkpolicy", "admitted", start)
-		warnings := make([]string, len(msgs))
-		for i, m := range msgs {
-			warnings[i] = "kestra-guard audit: enforce would deny: " + metadataRule + ": " + m
-		}
-		return admission.Allowed("").WithWarnings(warnings...)
+		return admit("admitted NetworkPolicy that reopens metadata egress", "kestra-guard audit: enforce would deny: ")
 	}
 	log.Info("denied NetworkPolicy that reopens metadata egress")
 	v.Metrics.decision("networkpolicy", "denied", start)
