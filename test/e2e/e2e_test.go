@@ -67,10 +67,10 @@ func TestKestraPodRunsHardened(t *testing.T) {
 		t.Fatalf("Pod %s was admitted without kestra-guard's mutation: securityContext %+v", p.Name, p.Spec.SecurityContext)
 	}
 	running(t, runnerNS, p.Name, "init-files", 2*time.Minute)
-	if err := upload(runnerNS, p.Name, "init-files", "/kestra/working-dir", map[string]string{"input.txt": "hello from kestra\n"}, true); err != nil {
+	if err := upload(t, runnerNS, p.Name, "init-files", "/kestra/working-dir", map[string]string{"input.txt": "hello from kestra\n"}, true); err != nil {
 		t.Fatalf("uploading input files: %v", err)
 	}
-	if err := upload(runnerNS, p.Name, "init-files", "/kestra", map[string]string{"ready": ""}, false); err != nil {
+	if err := upload(t, runnerNS, p.Name, "init-files", "/kestra", map[string]string{"ready": ""}, false); err != nil {
 		t.Fatalf("uploading the ready marker: %v", err)
 	}
 	code, msg := terminated(t, runnerNS, p.Name, "main", 2*time.Minute)
@@ -90,7 +90,7 @@ func TestKestraPodRunsHardened(t *testing.T) {
 	if got := files["kestra/working-dir/output.txt"]; strings.TrimSpace(got) != "18" {
 		t.Errorf("downloaded output.txt = %q, want the byte count 18 (files: %v)", got, keys(files))
 	}
-	if err := upload(runnerNS, p.Name, "out-files", "/kestra", map[string]string{"ended": ""}, false); err != nil {
+	if err := upload(t, runnerNS, p.Name, "out-files", "/kestra", map[string]string{"ended": ""}, false); err != nil {
 		t.Fatalf("uploading the ended marker: %v", err)
 	}
 	if code, _ := terminated(t, runnerNS, p.Name, "out-files", time.Minute); code != 0 {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,7 @@ func execIn(ns, pod, container string, stdin io.Reader, command ...string) ([]by
 // (fabric8 PodUpload) does: a tar staged in the target folder, extracted
 // with tar -xmf, removed, then counted (not for a marker, which ends the
 // container that waits for it).
-func upload(ns, pod, container, dir string, files map[string]string, count bool) error {
+func upload(t testing.TB, ns, pod, container, dir string, files map[string]string, count bool) error {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for name, data := range files {
@@ -222,8 +223,26 @@ func upload(ns, pod, container, dir string, files map[string]string, count bool)
 		return err
 	}
 	staged := dir + "/kg-e2e-upload.tar"
-	if _, err := execIn(ns, pod, container, &b, "sh", "-c", "mkdir -p "+dir+" && cat - > "+staged); err != nil {
-		return err
+	// Stdin over pods/exec can arrive short: the stream may close before
+	// the last bytes reach cat. fabric8 checks the staged size for this
+	// reason; so do we, and stage again (at most three times) when it
+	// differs, saying so in the test log.
+	for attempt := 1; ; attempt++ {
+		if _, err := execIn(ns, pod, container, bytes.NewReader(b.Bytes()), "sh", "-c", "mkdir -p "+dir+" && cat - > "+staged); err != nil {
+			return err
+		}
+		out, err := execIn(ns, pod, container, nil, "sh", "-c", "wc -c < "+staged)
+		if err != nil {
+			return err
+		}
+		got := strings.TrimSpace(string(out))
+		if got == strconv.Itoa(b.Len()) {
+			break
+		}
+		if attempt == 3 {
+			return fmt.Errorf("upload into %s: staged %s of %d bytes %d times", dir, got, b.Len(), attempt)
+		}
+		t.Logf("upload into %s/%s[%s]:%s: staged %s of %d bytes, staging again", ns, pod, container, dir, got, b.Len())
 	}
 	if _, err := execIn(ns, pod, container, nil, "sh", "-c", "tar -C "+dir+" -xmf "+staged+"; e=$?; rm "+staged+"; exit $e"); err != nil {
 		return err
