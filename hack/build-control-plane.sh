@@ -17,6 +17,8 @@ work="${root}/bin/k8s/.build"
 
 step() { echo "control-plane: $*" >&2; }
 fail() { echo "control-plane: FAILED while $*" >&2; exit 1; }
+# shellcheck source=hack/lib/kubernetes.sh
+source "${root}/hack/lib/kubernetes.sh"
 
 if [[ -x "${out}/kube-apiserver" && -x "${out}/etcd" && -f "${out}/.etcd-${etcd_version}" ]]; then
   echo "${out}"
@@ -35,39 +37,7 @@ export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 
 if [[ ! -x "${out}/kube-apiserver" ]]; then
   step "building kube-apiserver ${k8s_version} from k8s.io/kubernetes (first run only: about 10 minutes on 2 cores)"
-  mod="${work}/kube-apiserver-${k8s_version}"
-  rm -rf "${mod}" && mkdir -p "${mod}"
-  kgomod="$(cd "${mod}" && go mod download -json "k8s.io/kubernetes@${k8s_version}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')" \
-    || fail "downloading k8s.io/kubernetes@${k8s_version}"
-  [[ -f "${kgomod}" ]] || fail "reading the go.mod of k8s.io/kubernetes@${k8s_version}"
-  {
-    echo "module kestra-guard.local/kube-apiserver"
-    echo
-    echo "go $(sed -n 's/^go \(.*\)/\1/p' "${kgomod}")"
-    echo
-    echo "require k8s.io/kubernetes ${k8s_version}"
-    echo
-    # Every staging module k8s.io/kubernetes replaces with ./staging/... is published as v0.X.Y.
-    grep -E '^\s*k8s.io/[a-z0-9-]+ => ./staging/' "${kgomod}" \
-      | awk -v v="${api_version}" '{print "replace " $1 " => " $1 " " v}'
-  } > "${mod}/go.mod"
-  cat > "${mod}/tools.go" <<'EOF'
-//go:build tools
-
-package tools
-
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
-EOF
-  (cd "${mod}" && go mod tidy >/dev/null 2>&1 || go mod download) || fail "resolving modules for kube-apiserver"
-  minor="$(echo "${k8s_version}" | cut -d. -f2)"
-  ldflags="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X ${pkg}.gitVersion=${k8s_version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
-    ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
-  done
-  (cd "${mod}" && go build -trimpath -ldflags "${ldflags}" -o "${out}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver) \
-    || fail "compiling kube-apiserver ${k8s_version}"
-  mv "${out}/kube-apiserver.tmp" "${out}/kube-apiserver"
+  build_kubernetes kube-apiserver "${api_version}" "${k8s_version}" "${work}" "${out}" kube-apiserver
 fi
 
 if [[ ! -x "${out}/etcd" || ! -f "${out}/.etcd-${etcd_version}" ]]; then

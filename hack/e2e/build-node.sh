@@ -19,6 +19,8 @@ work="${out}/.build"
 
 step() { echo "build-node: $*" >&2; }
 fail() { echo "build-node: FAILED while $*" >&2; exit 1; }
+# shellcheck source=hack/lib/kubernetes.sh
+source "${root}/hack/lib/kubernetes.sh"
 
 mkdir -p "${out}" "${work}"
 export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
@@ -26,43 +28,7 @@ export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 components=(kubelet kube-controller-manager kube-scheduler)
 if [[ ! -f "${out}/.kubernetes-${k8s_version}" ]]; then
   step "building ${components[*]} ${k8s_version} from k8s.io/kubernetes (first run only: about 10 minutes on 2 cores)"
-  mod="${work}/node-${k8s_version}"
-  rm -rf "${mod}" && mkdir -p "${mod}"
-  kgomod="$(cd "${mod}" && go mod download -json "k8s.io/kubernetes@${k8s_version}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')" \
-    || fail "downloading k8s.io/kubernetes@${k8s_version}"
-  [[ -f "${kgomod}" ]] || fail "reading the go.mod of k8s.io/kubernetes@${k8s_version}"
-  {
-    echo "module kestra-guard.local/node"
-    echo
-    echo "go $(sed -n 's/^go \(.*\)/\1/p' "${kgomod}")"
-    echo
-    echo "require k8s.io/kubernetes ${k8s_version}"
-    echo
-    grep -E '^\s*k8s.io/[a-z0-9-]+ => ./staging/' "${kgomod}" \
-      | awk -v v="${api_version}" '{print "replace " $1 " => " $1 " " v}'
-  } > "${mod}/go.mod"
-  cat > "${mod}/tools.go" <<'EOF'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-EOF
-  (cd "${mod}" && go mod tidy >/dev/null 2>&1 || go mod download) || fail "resolving modules for ${components[*]}"
-  minor="$(echo "${k8s_version}" | cut -d. -f2)"
-  ldflags="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X ${pkg}.gitVersion=${k8s_version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
-    ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
-  done
-  rm -rf "${out}/.tmp" && mkdir -p "${out}/.tmp"
-  (cd "${mod}" && go build -trimpath -ldflags "${ldflags}" -o "${out}/.tmp/" "${components[@]/#/k8s.io/kubernetes/cmd/}") \
-    || fail "compiling ${components[*]} ${k8s_version}"
-  mv "${out}"/.tmp/* "${out}/" && rmdir "${out}/.tmp"
+  build_kubernetes node "${api_version}" "${k8s_version}" "${work}" "${out}" "${components[@]}"
   touch "${out}/.kubernetes-${k8s_version}"
 fi
 
