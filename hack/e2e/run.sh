@@ -435,6 +435,9 @@ E2E_NODE="${node_name}" E2E_API_HOST="${host_ip}" E2E_META_IP="${meta_ip}" E2E_P
   E2E_GATEWAY_IP="${gw_ip}" E2E_BUSYBOX_IMAGE="${busybox_image}" E2E_GUARD_IMAGE="${guard_image}" \
   E2E_GUARD_BIN="${root}/bin/kestra-guard" E2E_LOGS="${state}/logs" \
   go test -tags e2e -count=1 -timeout 20m ${E2E_GOTEST_FLAGS:--v} ./test/e2e/ 2>&1 | tee "${state}/logs/go-test.log" \
-  || { mkdir -p dist/e2e-logs && cp "${state}"/logs/*.log dist/e2e-logs/ 2>/dev/null; die "e2e suite failed (logs of every component copied to dist/e2e-logs/)"; }
+  || { mkdir -p dist/e2e-logs/pods && cp "${state}"/logs/*.log dist/e2e-logs/ 2>/dev/null
+       # kestra-guard's own containers, as the kubelet wrote them (gone after teardown).
+       cp -r /var/log/pods/kestra-guard_* dist/e2e-logs/pods/ 2>/dev/null || true
+       die "e2e suite failed (logs of every component and of kestra-guard's Pods copied to dist/e2e-logs/)"; }
 alive || die "a component exited during the suite"
 log "e2e suite passed"

@@ -2,13 +2,16 @@ package managed
 
 import (
 	"context"
+	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -69,12 +72,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{}, nil
 }
 
+// MaxRetryDelay bounds the wait between two attempts at one namespace. The
+// managed policy goes through kestra-guard's own NetworkPolicy webhook, which
+// refuses everything (failurePolicy Fail) until the Service has a ready
+// endpoint; with controller-runtime's default bound (about 16 min) a fresh
+// install left runner namespaces without the policy for minutes after
+// kestra-guard became ready.
+const MaxRetryDelay = 10 * time.Second
+
+// retryLimiter is controller-runtime's default limiter with the per-item
+// exponential delay capped at MaxRetryDelay.
+func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, MaxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
+}
+
 // SetupWithManager watches namespaces and the managed policies.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	isManaged := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == Name })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("managed-networkpolicy").
-		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), RateLimiter: retryLimiter()}).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.GenerationChangedPredicate{}))).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}
