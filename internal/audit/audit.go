@@ -115,7 +115,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel label
 		np := &pols.Items[i]
 		var vs []policy.Violation
 		for _, op := range policy.PolicyOpenings(np, a.Engine.Options().Metadata) {
-			vs = append(vs, policy.Violation{Rule: "metadata-egress-blocked", Field: op.Field, Action: a.Engine.Action("metadata-egress-blocked"),
+			vs = append(vs, policy.Violation{Rule: policy.MetadataEgressBlockedID, Field: op.Field, Action: a.Engine.Action(policy.MetadataEgressBlockedID),
 				Reason: "NetworkPolicy reopens metadata egress", Detail: op.String() + " in a namespace that runs Kestra tasks"})
 		}
 		if vs != nil {

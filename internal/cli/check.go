@@ -138,8 +138,8 @@ func reportAll(s Streams, format string, rep check.Report) error {
 	switch format {
 	case "sarif":
 		out, err = check.SARIF(rep, version.Get().Version, func(id string) string {
-			if f := ruleSummaries[id]; f != "" {
-				return "forbids " + f
+			if r, ok := policy.RuleByID(id); ok && r.Summary != "" {
+				return "forbids " + r.Summary
 			}
 			return ""
 		})

@@ -10,8 +10,12 @@ import (
 	"strings"
 )
 
+// AllowedRegistriesID is the stable ID of allowed-registries.
+const AllowedRegistriesID = "allowed-registries"
+
 var allowedRegistries = Rule{
-	ID:      "allowed-registries",
+	ID:      AllowedRegistriesID,
+	Summary: "images outside policy.allowedRegistries",
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c containerRef) (string, string) {

@@ -96,7 +96,7 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 		np.Namespace, np.Name, metadataRule, strings.Join(msgs, "\n- "), v.Config.TaskRunnerSelector))
 }
 
-const metadataRule = "metadata-egress-blocked"
+const metadataRule = policy.MetadataEgressBlockedID
 
 // excludesTaskRunners reports whether the policy's podSelector can never
 // select a task runner: it requires the task-runner label key to be absent.
