@@ -300,4 +300,3 @@ func TestRulesAndVersion(t *testing.T) {
 		t.Errorf("version: exit %d, %v: %s", code, err, out)
 	}
 }
-
