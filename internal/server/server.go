@@ -38,7 +38,6 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
-	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/version"
 	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
 )
@@ -57,13 +56,11 @@ const LeaderElectionID = "kestra-guard"
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
 // usual kubeconfig or in-cluster config.
 func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
-	if err := cfg.Validate(); err != nil {
+	compiled, err := cfg.Compile()
+	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	engine, err := policy.NewEngine(cfg.Policy)
-	if err != nil {
-		return err
-	}
+	engine := compiled.Engine
 	if rc == nil {
 		if rc, err = ctrl.GetConfig(); err != nil {
 			return fmt.Errorf("reading the cluster config: %w", err)
