@@ -54,13 +54,44 @@ const (
 const LeaderElectionID = "kestra-guard"
 
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
-// usual kubeconfig or in-cluster config.
+// usual kubeconfig or in-cluster config. It runs the steps below in order.
 func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
 	compiled, err := cfg.Compile()
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	engine := compiled.Engine
+	sv := &server{cfg: compiled, log: log}
+	for _, step := range []func(*rest.Config) error{sv.manager, sv.certificates, sv.webhooks, sv.controllers, sv.health} {
+		if err := step(rc); err != nil {
+			return err
+		}
+	}
+	sv.startWebhookServer(ctx)
+	s := cfg.Server
+	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
+	return sv.drain(ctx)
+}
+
+// server is what the steps of Run build, in order.
+type server struct {
+	cfg *config.Compiled
+	log logr.Logger
+
+	mgr manager.Manager
+	// certsReady closes once the serving certificate is on disk; injector
+	// is nil unless certMode is self.
+	certsReady chan struct{}
+	injector   *caInjector
+	guard      *kgwebhook.Guard
+	ws         webhook.Server
+	// draining is set on SIGTERM: not ready, connections closed after each answer.
+	draining atomic.Bool
+}
+
+// manager builds the controller-runtime manager: scheme, metrics, health
+// probes, leader election and the cache.
+func (sv *server) manager(rc *rest.Config) error {
+	var err error
 	if rc == nil {
 		if rc, err = ctrl.GetConfig(); err != nil {
 			return fmt.Errorf("reading the cluster config: %w", err)
@@ -73,17 +104,11 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	s := cfg.Server
-	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
-		c.MinVersion = tls.VersionTLS12
-		if !s.EnableHTTP2 {
-			c.NextProtos = []string{"http/1.1"}
-		}
-	}}
+	cfg, s := sv.cfg, sv.cfg.Server
 	shutdown := 30 * time.Second
-	mgr, err := ctrl.NewManager(rc, manager.Options{
+	sv.mgr, err = ctrl.NewManager(rc, manager.Options{
 		Scheme:                  scheme,
-		Logger:                  log,
+		Logger:                  sv.log,
 		Metrics:                 metricsserver.Options{BindAddress: s.MetricsAddr},
 		HealthProbeBindAddress:  s.HealthAddr,
 		PprofBindAddress:        s.PprofAddr,
@@ -105,28 +130,46 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	certsReady := make(chan struct{})
-	var injector *caInjector
-	switch s.CertMode {
-	case "self":
-		if injector, err = addRotator(mgr, cfg, certsReady, log); err != nil {
-			return err
-		}
-	default:
-		close(certsReady)
+	return nil
+}
+
+// certificates sets up self-managed certificates (rotation, CA injection),
+// or trusts the given ones to be on disk.
+func (sv *server) certificates(*rest.Config) error {
+	sv.certsReady = make(chan struct{})
+	if sv.cfg.Server.CertMode != "self" {
+		close(sv.certsReady)
+		return nil
 	}
+	var err error
+	sv.injector, err = addRotator(sv.mgr, sv.cfg.Config, sv.certsReady, sv.log)
+	return err
+}
+
+// webhooks builds the Guard and registers the three admission endpoints,
+// each behind the body limit and the drain's Connection: close.
+func (sv *server) webhooks(*rest.Config) error {
+	cfg, s, mgr, log := sv.cfg.Config, sv.cfg.Server, sv.mgr, sv.log
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		if !s.EnableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
 	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
 	kgwebhook.Register(ctrlmetrics.Registry, BuildInfo(version.Get()))
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
-		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		Engine: sv.cfg.Engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
 		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(),
 	})
 	if err != nil {
 		return err
 	}
+	sv.guard = guard
 	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
-	var draining atomic.Bool
+	sv.ws = ws
+	draining := &sv.draining
 	register := func(path string, h admission.Handler) {
 		wh := limitBody(&admission.Webhook{Handler: h}, s.MaxBodyBytes)
 		ws.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -141,71 +184,86 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	register(MutatePath, kgwebhook.Mutator{Guard: guard})
 	register(ValidatePath, kgwebhook.Validator{Guard: guard})
 	register(NetworkPolicyPath, kgwebhook.NetworkPolicyValidator{Guard: guard})
+	return nil
+}
+
+// controllers adds the managed-policy controller and the background audit.
+func (sv *server) controllers(*rest.Config) error {
+	cfg, mgr, log := sv.cfg, sv.mgr, sv.log
 	if cfg.ManagedNetworkPolicy.Enabled {
-		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: guard.NamespaceSpec}
+		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: sv.guard.NamespaceSpec}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the managed NetworkPolicy controller: %w", err)
 		}
 	}
-
-	if cfg.Audit.Enabled {
-		gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
-		inUse, expired := exceptionGauges()
-		if err := mgr.Add(&audit.Background{
-			Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: engine, Config: cfg},
-			Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
-			Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
-			ExceptionsInUse: inUse, ExceptionsExpired: expired,
-		}); err != nil {
-			return err
-		}
+	if !cfg.Audit.Enabled {
+		return nil
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+	gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
+	inUse, expired := exceptionGauges()
+	return mgr.Add(&audit.Background{
+		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: cfg.Engine, Config: cfg.Config},
+		Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
+		Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
+		ExceptionsInUse: inUse, ExceptionsExpired: expired,
+	})
+}
+
+// health adds /healthz and /readyz: ready once certificates exist, the CA
+// is published and the webhook server started, and not while draining.
+func (sv *server) health(*rest.Config) error {
+	if err := sv.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	started := ws.StartedChecker()
-	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
-		if draining.Load() {
+	started := sv.ws.StartedChecker()
+	return sv.mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+		if sv.draining.Load() {
 			return fmt.Errorf("shutting down")
 		}
 		select {
-		case <-certsReady:
+		case <-sv.certsReady:
 		default:
 			return fmt.Errorf("certificates are not ready")
 		}
-		if injector != nil && !injector.injected.Load() {
+		if sv.injector != nil && !sv.injector.injected.Load() {
 			return fmt.Errorf("the CA bundle is not in the webhook configurations yet")
 		}
 		return started(req)
-	}); err != nil {
-		return err
-	}
-	// The webhook server reads its certificate files as it starts: with
-	// self-managed certificates it starts once cert-controller has them on disk.
+	})
+}
+
+// startWebhookServer adds the webhook server once certificates exist: it
+// reads its certificate files as it starts, so with self-managed
+// certificates it starts once cert-controller has them on disk.
+func (sv *server) startWebhookServer(ctx context.Context) {
 	go func() {
 		select {
-		case <-certsReady:
-			if err := mgr.Add(ws); err != nil {
-				log.Error(err, "starting the webhook server")
+		case <-sv.certsReady:
+			if err := sv.mgr.Add(sv.ws); err != nil {
+				sv.log.Error(err, "starting the webhook server")
 			}
 		case <-ctx.Done():
 		}
 	}()
-	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
-	// On SIGTERM, drain first: report not ready, keep serving with
-	// connections closed after each answer for shutdownDelay, then stop
-	// (finishing requests in flight). Closing pooled connections at once
-	// would fail the requests the API server is sending on them.
+}
+
+// drain runs the manager until ctx is done, then drains first: report not
+// ready, keep serving with connections closed after each answer for
+// shutdownDelay, then stop (finishing requests in flight). Closing pooled
+// connections at once would fail the requests the API server is sending on
+// them.
+func (sv *server) drain(ctx context.Context) error {
+	delay := sv.cfg.Server.ShutdownDelay.Duration
 	mgrCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		draining.Store(true)
-		log.Info("draining before shutdown", "delay", s.ShutdownDelay.Duration)
-		time.Sleep(s.ShutdownDelay.Duration)
+		sv.draining.Store(true)
+		sv.log.Info("draining before shutdown", "delay", delay)
+		time.Sleep(delay)
 		stop()
 	}()
-	return mgr.Start(mgrCtx)
+	return sv.mgr.Start(mgrCtx)
 }
 
 // limitBody answers HTTP 413 to a request whose body is longer than limit
