@@ -316,7 +316,7 @@ func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}, log
 		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
 	}
 	key := types.NamespacedName{Namespace: cfg.Namespace, Name: s.CertSecret}
-	injector := &caInjector{client: mgr.GetClient(), secret: key, mutating: s.MutatingName, validating: s.ValidatingName, overlap: s.CAOverlap.Duration, log: log.WithName("ca-bundle")}
+	injector := &caInjector{client: mgr.GetClient(), secret: key, mutating: s.MutatingName, validating: s.ValidatingName, overlap: s.CAOverlap.Duration, log: log.WithName("ca-bundle"), informers: mgr.GetCache()}
 	if err := mgr.Add(injector); err != nil {
 		return nil, err
 	}
