@@ -74,19 +74,18 @@ type ManagedNetworkPolicy struct {
 
 // Server configures `serve`.
 type Server struct {
-	Port            int    `json:"port"`
-	CertDir         string `json:"certDir"`
-	CertMode        string `json:"certMode"` // self or external
-	CertSecret      string `json:"certSecret"`
-	ServiceName     string `json:"serviceName"`
-	MutatingName    string `json:"mutatingWebhookConfiguration"`
-	ValidatingName  string `json:"validatingWebhookConfiguration"`
-	MetricsAddr     string `json:"metricsAddr"`
-	HealthAddr      string `json:"healthAddr"`
-	EnableHTTP2     bool   `json:"enableHTTP2,omitempty"`
-	LeaderElection  bool   `json:"leaderElection"`
-	MaxBodyBytes    int64  `json:"maxBodyBytes"`
-	SyncCertsToDisk bool   `json:"syncCertsToDisk,omitempty"`
+	Port           int    `json:"port"`
+	CertDir        string `json:"certDir"`
+	CertMode       string `json:"certMode"` // self or external
+	CertSecret     string `json:"certSecret"`
+	ServiceName    string `json:"serviceName"`
+	MutatingName   string `json:"mutatingWebhookConfiguration"`
+	ValidatingName string `json:"validatingWebhookConfiguration"`
+	MetricsAddr    string `json:"metricsAddr"`
+	HealthAddr     string `json:"healthAddr"`
+	EnableHTTP2    bool   `json:"enableHTTP2,omitempty"`
+	LeaderElection bool   `json:"leaderElection"`
+	MaxBodyBytes   int64  `json:"maxBodyBytes"`
 	// ShutdownDelay is how long the server keeps answering, closing each
 	// connection, after SIGTERM and before it stops.
 	ShutdownDelay metav1.Duration `json:"shutdownDelay"`
@@ -184,7 +183,6 @@ func (c *Config) BindServerFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.EnableHTTP2, "enable-http2", s.EnableHTTP2, "serve HTTP/2 (off by default)")
 	fs.BoolVar(&s.LeaderElection, "leader-elect", s.LeaderElection, "elect a leader for the background controllers")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "least level logged: debug, info, warn or error (decision lines are info, never sampled)")
-	fs.BoolVar(&s.SyncCertsToDisk, "sync-certs-to-disk", s.SyncCertsToDisk, "write the certificate Secret to --cert-dir (out-of-cluster runs, where no kubelet mounts it)")
 }
 
 // Compiled is a valid configuration with what it parses, built once by

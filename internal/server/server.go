@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -53,14 +51,19 @@ const (
 // in kestra-guard's namespace; it outlives `helm uninstall` (chart README).
 const LeaderElectionID = "kestra-guard"
 
+// Option changes the manager's options; tests that start several servers in
+// one process use it (controller names are unique per process unless
+// SkipNameValidation).
+type Option func(*manager.Options)
+
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
 // usual kubeconfig or in-cluster config. It runs the steps below in order.
-func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
+func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger, opts ...Option) error {
 	compiled, err := cfg.Compile()
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	sv := &server{cfg: compiled, log: log}
+	sv := &server{cfg: compiled, log: log, opts: opts}
 	for _, step := range []func(*rest.Config) error{sv.manager, sv.certificates, sv.webhooks, sv.controllers, sv.health} {
 		if err := step(rc); err != nil {
 			return err
@@ -74,8 +77,9 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 
 // server is what the steps of Run build, in order.
 type server struct {
-	cfg *config.Compiled
-	log logr.Logger
+	cfg  *config.Compiled
+	log  logr.Logger
+	opts []Option
 
 	mgr manager.Manager
 	// certsReady closes once the serving certificate is on disk; injector
@@ -106,7 +110,7 @@ func (sv *server) manager(rc *rest.Config) error {
 	}
 	cfg, s := sv.cfg, sv.cfg.Server
 	shutdown := 30 * time.Second
-	sv.mgr, err = ctrl.NewManager(rc, manager.Options{
+	opts := manager.Options{
 		Scheme:                  scheme,
 		Logger:                  sv.log,
 		Metrics:                 metricsserver.Options{BindAddress: s.MetricsAddr},
@@ -126,7 +130,11 @@ func (sv *server) manager(rc *rest.Config) error {
 			// without the CRD (helm install --skip-crds); exceptions are then
 			// read through the cache lazily, and none applies until it exists.
 		}},
-	})
+	}
+	for _, o := range sv.opts {
+		o(&opts)
+	}
+	sv.mgr, err = ctrl.NewManager(rc, opts)
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
@@ -320,74 +328,5 @@ func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}, log
 	if err := mgr.Add(injector); err != nil {
 		return nil, err
 	}
-	if s.SyncCertsToDisk {
-		if err := mgr.Add(&secretToDisk{reader: mgr.GetAPIReader(), key: key, dir: s.CertDir}); err != nil {
-			return nil, err
-		}
-	}
 	return injector, nil
-}
-
-// secretToDisk does out of cluster what the kubelet does for a mounted
-// Secret: it keeps the certificate files in the cert folder current, and,
-// like the kubelet, only some time after the Secret changed (the first
-// files are written at once).
-type secretToDisk struct {
-	reader client.Reader
-	key    types.NamespacedName
-	dir    string
-}
-
-// kubeletDelay is how long a change of the Secret waits before it is written.
-const kubeletDelay = 3 * time.Second
-
-func (s *secretToDisk) NeedLeaderElection() bool { return false }
-
-func (s *secretToDisk) Start(ctx context.Context) error {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return err
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var seenVersion string
-	var seenAt time.Time
-	written := false
-	for {
-		var sec corev1.Secret
-		if err := s.reader.Get(ctx, s.key, &sec); err == nil && len(sec.Data) > 0 {
-			if sec.ResourceVersion != seenVersion {
-				seenVersion, seenAt = sec.ResourceVersion, time.Now()
-			}
-			if !written || time.Since(seenAt) >= kubeletDelay {
-				if err := writeFiles(s.dir, sec.Data); err != nil {
-					return err
-				}
-				written = true
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// writeFiles writes each changed file through a rename, as the kubelet's
-// atomic writer does.
-func writeFiles(dir string, files map[string][]byte) error {
-	for name, data := range files {
-		path := filepath.Join(dir, name)
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-			continue
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	return nil
 }
