@@ -383,8 +383,12 @@ func TestFragment(t *testing.T) {
 }
 
 // Every rule has a unique ID, a one-line summary for `kestra-guard rules`,
-// and lives in the file named after its ID.
+// a row in the README's rule table, and lives in the file named after its ID.
 func TestRuleRegistry(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	for _, r := range Rules {
 		if seen[r.ID] {
@@ -396,6 +400,9 @@ func TestRuleRegistry(t *testing.T) {
 		}
 		if r.Default != Deny && r.Default != Warn && r.Default != Off {
 			t.Errorf("rule %s: default %q: expected deny, warn or off", r.ID, r.Default)
+		}
+		if !strings.Contains(string(readme), "\n| `"+r.ID+"` |") {
+			t.Errorf("rule %s: no row in the README's rule table", r.ID)
 		}
 		file := strings.ReplaceAll(r.ID, "-", "_") + ".go"
 		if _, err := os.Stat(file); err != nil {
