@@ -20,14 +20,11 @@ import (
 
 // loadEngine reads the config file (if any), applies flags and builds the engine.
 func loadEngine(cfg *config.Config) (*policy.Engine, error) {
-	if err := cfg.Validate(); err != nil {
+	c, err := cfg.Compile()
+	if err != nil {
 		return nil, &ExitError{Code: 2, Err: fmt.Errorf("invalid configuration:\n%w", err)}
 	}
-	e, err := policy.NewEngine(cfg.Policy)
-	if err != nil {
-		return nil, &ExitError{Code: 2, Err: err}
-	}
-	return e, nil
+	return c.Engine, nil
 }
 
 // engineAndInputs builds the engine from cfg and reads the inputs; both
