@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
@@ -21,6 +20,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // pageSize is how many objects one list call reads.
@@ -40,10 +40,11 @@ type Auditor struct {
 
 // Run audits the given namespaces, or every namespace when none is given.
 func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result, error) {
-	sel, err := labels.Parse(a.Config.TaskRunnerSelector)
+	c, err := a.Config.Compile()
 	if err != nil {
-		return nil, fmt.Errorf("taskRunnerSelector: %w", err)
+		return nil, err
 	}
+	sc := c.Scope
 	var nss []corev1.Namespace
 	if len(namespaces) == 0 {
 		var list corev1.NamespaceList
@@ -64,10 +65,10 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 	pods := 0
 	for i := range nss {
 		ns := &nss[i]
-		if a.Config.Excluded(ns.Name) {
+		if sc.Excluded(ns.Name) {
 			continue
 		}
-		res, n, err := a.namespace(ctx, ns, sel)
+		res, n, err := a.namespace(ctx, ns, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -80,8 +81,8 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 	return out, nil
 }
 
-func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel labels.Selector) ([]check.Result, int, error) {
-	runnerNS := a.Config.RunnerNamespace(ns.Name, ns.Labels)
+func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope.Scope) ([]check.Result, int, error) {
+	runnerNS := sc.RunnerNamespace(ns.Name, ns.Labels)
 	var pods corev1.PodList
 	if err := a.list(ctx, &pods, "pods", ns.Name); err != nil {
 		return nil, 0, err
@@ -99,7 +100,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel label
 	runners := 0
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if !runnerNS && !sel.Matches(labels.Set(p.Labels)) {
+		if !runnerNS && !sc.TaskRunner(p.Labels) {
 			continue
 		}
 		runners++
@@ -107,18 +108,14 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sel label
 		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
 		out = append(out, check.Finish(r, false))
 	}
-	guarded := runnerNS || runners > 0 || slices.ContainsFunc(pols.Items, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
-	if !guarded {
+	holdsManaged := slices.ContainsFunc(pols.Items, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
+	if !sc.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, runners > 0) {
 		return out, runners, nil
 	}
+	action := a.Engine.Action(policy.MetadataEgressBlockedID)
 	for i := range pols.Items {
 		np := &pols.Items[i]
-		var vs []policy.Violation
-		for _, op := range policy.PolicyOpenings(np, a.Engine.Options().Metadata) {
-			vs = append(vs, policy.Violation{Rule: "metadata-egress-blocked", Field: op.Field, Action: a.Engine.Action("metadata-egress-blocked"),
-				Reason: "NetworkPolicy reopens metadata egress", Detail: op.String() + " in a namespace that runs Kestra tasks"})
-		}
-		if vs != nil {
+		if vs := scope.ReopeningViolations(sc.MetadataReopenings(np, runnerNS, a.Engine.Options().Metadata), action); vs != nil {
 			out = append(out, result("NetworkPolicy", ns.Name, np.Name, vs))
 		}
 	}

@@ -5,19 +5,17 @@ package check
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // Result is the decision for one object.
@@ -75,10 +73,11 @@ type Options struct {
 // namespace found in objs) and every Kestra flow, as the cluster would
 // admit them; it returns the objects it skipped too.
 func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []Skipped, error) {
-	sel, err := labels.Parse(opts.Config.TaskRunnerSelector)
+	sc, err := opts.Config.Scope()
 	if err != nil {
-		return nil, nil, fmt.Errorf("taskRunnerSelector: %q: %w", opts.Config.TaskRunnerSelector, err)
+		return nil, nil, err
 	}
+	specs := opts.Config.ManagedSpecs(sc, e.Options().Metadata)
 	byNS := map[string][]networkingv1.NetworkPolicy{}
 	for _, o := range objs {
 		if o.NetworkPolicy != nil {
@@ -93,7 +92,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 		r := Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
-			if why := skip(o, sel, opts); why != "" {
+			if why := skip(o, sc, opts); why != "" {
 				skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
 				continue
 			}
@@ -102,7 +101,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 				pod = pod.DeepCopy()
 				r.Mutations = e.Options().Mutate(pod, policy.ScopePod).Changes
 				if known && opts.Config.ManagedNetworkPolicy.Enabled {
-					pols = withManagedPolicy(e, &opts.Config, o.Namespace, pols)
+					pols = withManagedPolicy(specs.For(sc.RunnerNamespace(o.Namespace, nil)), o.Namespace, pols)
 				}
 			}
 			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
@@ -130,36 +129,24 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 // skip says why the webhook would not intercept the Pod of o, or "".
 // Offline, a runner namespace is one listed in runnerNamespaces: the
 // kestra-guard.io/runner label of a Namespace is not read.
-func skip(o input.Object, sel labels.Selector, opts Options) string {
-	c := &opts.Config
+func skip(o input.Object, sc *scope.Scope, opts Options) string {
 	switch {
 	case opts.AllPods:
 		return ""
-	case c.Excluded(o.Namespace):
+	case sc.Excluded(o.Namespace):
 		return "namespace " + o.Namespace + " is never intercepted"
-	case c.RunnerNamespace(o.Namespace, nil) || sel.Matches(labels.Set(o.Pod.Labels)):
+	case sc.RunnerNamespace(o.Namespace, nil) || sc.TaskRunner(o.Pod.Labels):
 		return ""
 	}
 	return fmt.Sprintf("not a task runner: its labels do not match taskRunnerSelector %q and %s is not in runnerNamespaces (--all-pods evaluates it)",
-		c.TaskRunnerSelector, o.Namespace)
+		sc.SelectorText(), o.Namespace)
 }
 
 // withManagedPolicy adds the policy the mutating webhook would apply in ns
 // before admitting the first task runner, unless pols holds it already.
-func withManagedPolicy(e *policy.Engine, c *config.Config, ns string, pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
+func withManagedPolicy(spec managed.Spec, ns string, pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
 	if slices.ContainsFunc(pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name }) {
 		return pols
-	}
-	spec := managed.Spec{Metadata: e.Options().Metadata, Strict: c.ManagedNetworkPolicy.Strict}
-	for _, s := range c.ManagedNetworkPolicy.AllowedCIDRs {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			spec.AllowedCIDRs = append(spec.AllowedCIDRs, p)
-		}
-	}
-	if !c.RunnerNamespace(ns, nil) {
-		if sel, err := metav1.ParseToLabelSelector(c.TaskRunnerSelector); err == nil {
-			spec.Selector = *sel
-		}
 	}
 	return append(slices.Clone(pols), *managed.Build(ns, spec))
 }

@@ -23,20 +23,20 @@ const StaticRule = "static-check"
 // fieldRules names the rule a field feeds, so that a value that cannot be
 // checked is reported under the rule it could break, with that rule's action.
 var fieldRules = map[string]string{
-	"hostNetwork":                  "no-host-network",
-	"hostPID":                      "no-host-namespaces",
-	"hostIPC":                      "no-host-namespaces",
-	"privileged":                   "no-privileged",
-	"allowPrivilegeEscalation":     "no-privilege-escalation",
-	"runAsNonRoot":                 "run-as-non-root",
-	"runAsUser":                    "run-as-non-root",
-	"runAsGroup":                   "run-as-non-root",
-	"readOnlyRootFilesystem":       "read-only-root-filesystem",
-	"hostPort":                     "no-host-ports",
-	"automountServiceAccountToken": "no-service-account-token",
-	"hostPath":                     "no-host-path",
-	"capabilities":                 "drop-all-capabilities",
-	"seccompProfile":               "seccomp-profile",
+	"hostNetwork":                  policy.NoHostNetworkID,
+	"hostPID":                      policy.NoHostNamespacesID,
+	"hostIPC":                      policy.NoHostNamespacesID,
+	"privileged":                   policy.NoPrivilegedID,
+	"allowPrivilegeEscalation":     policy.NoPrivilegeEscalationID,
+	"runAsNonRoot":                 policy.RunAsNonRootID,
+	"runAsUser":                    policy.RunAsNonRootID,
+	"runAsGroup":                   policy.RunAsNonRootID,
+	"readOnlyRootFilesystem":       policy.ReadOnlyRootFilesystemID,
+	"hostPort":                     policy.NoHostPortsID,
+	"automountServiceAccountToken": policy.NoServiceAccountTokenID,
+	"hostPath":                     policy.NoHostPathID,
+	"capabilities":                 policy.DropAllCapabilitiesID,
+	"seccompProfile":               policy.SeccompProfileID,
 }
 
 type overlayKind int
@@ -171,12 +171,12 @@ func (l *linter) scan(v any, path string) {
 }
 
 func (l *linter) address(s, path string) {
-	action := l.e.Action("no-metadata-address")
+	action := l.e.Action(policy.NoMetadataAddressID)
 	if action == policy.Off {
 		return
 	}
 	if found := l.e.Options().MetadataAddressIn(s); found != "" {
-		l.add(policy.Violation{Rule: "no-metadata-address", Field: path, Action: action, Reason: "metadata address in flow",
+		l.add(policy.Violation{Rule: policy.NoMetadataAddressID, Field: path, Action: action, Reason: "metadata address in flow",
 			Detail: "the flow refers to the cloud metadata service (" + found + "); task code must not read node credentials"})
 	}
 }
@@ -339,7 +339,7 @@ func (l *linter) manifests(v any, path string) {
 func (l *linter) evaluate(pod *corev1.Pod, remap [][2]string) {
 	res := l.e.Evaluate(&policy.Input{Pod: pod, Fragment: true})
 	for _, v := range res.Violations {
-		if v.Rule == "no-metadata-address" {
+		if v.Rule == policy.NoMetadataAddressID {
 			continue // reported by the scan of every string and number
 		}
 		for _, r := range remap {

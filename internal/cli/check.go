@@ -20,14 +20,11 @@ import (
 
 // loadEngine reads the config file (if any), applies flags and builds the engine.
 func loadEngine(cfg *config.Config) (*policy.Engine, error) {
-	if err := cfg.Validate(); err != nil {
+	c, err := cfg.Compile()
+	if err != nil {
 		return nil, &ExitError{Code: 2, Err: fmt.Errorf("invalid configuration:\n%w", err)}
 	}
-	e, err := policy.NewEngine(cfg.Policy)
-	if err != nil {
-		return nil, &ExitError{Code: 2, Err: err}
-	}
-	return e, nil
+	return c.Engine, nil
 }
 
 // engineAndInputs builds the engine from cfg and reads the inputs; both
@@ -138,8 +135,8 @@ func reportAll(s Streams, format string, rep check.Report) error {
 	switch format {
 	case "sarif":
 		out, err = check.SARIF(rep, version.Get().Version, func(id string) string {
-			if f := ruleSummaries[id]; f != "" {
-				return "forbids " + f
+			if r, ok := policy.RuleByID(id); ok && r.Summary != "" {
+				return "forbids " + r.Summary
 			}
 			return ""
 		})

@@ -11,27 +11,6 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
-// ruleSummaries says what each rule forbids, in one line, for `rules`.
-// TestRuleSummaries fails when a rule has none.
-var ruleSummaries = map[string]string{
-	"run-as-non-root":           "containers that may run as UID 0 (runAsNonRoot unset or false, runAsUser 0)",
-	"read-only-root-filesystem": "containers with a writable root filesystem",
-	"no-host-path":              "hostPath volumes, except read-only mounts of policy.hostPathAllowList",
-	"no-host-network":           "sharing the node's network namespace (hostNetwork), which bypasses NetworkPolicy",
-	"metadata-egress-blocked":   "a namespace whose NetworkPolicies let the Pod reach a metadata address",
-	"no-host-namespaces":        "sharing the node's PID or IPC namespace",
-	"no-privileged":             "privileged containers",
-	"no-privilege-escalation":   "allowPrivilegeEscalation unset or true",
-	"drop-all-capabilities":     "containers that do not drop ALL capabilities, or add any but NET_BIND_SERVICE",
-	"seccomp-profile":           "containers without a RuntimeDefault or Localhost seccomp profile",
-	"no-host-ports":             "container ports bound on the node (hostPort)",
-	"no-host-probes":            "a host on probes and lifecycle hooks (the kubelet would connect there from the node's network)",
-	"no-service-account-token":  "an API token mounted in a task runner",
-	"no-cloud-identity":         "task runners wired to a cloud identity (web-identity or container-credentials env, projected tokens for a cloud audience)",
-	"no-metadata-address":       "metadata addresses and names written in command, args or env values, in any encoding",
-	"allowed-registries":        "images outside policy.allowedRegistries",
-}
-
 type ruleRow struct {
 	ID      string        `json:"id"`
 	Action  policy.Action `json:"action"`
@@ -59,7 +38,7 @@ func newRules(s Streams) *cobra.Command {
 		}
 		rows := make([]ruleRow, 0, len(policy.Rules))
 		for _, r := range policy.Rules {
-			rows = append(rows, ruleRow{ID: r.ID, Action: e.Action(r.ID), Default: r.Default, Forbids: ruleSummaries[r.ID]})
+			rows = append(rows, ruleRow{ID: r.ID, Action: e.Action(r.ID), Default: r.Default, Forbids: r.Summary})
 		}
 		switch output {
 		case "json":

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -16,22 +15,25 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
-// Mode is what kestra-guard does with a task-runner Pod's violations.
-type Mode string
+// Mode is what kestra-guard does with a task-runner Pod's violations; the
+// scope package owns it.
+type Mode = scope.Mode
 
 const (
-	Enforce Mode = "enforce" // deny the Pod, after mutating it
-	Audit   Mode = "audit"   // admit unchanged, report what enforce would do
-	Off     Mode = "off"     // leave the Pod alone
+	Enforce = scope.Enforce
+	Audit   = scope.Audit
+	Off     = scope.Off
 )
 
 // Labels read on namespaces.
 const (
-	ModeLabel   = "kestra-guard.io/mode"
-	RunnerLabel = "kestra-guard.io/runner"
+	ModeLabel   = scope.ModeLabel
+	RunnerLabel = scope.RunnerLabel
 )
 
 // Config is the whole configuration.
@@ -72,19 +74,18 @@ type ManagedNetworkPolicy struct {
 
 // Server configures `serve`.
 type Server struct {
-	Port            int    `json:"port"`
-	CertDir         string `json:"certDir"`
-	CertMode        string `json:"certMode"` // self or external
-	CertSecret      string `json:"certSecret"`
-	ServiceName     string `json:"serviceName"`
-	MutatingName    string `json:"mutatingWebhookConfiguration"`
-	ValidatingName  string `json:"validatingWebhookConfiguration"`
-	MetricsAddr     string `json:"metricsAddr"`
-	HealthAddr      string `json:"healthAddr"`
-	EnableHTTP2     bool   `json:"enableHTTP2,omitempty"`
-	LeaderElection  bool   `json:"leaderElection"`
-	MaxBodyBytes    int64  `json:"maxBodyBytes"`
-	SyncCertsToDisk bool   `json:"syncCertsToDisk,omitempty"`
+	Port           int    `json:"port"`
+	CertDir        string `json:"certDir"`
+	CertMode       string `json:"certMode"` // self or external
+	CertSecret     string `json:"certSecret"`
+	ServiceName    string `json:"serviceName"`
+	MutatingName   string `json:"mutatingWebhookConfiguration"`
+	ValidatingName string `json:"validatingWebhookConfiguration"`
+	MetricsAddr    string `json:"metricsAddr"`
+	HealthAddr     string `json:"healthAddr"`
+	EnableHTTP2    bool   `json:"enableHTTP2,omitempty"`
+	LeaderElection bool   `json:"leaderElection"`
+	MaxBodyBytes   int64  `json:"maxBodyBytes"`
 	// ShutdownDelay is how long the server keeps answering, closing each
 	// connection, after SIGTERM and before it stops.
 	ShutdownDelay metav1.Duration `json:"shutdownDelay"`
@@ -182,24 +183,69 @@ func (c *Config) BindServerFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.EnableHTTP2, "enable-http2", s.EnableHTTP2, "serve HTTP/2 (off by default)")
 	fs.BoolVar(&s.LeaderElection, "leader-elect", s.LeaderElection, "elect a leader for the background controllers")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "least level logged: debug, info, warn or error (decision lines are info, never sampled)")
-	fs.BoolVar(&s.SyncCertsToDisk, "sync-certs-to-disk", s.SyncCertsToDisk, "write the certificate Secret to --cert-dir (out-of-cluster runs, where no kubelet mounts it)")
 }
 
-// RunnerNamespace reports whether every Pod of the namespace is a task
-// runner: it is labelled kestra-guard.io/runner=true or listed in
-// runnerNamespaces.
-func (c *Config) RunnerNamespace(name string, labels map[string]string) bool {
-	return labels[RunnerLabel] == "true" || slices.Contains(c.RunnerNamespaces, name)
+// Compiled is a valid configuration with what it parses, built once by
+// Compile and shared by serve, check and audit.
+type Compiled struct {
+	Config
+	// Scope decides which Pods are guarded and in which mode.
+	Scope *scope.Scope
+	// Engine evaluates the rules of Config.Policy.
+	Engine *policy.Engine
+	// AllowedCIDRs are managedNetworkPolicy.allowedCIDRs, parsed.
+	AllowedCIDRs []netip.Prefix
 }
 
-// Excluded reports whether kestra-guard leaves the namespace alone:
-// kube-system and its own.
-func (c *Config) Excluded(name string) bool {
-	return name == metav1.NamespaceSystem || name == c.Namespace
+// ManagedSpecs are the managed policy's specs, one per kind of guarded
+// namespace.
+type ManagedSpecs struct {
+	// LabelSelected is the policy of a namespace guarded because a Pod
+	// matched taskRunnerSelector: it selects the task runners only.
+	LabelSelected managed.Spec
+	// RunnerNamespace is the policy of a runner namespace: it selects every Pod.
+	RunnerNamespace managed.Spec
+}
+
+// For is the spec for a runner namespace or another guarded one.
+func (m *ManagedSpecs) For(runnerNamespace bool) managed.Spec {
+	if runnerNamespace {
+		return m.RunnerNamespace
+	}
+	return m.LabelSelected
+}
+
+// ManagedSpecs builds the managed policy's specs.
+func (c *Compiled) ManagedSpecs() ManagedSpecs {
+	return c.Config.ManagedSpecs(c.Scope, c.Engine.Options().Metadata)
+}
+
+// Scope compiles the scope alone (check's library callers pass a partial
+// configuration; serve, check and audit use Compile).
+func (c *Config) Scope() (*scope.Scope, error) {
+	return scope.New(scope.Config{Mode: c.Mode, TaskRunnerSelector: c.TaskRunnerSelector, RunnerNamespaces: c.RunnerNamespaces, Namespace: c.Namespace})
+}
+
+// ManagedSpecs builds the managed policy's specs from the valid entries of
+// managedNetworkPolicy.allowedCIDRs (Compile refuses the others).
+func (c *Config) ManagedSpecs(sc *scope.Scope, metadata []netip.Prefix) ManagedSpecs {
+	allowed, _ := c.allowedCIDRs()
+	base := managed.Spec{Metadata: metadata, Strict: c.ManagedNetworkPolicy.Strict, AllowedCIDRs: allowed}
+	out := ManagedSpecs{LabelSelected: base, RunnerNamespace: base}
+	out.LabelSelected.Selector = sc.Selector()
+	return out
 }
 
 // Validate returns every error of the configuration, each with its path.
 func (c *Config) Validate() error {
+	_, err := c.Compile()
+	return err
+}
+
+// Compile validates the configuration, returning every error with its path
+// at once, and parses what serve, check and audit use.
+func (c *Config) Compile() (*Compiled, error) {
+	out := &Compiled{Config: *c}
 	var errs []error
 	if !slices.Contains([]Mode{Enforce, Audit, Off}, c.Mode) {
 		errs = append(errs, fmt.Errorf("mode: %q: expected enforce, audit or off", c.Mode))
@@ -210,10 +256,12 @@ func (c *Config) Validate() error {
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace: expected kestra-guard's own namespace"))
 	}
-	if err := c.Policy.Validate(); err != nil {
+	engine, err := policy.NewEngine(c.Policy)
+	if err != nil {
 		errs = append(errs, prefix("policy.", err))
 	}
-	errs = append(errs, c.validateAllowedCIDRs()...)
+	cidrs, cidrErrs := c.allowedCIDRs()
+	errs = append(errs, cidrErrs...)
 	s := c.Server
 	if s.Port <= 0 || s.Port > 65535 {
 		errs = append(errs, fmt.Errorf("server.port: %d: expected 1-65535", s.Port))
@@ -236,44 +284,43 @@ func (c *Config) Validate() error {
 	if s.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("server.maxBodyBytes: %d: expected a positive size", s.MaxBodyBytes))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	sc, err := c.Scope()
+	if err != nil {
+		return nil, err
+	}
+	out.Scope, out.Engine, out.AllowedCIDRs = sc, engine, cidrs
+	return out, nil
 }
 
-// validateAllowedCIDRs checks managedNetworkPolicy.allowedCIDRs here, so that
-// check and audit refuse what serve refuses: each must be a CIDR, and none may
+// allowedCIDRs parses managedNetworkPolicy.allowedCIDRs here, so that check
+// and audit refuse what serve refuses: each must be a CIDR, and none may
 // overlap a metadata range (the managed policy would then allow what the
 // egress rule forbids, and every task runner would be denied).
-func (c *Config) validateAllowedCIDRs() []error {
+func (c *Config) allowedCIDRs() ([]netip.Prefix, []error) {
 	var metadata []netip.Prefix
 	for _, m := range c.Policy.MetadataCIDRs {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(m)); err == nil {
-			metadata = append(metadata, unmapPrefix(p))
+		if p, err := policy.ParseCIDR(m); err == nil {
+			metadata = append(metadata, p)
 		}
 	}
+	var out []netip.Prefix
 	var errs []error
 	for i, a := range c.ManagedNetworkPolicy.AllowedCIDRs {
-		p, err := netip.ParsePrefix(strings.TrimSpace(a))
+		p, err := policy.ParseCIDR(a)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q: expected a CIDR such as 10.0.0.0/8", i, a))
 			continue
 		}
-		p = unmapPrefix(p)
-		for _, m := range metadata {
-			if p.Overlaps(m) {
-				errs = append(errs, fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q overlaps the metadata range %s: expected a range that excludes every policy.metadataCIDRs entry", i, a, m))
-				break
-			}
+		if j := slices.IndexFunc(metadata, p.Overlaps); j >= 0 {
+			errs = append(errs, fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q overlaps the metadata range %s: expected a range that excludes every policy.metadataCIDRs entry", i, a, metadata[j]))
+			continue
 		}
+		out = append(out, p)
 	}
-	return errs
-}
-
-// unmapPrefix reads an IPv4-mapped IPv6 prefix as the IPv4 prefix it maps.
-func unmapPrefix(p netip.Prefix) netip.Prefix {
-	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
-	}
-	return p.Masked()
+	return out, errs
 }
 
 // prefix puts p before every line of a joined error.

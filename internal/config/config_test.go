@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,5 +86,30 @@ func TestAllowedCIDRs(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// Compile returns what serve, check and audit share: the allowed CIDRs
+// parsed once (masked, IPv4-mapped read as IPv4), the scope and the managed
+// policy's specs, the label-selected one selecting task runners only.
+func TestCompile(t *testing.T) {
+	cfg := Default()
+	cfg.ManagedNetworkPolicy.AllowedCIDRs = []string{" 10.1.2.3/8", "::ffff:192.168.0.0/112"}
+	c, err := cfg.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.AllowedCIDRs); got != "[10.0.0.0/8 192.168.0.0/16]" {
+		t.Errorf("AllowedCIDRs = %s", got)
+	}
+	specs := c.ManagedSpecs()
+	if got := specs.For(false).Selector.MatchExpressions; len(got) != 1 || got[0].Key != "kestra.io/taskrun-id" {
+		t.Errorf("label-selected spec selects %v, want the task-runner selector", got)
+	}
+	if got := specs.For(true).Selector; len(got.MatchLabels)+len(got.MatchExpressions) != 0 {
+		t.Errorf("runner-namespace spec selects %v, want every Pod", got)
+	}
+	if len(specs.For(true).Metadata) == 0 || !c.Scope.TaskRunner(map[string]string{"kestra.io/taskrun-id": "x"}) {
+		t.Errorf("compiled without metadata ranges or scope: %+v", specs)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,9 +27,19 @@ import (
 type Reconciler struct {
 	Client client.Client
 	Log    logr.Logger
-	// SpecFor returns the policy spec of a namespace and whether kestra-guard
-	// guards it (false when its mode is off).
-	SpecFor func(ns *corev1.Namespace) (s Spec, runnerNamespace, active bool)
+	// SpecFor says what the managed policy of a namespace should be.
+	SpecFor func(ns *corev1.Namespace) Namespace
+}
+
+// Namespace is what the managed policy of one namespace should be.
+type Namespace struct {
+	Spec Spec
+	// RunnerNamespace: every Pod is a task runner, so the policy is kept
+	// there from the start, not only once a task runner was admitted.
+	RunnerNamespace bool
+	// Active: the managed policy is enabled and the namespace is guarded
+	// (not excluded, mode not off).
+	Active bool
 }
 
 // Requests keyed by namespace name come from namespaces; requests with a
@@ -45,8 +54,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: nsName}, &ns); err != nil || ns.DeletionTimestamp != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	spec, runnerNS, active := r.SpecFor(&ns)
-	if !active || (!runnerNS && !fromPolicy) {
+	want := r.SpecFor(&ns)
+	spec := want.Spec
+	if !want.Active || (!want.RunnerNamespace && !fromPolicy) {
 		return reconcile.Result{}, nil
 	}
 	var current networkingv1.NetworkPolicy
@@ -94,7 +104,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	isManaged := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == Name })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("managed-networkpolicy").
-		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), RateLimiter: retryLimiter()}).
+		WithOptions(controller.Options{RateLimiter: retryLimiter()}).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.GenerationChangedPredicate{}))).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}

@@ -8,10 +8,16 @@ package policy
 import (
 	"strconv"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
+// AllowedRegistriesID is the stable ID of allowed-registries.
+const AllowedRegistriesID = "allowed-registries"
+
 var allowedRegistries = Rule{
-	ID:      "allowed-registries",
+	ID:      AllowedRegistriesID,
+	Summary: "images outside policy.allowedRegistries",
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c containerRef) (string, string) {
@@ -28,8 +34,14 @@ var allowedRegistries = Rule{
 }
 
 // NormalizeImage spells an image reference with its registry, as the
-// container runtime resolves it: busybox is docker.io/library/busybox.
+// container runtime resolves it (github.com/distribution/reference):
+// busybox and docker.io/busybox are docker.io/library/busybox. An invalid
+// reference (the API server does not check images) keeps its spelling, with
+// docker.io/ in front when its first part is not a registry host.
 func NormalizeImage(img string) string {
+	if named, err := reference.ParseNormalizedNamed(img); err == nil {
+		return named.String()
+	}
 	first, _, found := strings.Cut(img, "/")
 	if !found {
 		return "docker.io/library/" + img

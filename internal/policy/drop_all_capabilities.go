@@ -11,8 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// DropAllCapabilitiesID is the stable ID of drop-all-capabilities.
+const DropAllCapabilitiesID = "drop-all-capabilities"
+
 var dropAllCapabilities = Rule{
-	ID:      "drop-all-capabilities",
+	ID:      DropAllCapabilitiesID,
+	Summary: "containers that do not drop ALL capabilities, or add any but NET_BIND_SERVICE",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "capabilities are not dropped", func(c containerRef) (string, string) {

@@ -94,7 +94,7 @@ func FuzzAnalyzeEgress(f *testing.F) {
 					}
 					all := withExcept(pols, i, j, k, metadataStrings(o.Metadata)...)
 					field := fmt.Sprintf("spec.egress[%d].to[%d].ipBlock", j, k)
-					if _, err := parseBlock(pols[i].Spec.Egress[j].To[k].IPBlock.CIDR); err != nil {
+					if _, err := ParseCIDR(pols[i].Spec.Egress[j].To[k].IPBlock.CIDR); err != nil {
 						continue // an unreadable cidr stays open, whatever the excepts
 					}
 					if p, err := netip.ParsePrefix(strings.TrimSpace(pols[i].Spec.Egress[j].To[k].IPBlock.CIDR)); err == nil && p.Addr().Is4In6() {

@@ -7,8 +7,12 @@ package policy
 // labels, namespace and spec.hostNetwork (NetworkPolicy does not apply to host
 // network Pods), and the NetworkPolicies the caller passes in.
 
+// MetadataEgressBlockedID is the stable ID of metadata-egress-blocked.
+const MetadataEgressBlockedID = "metadata-egress-blocked"
+
 var metadataEgressBlocked = Rule{
-	ID:      "metadata-egress-blocked",
+	ID:      MetadataEgressBlockedID,
+	Summary: "a namespace whose NetworkPolicies let the Pod reach a metadata address",
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		if in.Pod.Spec.HostNetwork {

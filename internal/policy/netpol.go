@@ -159,7 +159,7 @@ var knownEndpoints = []netip.Addr{
 // address, and names one. A block that cannot be parsed is taken as open;
 // an except that cannot be parsed, or is of another family, excludes nothing.
 func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, bool) {
-	cidr, err := parseBlock(b.CIDR)
+	cidr, err := ParseCIDR(b.CIDR)
 	if err != nil {
 		return "an unknown range (invalid cidr " + strconv.Quote(b.CIDR) + ")", true
 	}
@@ -238,9 +238,9 @@ func selectorMatches(s *metav1.LabelSelector, podLabels map[string]string) (bool
 	return true, nil
 }
 
-// parseBlock parses a CIDR; an IPv4-mapped IPv6 CIDR is read as the IPv4
+// ParseCIDR parses a CIDR; an IPv4-mapped IPv6 CIDR is read as the IPv4
 // range it maps, since a dual-stack node may route it so.
-func parseBlock(s string) (netip.Prefix, error) {
+func ParseCIDR(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(strings.TrimSpace(s))
 	if err != nil {
 		return p, err

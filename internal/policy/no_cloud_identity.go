@@ -21,8 +21,12 @@ var cloudIdentityEnv = []string{
 	"GCE_METADATA_HOST",
 }
 
+// NoCloudIdentityID is the stable ID of no-cloud-identity.
+const NoCloudIdentityID = "no-cloud-identity"
+
 var noCloudIdentity = Rule{
-	ID:      "no-cloud-identity",
+	ID:      NoCloudIdentityID,
+	Summary: "task runners wired to a cloud identity (web-identity or container-credentials env, projected tokens for a cloud audience)",
 	Default: Warn,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "Pod is wired to a cloud identity"

@@ -3,8 +3,12 @@ package policy
 // no-host-namespaces forbids sharing the node's PID or IPC namespace.
 // Reads: spec.hostPID, spec.hostIPC. Passes when both are unset or false.
 
+// NoHostNamespacesID is the stable ID of no-host-namespaces.
+const NoHostNamespacesID = "no-host-namespaces"
+
 var noHostNamespaces = Rule{
-	ID:      "no-host-namespaces",
+	ID:      NoHostNamespacesID,
+	Summary: "sharing the node's PID or IPC namespace",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

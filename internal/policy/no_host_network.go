@@ -4,8 +4,12 @@ package policy
 // puts the Pod outside every NetworkPolicy. Reads: spec.hostNetwork.
 // Passes when it is unset or false.
 
+// NoHostNetworkID is the stable ID of no-host-network.
+const NoHostNetworkID = "no-host-network"
+
 var noHostNetwork = Rule{
-	ID:      "no-host-network",
+	ID:      NoHostNetworkID,
+	Summary: "sharing the node's network namespace (hostNetwork), which bypasses NetworkPolicy",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		if !in.Pod.Spec.HostNetwork {

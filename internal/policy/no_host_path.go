@@ -8,8 +8,12 @@ package policy
 
 import "strconv"
 
+// NoHostPathID is the stable ID of no-host-path.
+const NoHostPathID = "no-host-path"
+
 var noHostPath = Rule{
-	ID:      "no-host-path",
+	ID:      NoHostPathID,
+	Summary: "hostPath volumes, except read-only mounts of policy.hostPathAllowList",
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation

@@ -5,8 +5,12 @@ package policy
 
 import "strconv"
 
+// NoHostPortsID is the stable ID of no-host-ports.
+const NoHostPortsID = "no-host-ports"
+
 var noHostPorts = Rule{
-	ID:      "no-host-ports",
+	ID:      NoHostPortsID,
+	Summary: "container ports bound on the node (hostPort)",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

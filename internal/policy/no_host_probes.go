@@ -22,8 +22,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// NoHostProbesID is the stable ID of no-host-probes.
+const NoHostProbesID = "no-host-probes"
+
 var noHostProbes = Rule{
-	ID:      "no-host-probes",
+	ID:      NoHostProbesID,
+	Summary: "a host on probes and lifecycle hooks (the kubelet would connect there from the node's network)",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

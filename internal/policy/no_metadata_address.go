@@ -7,8 +7,12 @@ package policy
 
 import "strconv"
 
+// NoMetadataAddressID is the stable ID of no-metadata-address.
+const NoMetadataAddressID = "no-metadata-address"
+
 var noMetadataAddress = Rule{
-	ID:      "no-metadata-address",
+	ID:      NoMetadataAddressID,
+	Summary: "metadata addresses and names written in command, args or env values, in any encoding",
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation

@@ -6,8 +6,12 @@ package policy
 
 import "strconv"
 
+// NoPrivilegeEscalationID is the stable ID of no-privilege-escalation.
+const NoPrivilegeEscalationID = "no-privilege-escalation"
+
 var noPrivilegeEscalation = Rule{
-	ID:      "no-privilege-escalation",
+	ID:      NoPrivilegeEscalationID,
+	Summary: "allowPrivilegeEscalation unset or true",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "privilege escalation is allowed", func(c containerRef) (string, string) {

@@ -5,8 +5,12 @@ package policy
 
 import "strconv"
 
+// NoPrivilegedID is the stable ID of no-privileged.
+const NoPrivilegedID = "no-privileged"
+
 var noPrivileged = Rule{
-	ID:      "no-privileged",
+	ID:      NoPrivilegedID,
+	Summary: "privileged containers",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "privileged container is forbidden", func(c containerRef) (string, string) {

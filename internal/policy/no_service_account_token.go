@@ -17,8 +17,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// NoServiceAccountTokenID is the stable ID of no-service-account-token.
+const NoServiceAccountTokenID = "no-service-account-token"
+
 var noServiceAccountToken = Rule{
-	ID:      "no-service-account-token",
+	ID:      NoServiceAccountTokenID,
+	Summary: "an API token mounted in a task runner",
 	Default: Warn,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

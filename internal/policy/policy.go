@@ -49,7 +49,10 @@ type Input struct {
 
 // Rule is one check. Check returns nil when the Pod passes.
 type Rule struct {
-	ID      string
+	// ID is stable: configuration, PolicyExceptions and reports name it.
+	ID string
+	// Summary says in one line what the rule forbids (`kestra-guard rules`).
+	Summary string
 	Default Action
 	Check   func(in *Input, o *Options) []Violation
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -378,5 +379,34 @@ func TestFragment(t *testing.T) {
 	}
 	if !slices.Equal(ids, []string{"run-as-non-root", "no-host-network"}) {
 		t.Errorf("fragment rules = %v", ids)
+	}
+}
+
+// Every rule has a unique ID, a one-line summary for `kestra-guard rules`,
+// a row in the README's rule table, and lives in the file named after its ID.
+func TestRuleRegistry(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range Rules {
+		if seen[r.ID] {
+			t.Errorf("rule %s listed twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Summary == "" || strings.Contains(r.Summary, "\n") {
+			t.Errorf("rule %s: summary %q: expected one line saying what it forbids", r.ID, r.Summary)
+		}
+		if r.Default != Deny && r.Default != Warn && r.Default != Off {
+			t.Errorf("rule %s: default %q: expected deny, warn or off", r.ID, r.Default)
+		}
+		if !strings.Contains(string(readme), "\n| `"+r.ID+"` |") {
+			t.Errorf("rule %s: no row in the README's rule table", r.ID)
+		}
+		file := strings.ReplaceAll(r.ID, "-", "_") + ".go"
+		if _, err := os.Stat(file); err != nil {
+			t.Errorf("rule %s: expected it in %s: %v", r.ID, file, err)
+		}
 	}
 }

@@ -6,8 +6,12 @@ package policy
 
 import "strconv"
 
+// ReadOnlyRootFilesystemID is the stable ID of read-only-root-filesystem.
+const ReadOnlyRootFilesystemID = "read-only-root-filesystem"
+
 var readOnlyRootFilesystem = Rule{
-	ID:      "read-only-root-filesystem",
+	ID:      ReadOnlyRootFilesystemID,
+	Summary: "containers with a writable root filesystem",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "root filesystem is writable", func(c containerRef) (string, string) {

@@ -13,8 +13,12 @@ import (
 	"strconv"
 )
 
+// RunAsNonRootID is the stable ID of run-as-non-root.
+const RunAsNonRootID = "run-as-non-root"
+
 var runAsNonRoot = Rule{
-	ID:      "run-as-non-root",
+	ID:      RunAsNonRootID,
+	Summary: "containers that may run as UID 0 (runAsNonRoot unset or false, runAsUser 0)",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "container may run as root"

@@ -16,8 +16,12 @@ func validSeccomp(t corev1.SeccompProfileType) bool {
 	return t == corev1.SeccompProfileTypeRuntimeDefault || t == corev1.SeccompProfileTypeLocalhost
 }
 
+// SeccompProfileID is the stable ID of seccomp-profile.
+const SeccompProfileID = "seccomp-profile"
+
 var seccompProfile = Rule{
-	ID:      "seccomp-profile",
+	ID:      SeccompProfileID,
+	Summary: "containers without a RuntimeDefault or Localhost seccomp profile",
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "no seccomp profile"

@@ -12,8 +12,11 @@ import (
 	"github.com/go-logr/logr"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -36,28 +39,106 @@ type caInjector struct {
 	overlap    time.Duration
 	log        logr.Logger
 	injected   atomic.Bool
+	// informers, when set, wake the injector when the Secret or a webhook
+	// configuration changes; without them (unit tests) it checks every resync.
+	informers cache.Informers
+	// resync is the longest wait between two checks (default 5m).
+	resync time.Duration
+	// next is when the bundle must change without an event: the end of the
+	// overlap, when the replaced CA leaves it (zero: no such time).
+	next atomic.Int64
 }
 
+// Runs on every replica, since each one is ready only once the bundle is
+// published; the updates are idempotent and retried on conflict.
 func (c *caInjector) NeedLeaderElection() bool { return false }
 
+// Start checks the bundle at start, then on each change of the Secret or of
+// a webhook configuration, at the end of the overlap, after an error (1s
+// later), and every resync.
 func (c *caInjector) Start(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
+	wake := make(chan struct{}, 1)
+	if err := c.watch(ctx, wake); err != nil {
+		return err
+	}
+	resync := c.resync
+	if resync <= 0 {
+		resync = 5 * time.Minute
+	}
 	for {
+		delay := resync
 		if err := c.reconcile(ctx); err != nil {
 			c.log.Error(err, "injecting the CA bundle")
+			delay = time.Second
 		} else {
 			c.injected.Store(true)
+			if n := c.next.Load(); n != 0 {
+				delay = min(delay, max(time.Until(time.Unix(0, n)), 0)+time.Second)
+			}
 		}
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
+		case <-wake:
 		case <-t.C:
 		}
+		t.Stop()
+	}
+}
+
+// watch sends on wake when one of the objects the bundle depends on changes.
+func (c *caInjector) watch(ctx context.Context, wake chan<- struct{}) error {
+	if c.informers == nil {
+		return nil
+	}
+	for _, w := range []struct {
+		obj       client.Object
+		namespace string
+		name      string
+	}{
+		{&corev1.Secret{}, c.secret.Namespace, c.secret.Name},
+		{&admissionregv1.MutatingWebhookConfiguration{}, "", c.mutating},
+		{&admissionregv1.ValidatingWebhookConfiguration{}, "", c.validating},
+	} {
+		inf, err := c.informers.GetInformer(ctx, w.obj)
+		if err != nil {
+			return fmt.Errorf("watching %T for the CA bundle: %w", w.obj, err)
+		}
+		ours := func(o any) bool {
+			if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			m, ok := o.(metav1.Object)
+			return ok && m.GetName() == w.name && m.GetNamespace() == w.namespace
+		}
+		notify := func(o any) {
+			if ours(o) {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc: notify, UpdateFunc: func(_, o any) { notify(o) }, DeleteFunc: notify,
+		}); err != nil {
+			return fmt.Errorf("watching %T for the CA bundle: %w", w.obj, err)
+		}
+	}
+	return nil
+}
+
+// wakeAt asks for a check at t, unless one is due sooner.
+func (c *caInjector) wakeAt(t time.Time) {
+	if n := c.next.Load(); n == 0 || t.UnixNano() < n {
+		c.next.Store(t.UnixNano())
 	}
 }
 
 func (c *caInjector) reconcile(ctx context.Context) error {
+	c.next.Store(0)
 	var sec corev1.Secret
 	if err := c.client.Get(ctx, c.secret, &sec); err != nil {
 		return fmt.Errorf("reading Secret %s: %w", c.secret, err)
@@ -96,8 +177,12 @@ func (c *caInjector) update(ctx context.Context, obj client.Object, name string,
 		published := Published(current, bundles, obj.GetAnnotations()[PublishedAnnotation], now)
 		changed := false
 		for _, b := range bundles {
-			if want := Bundle(current, *b, published.Add(c.overlap), now); !bytes.Equal(want, *b) {
+			want := Bundle(current, *b, published.Add(c.overlap), now)
+			if !bytes.Equal(want, *b) {
 				*b, changed = want, true
+			}
+			if len(certs(want)) > 1 {
+				c.wakeAt(published.Add(c.overlap))
 			}
 		}
 		stamp := published.UTC().Format(time.RFC3339)

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +36,6 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
-	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/version"
 	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
 )
@@ -54,16 +51,51 @@ const (
 // in kestra-guard's namespace; it outlives `helm uninstall` (chart README).
 const LeaderElectionID = "kestra-guard"
 
+// Option changes the manager's options; tests that start several servers in
+// one process use it (controller names are unique per process unless
+// SkipNameValidation).
+type Option func(*manager.Options)
+
 // Run serves until ctx is done. rc is the cluster to serve; nil reads the
-// usual kubeconfig or in-cluster config.
-func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
-	if err := cfg.Validate(); err != nil {
+// usual kubeconfig or in-cluster config. It runs the steps below in order.
+func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger, opts ...Option) error {
+	compiled, err := cfg.Compile()
+	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	engine, err := policy.NewEngine(cfg.Policy)
-	if err != nil {
-		return err
+	sv := &server{cfg: compiled, log: log, opts: opts}
+	for _, step := range []func(*rest.Config) error{sv.manager, sv.certificates, sv.webhooks, sv.controllers, sv.health} {
+		if err := step(rc); err != nil {
+			return err
+		}
 	}
+	sv.startWebhookServer(ctx)
+	s := cfg.Server
+	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
+	return sv.drain(ctx)
+}
+
+// server is what the steps of Run build, in order.
+type server struct {
+	cfg  *config.Compiled
+	log  logr.Logger
+	opts []Option
+
+	mgr manager.Manager
+	// certsReady closes once the serving certificate is on disk; injector
+	// is nil unless certMode is self.
+	certsReady chan struct{}
+	injector   *caInjector
+	guard      *kgwebhook.Guard
+	ws         webhook.Server
+	// draining is set on SIGTERM: not ready, connections closed after each answer.
+	draining atomic.Bool
+}
+
+// manager builds the controller-runtime manager: scheme, metrics, health
+// probes, leader election and the cache.
+func (sv *server) manager(rc *rest.Config) error {
+	var err error
 	if rc == nil {
 		if rc, err = ctrl.GetConfig(); err != nil {
 			return fmt.Errorf("reading the cluster config: %w", err)
@@ -76,17 +108,11 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	s := cfg.Server
-	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
-		c.MinVersion = tls.VersionTLS12
-		if !s.EnableHTTP2 {
-			c.NextProtos = []string{"http/1.1"}
-		}
-	}}
+	cfg, s := sv.cfg, sv.cfg.Server
 	shutdown := 30 * time.Second
-	mgr, err := ctrl.NewManager(rc, manager.Options{
+	opts := manager.Options{
 		Scheme:                  scheme,
-		Logger:                  log,
+		Logger:                  sv.log,
 		Metrics:                 metricsserver.Options{BindAddress: s.MetricsAddr},
 		HealthProbeBindAddress:  s.HealthAddr,
 		PprofBindAddress:        s.PprofAddr,
@@ -104,32 +130,54 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 			// without the CRD (helm install --skip-crds); exceptions are then
 			// read through the cache lazily, and none applies until it exists.
 		}},
-	})
+	}
+	for _, o := range sv.opts {
+		o(&opts)
+	}
+	sv.mgr, err = ctrl.NewManager(rc, opts)
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	certsReady := make(chan struct{})
-	var injector *caInjector
-	switch s.CertMode {
-	case "self":
-		if injector, err = addRotator(mgr, cfg, certsReady, log); err != nil {
-			return err
-		}
-	default:
-		close(certsReady)
+	return nil
+}
+
+// certificates sets up self-managed certificates (rotation, CA injection),
+// or trusts the given ones to be on disk.
+func (sv *server) certificates(*rest.Config) error {
+	sv.certsReady = make(chan struct{})
+	if sv.cfg.Server.CertMode != "self" {
+		close(sv.certsReady)
+		return nil
 	}
+	var err error
+	sv.injector, err = addRotator(sv.mgr, sv.cfg.Config, sv.certsReady, sv.log)
+	return err
+}
+
+// webhooks builds the Guard and registers the three admission endpoints,
+// each behind the body limit and the drain's Connection: close.
+func (sv *server) webhooks(*rest.Config) error {
+	cfg, s, mgr, log := sv.cfg.Config, sv.cfg.Server, sv.mgr, sv.log
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		if !s.EnableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
 	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
 	kgwebhook.Register(ctrlmetrics.Registry, BuildInfo(version.Get()))
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
-		Engine: engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		Engine: sv.cfg.Engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
 		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(),
 	})
 	if err != nil {
 		return err
 	}
+	sv.guard = guard
 	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
-	var draining atomic.Bool
+	sv.ws = ws
+	draining := &sv.draining
 	register := func(path string, h admission.Handler) {
 		wh := limitBody(&admission.Webhook{Handler: h}, s.MaxBodyBytes)
 		ws.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,71 +192,86 @@ func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logge
 	register(MutatePath, kgwebhook.Mutator{Guard: guard})
 	register(ValidatePath, kgwebhook.Validator{Guard: guard})
 	register(NetworkPolicyPath, kgwebhook.NetworkPolicyValidator{Guard: guard})
+	return nil
+}
+
+// controllers adds the managed-policy controller and the background audit.
+func (sv *server) controllers(*rest.Config) error {
+	cfg, mgr, log := sv.cfg, sv.mgr, sv.log
 	if cfg.ManagedNetworkPolicy.Enabled {
-		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: guard.NamespaceSpec}
+		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: sv.guard.NamespaceSpec}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the managed NetworkPolicy controller: %w", err)
 		}
 	}
-
-	if cfg.Audit.Enabled {
-		gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
-		inUse, expired := exceptionGauges()
-		if err := mgr.Add(&audit.Background{
-			Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: engine, Config: cfg},
-			Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
-			Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
-			ExceptionsInUse: inUse, ExceptionsExpired: expired,
-		}); err != nil {
-			return err
-		}
+	if !cfg.Audit.Enabled {
+		return nil
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+	gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
+	inUse, expired := exceptionGauges()
+	return mgr.Add(&audit.Background{
+		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: cfg.Engine, Config: cfg.Config},
+		Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
+		Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
+		ExceptionsInUse: inUse, ExceptionsExpired: expired,
+	})
+}
+
+// health adds /healthz and /readyz: ready once certificates exist, the CA
+// is published and the webhook server started, and not while draining.
+func (sv *server) health(*rest.Config) error {
+	if err := sv.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	started := ws.StartedChecker()
-	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
-		if draining.Load() {
+	started := sv.ws.StartedChecker()
+	return sv.mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+		if sv.draining.Load() {
 			return fmt.Errorf("shutting down")
 		}
 		select {
-		case <-certsReady:
+		case <-sv.certsReady:
 		default:
 			return fmt.Errorf("certificates are not ready")
 		}
-		if injector != nil && !injector.injected.Load() {
+		if sv.injector != nil && !sv.injector.injected.Load() {
 			return fmt.Errorf("the CA bundle is not in the webhook configurations yet")
 		}
 		return started(req)
-	}); err != nil {
-		return err
-	}
-	// The webhook server reads its certificate files as it starts: with
-	// self-managed certificates it starts once cert-controller has them on disk.
+	})
+}
+
+// startWebhookServer adds the webhook server once certificates exist: it
+// reads its certificate files as it starts, so with self-managed
+// certificates it starts once cert-controller has them on disk.
+func (sv *server) startWebhookServer(ctx context.Context) {
 	go func() {
 		select {
-		case <-certsReady:
-			if err := mgr.Add(ws); err != nil {
-				log.Error(err, "starting the webhook server")
+		case <-sv.certsReady:
+			if err := sv.mgr.Add(sv.ws); err != nil {
+				sv.log.Error(err, "starting the webhook server")
 			}
 		case <-ctx.Done():
 		}
 	}()
-	log.Info("starting", "mode", cfg.Mode, "taskRunnerSelector", cfg.TaskRunnerSelector, "port", s.Port, "certMode", s.CertMode)
-	// On SIGTERM, drain first: report not ready, keep serving with
-	// connections closed after each answer for shutdownDelay, then stop
-	// (finishing requests in flight). Closing pooled connections at once
-	// would fail the requests the API server is sending on them.
+}
+
+// drain runs the manager until ctx is done, then drains first: report not
+// ready, keep serving with connections closed after each answer for
+// shutdownDelay, then stop (finishing requests in flight). Closing pooled
+// connections at once would fail the requests the API server is sending on
+// them.
+func (sv *server) drain(ctx context.Context) error {
+	delay := sv.cfg.Server.ShutdownDelay.Duration
 	mgrCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		draining.Store(true)
-		log.Info("draining before shutdown", "delay", s.ShutdownDelay.Duration)
-		time.Sleep(s.ShutdownDelay.Duration)
+		sv.draining.Store(true)
+		sv.log.Info("draining before shutdown", "delay", delay)
+		time.Sleep(delay)
 		stop()
 	}()
-	return mgr.Start(mgrCtx)
+	return sv.mgr.Start(mgrCtx)
 }
 
 // limitBody answers HTTP 413 to a request whose body is longer than limit
@@ -261,78 +324,9 @@ func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}, log
 		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
 	}
 	key := types.NamespacedName{Namespace: cfg.Namespace, Name: s.CertSecret}
-	injector := &caInjector{client: mgr.GetClient(), secret: key, mutating: s.MutatingName, validating: s.ValidatingName, overlap: s.CAOverlap.Duration, log: log.WithName("ca-bundle")}
+	injector := &caInjector{client: mgr.GetClient(), secret: key, mutating: s.MutatingName, validating: s.ValidatingName, overlap: s.CAOverlap.Duration, log: log.WithName("ca-bundle"), informers: mgr.GetCache()}
 	if err := mgr.Add(injector); err != nil {
 		return nil, err
 	}
-	if s.SyncCertsToDisk {
-		if err := mgr.Add(&secretToDisk{reader: mgr.GetAPIReader(), key: key, dir: s.CertDir}); err != nil {
-			return nil, err
-		}
-	}
 	return injector, nil
-}
-
-// secretToDisk does out of cluster what the kubelet does for a mounted
-// Secret: it keeps the certificate files in the cert folder current, and,
-// like the kubelet, only some time after the Secret changed (the first
-// files are written at once).
-type secretToDisk struct {
-	reader client.Reader
-	key    types.NamespacedName
-	dir    string
-}
-
-// kubeletDelay is how long a change of the Secret waits before it is written.
-const kubeletDelay = 3 * time.Second
-
-func (s *secretToDisk) NeedLeaderElection() bool { return false }
-
-func (s *secretToDisk) Start(ctx context.Context) error {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return err
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var seenVersion string
-	var seenAt time.Time
-	written := false
-	for {
-		var sec corev1.Secret
-		if err := s.reader.Get(ctx, s.key, &sec); err == nil && len(sec.Data) > 0 {
-			if sec.ResourceVersion != seenVersion {
-				seenVersion, seenAt = sec.ResourceVersion, time.Now()
-			}
-			if !written || time.Since(seenAt) >= kubeletDelay {
-				if err := writeFiles(s.dir, sec.Data); err != nil {
-					return err
-				}
-				written = true
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// writeFiles writes each changed file through a rename, as the kubelet's
-// atomic writer does.
-func writeFiles(dir string, files map[string][]byte) error {
-	for name, data := range files {
-		path := filepath.Join(dir, name)
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-			continue
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	return nil
 }

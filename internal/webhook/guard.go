@@ -6,7 +6,6 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
@@ -26,6 +23,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // Guard holds what both webhooks share.
@@ -44,12 +42,13 @@ type Guard struct {
 	Exceptions       client.Reader
 	ExceptionMetrics *exception.Metrics
 
-	taskRunner labels.Selector
-	// managedSpecs are the managed policy's specs for label-selected [0]
-	// and runner [1] namespaces.
-	managedSpecs [2]managed.Spec
-	// policySpecs are the NetworkPolicy specs built from managedSpecs.
-	policySpecs [2]networkingv1.NetworkPolicySpec
+	scope *scope.Scope
+	// managed are the managed policy's specs, per kind of guarded namespace.
+	managed config.ManagedSpecs
+	// policySpecs are the NetworkPolicy specs built from managed.
+	policySpecs struct {
+		labelSelected, runnerNamespace networkingv1.NetworkPolicySpec
+	}
 	// checked remembers, by namespace, the resourceVersion of a managed
 	// policy found as it should be, so that it is compared once per change.
 	checked *versions
@@ -79,16 +78,20 @@ func (g *Guard) verified(ns, rv string, ok func() bool) bool {
 	return true
 }
 
-// NewGuard validates what it needs from cfg.
+// NewGuard compiles cfg (config.Compile: the scope, the managed policy's
+// specs); Engine, when nil, is the one cfg compiles to.
 func NewGuard(g Guard) (*Guard, error) {
-	sel, err := labels.Parse(g.Config.TaskRunnerSelector)
+	c, err := g.Config.Compile()
 	if err != nil {
-		return nil, fmt.Errorf("taskRunnerSelector: %w", err)
-	}
-	g.taskRunner, g.checked = sel, &versions{m: map[string]string{}}
-	if err := g.buildManagedSpecs(); err != nil {
 		return nil, err
 	}
+	if g.Engine == nil {
+		g.Engine = c.Engine
+	}
+	c.Engine = g.Engine
+	g.scope, g.managed, g.checked = c.Scope, c.ManagedSpecs(), &versions{m: map[string]string{}}
+	g.policySpecs.labelSelected = managed.Build("", g.managed.LabelSelected).Spec
+	g.policySpecs.runnerNamespace = managed.Build("", g.managed.RunnerNamespace).Spec
 	if g.Metrics == nil {
 		g.Metrics = NewMetrics(nil)
 	}
@@ -114,7 +117,7 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if len(req.Object.Raw) == 0 {
 		return nil, "", fmt.Errorf("request %s for Pod %s/%s carries no object", req.Operation, req.Namespace, req.Name)
 	}
-	if g.Config.Excluded(req.Namespace) {
+	if g.scope.Excluded(req.Namespace) {
 		return nil, "namespace " + req.Namespace + " is never intercepted", nil
 	}
 	pod := &corev1.Pod{}
@@ -130,47 +133,36 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	if err != nil {
 		return nil, "", err
 	}
-	t = &target{pod: pod, namespace: ns, runnerNamespace: g.Config.RunnerNamespace(ns.Name, ns.Labels)}
-	runner := t.runnerNamespace || g.taskRunner.Matches(labels.Set(pod.Labels))
+	t = &target{pod: pod, namespace: ns, runnerNamespace: g.scope.RunnerNamespace(ns.Name, ns.Labels)}
+	runner := t.runnerNamespace || g.scope.TaskRunner(pod.Labels)
 	if !runner && req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
 		// A label removed on UPDATE does not make a task runner something else.
 		old := &corev1.Pod{}
 		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.OldObject.Raw, old); err != nil {
 			return nil, "", fmt.Errorf("decoding the old Pod %s/%s: %w", req.Namespace, req.Name, err)
 		}
-		runner = g.taskRunner.Matches(labels.Set(old.Labels))
+		runner = g.scope.TaskRunner(old.Labels)
 	}
 	if !runner {
 		return nil, "not a task-runner Pod", nil
 	}
 	var warning string
-	t.mode, warning = g.namespaceMode(ns)
+	t.mode, warning = g.scope.Mode(ns)
 	if warning != "" {
 		t.warnings = append(t.warnings, warning)
 	}
 	return t, "", nil
 }
 
-// namespaceMode is the namespace's kestra-guard.io/mode, or the default. An
-// unknown value enforces (fail closed), with a warning.
-func (g *Guard) namespaceMode(ns *corev1.Namespace) (config.Mode, string) {
-	m, ok := ns.Labels[config.ModeLabel]
-	if !ok {
-		return g.Config.Mode, ""
-	}
-	switch config.Mode(m) {
-	case config.Enforce, config.Audit, config.Off:
-		return config.Mode(m), ""
-	}
-	return config.Enforce, fmt.Sprintf("kestra-guard: namespace %s has %s=%q, expected enforce, audit or off; enforcing", ns.Name, config.ModeLabel, m)
-}
-
 // NamespaceSpec gives the managed-policy controller what it needs for ns.
-func (g *Guard) NamespaceSpec(ns *corev1.Namespace) (managed.Spec, bool, bool) {
-	runnerNS := g.Config.RunnerNamespace(ns.Name, ns.Labels)
-	mode, _ := g.namespaceMode(ns)
-	active := g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.Config.Excluded(ns.Name)
-	return g.managedSpec(runnerNS), runnerNS, active
+func (g *Guard) NamespaceSpec(ns *corev1.Namespace) managed.Namespace {
+	runnerNS := g.scope.RunnerNamespace(ns.Name, ns.Labels)
+	mode, _ := g.scope.Mode(ns)
+	return managed.Namespace{
+		Spec:            g.managed.For(runnerNS),
+		RunnerNamespace: runnerNS,
+		Active:          g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.scope.Excluded(ns.Name),
+	}
 }
 
 func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
@@ -201,36 +193,17 @@ func (g *Guard) networkPolicies(ctx context.Context, pod *corev1.Pod) ([]network
 	return list.Items, nil
 }
 
-// buildManagedSpecs computes, once, the managed policy of runner namespaces
-// and of label-selected ones.
-func (g *Guard) buildManagedSpecs() error {
-	base := managed.Spec{Metadata: g.Engine.Options().Metadata, Strict: g.Config.ManagedNetworkPolicy.Strict}
-	for i, c := range g.Config.ManagedNetworkPolicy.AllowedCIDRs {
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return fmt.Errorf("managedNetworkPolicy.allowedCIDRs[%d]: %q: expected a CIDR", i, c)
-		}
-		base.AllowedCIDRs = append(base.AllowedCIDRs, p)
-	}
-	sel, err := metav1.ParseToLabelSelector(g.Config.TaskRunnerSelector)
-	if err != nil {
-		return fmt.Errorf("taskRunnerSelector: %w", err)
-	}
-	g.managedSpecs[1] = base
-	g.managedSpecs[0] = base
-	g.managedSpecs[0].Selector = *sel
-	for i := range g.managedSpecs {
-		g.policySpecs[i] = managed.Build("", g.managedSpecs[i]).Spec
-	}
-	return nil
-}
-
 // managedSpec is the managed policy for a runner namespace or another.
 func (g *Guard) managedSpec(runnerNamespace bool) managed.Spec {
+	return g.managed.For(runnerNamespace)
+}
+
+// policySpec is managedSpec's NetworkPolicy spec, built once.
+func (g *Guard) policySpec(runnerNamespace bool) *networkingv1.NetworkPolicySpec {
 	if runnerNamespace {
-		return g.managedSpecs[1]
+		return &g.policySpecs.runnerNamespace
 	}
-	return g.managedSpecs[0]
+	return &g.policySpecs.labelSelected
 }
 
 // withManagedPolicy adds the managed policy to pols when it is enabled and

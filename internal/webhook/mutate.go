@@ -102,10 +102,7 @@ func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool
 	spec := m.managedSpec(t.runnerNamespace)
 	var current networkingv1.NetworkPolicy
 	err := m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current)
-	want := &m.policySpecs[0]
-	if t.runnerNamespace {
-		want = &m.policySpecs[1]
-	}
+	want := m.policySpec(t.runnerNamespace)
 	if err == nil && m.verified(t.pod.Namespace, current.ResourceVersion, func() bool { return equality.Semantic.DeepEqual(&current.Spec, want) }) {
 		return nil
 	}

@@ -3,14 +3,11 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"slices"
 	"strings"
-	"time"
 
+	"github.com/go-logr/logr"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
@@ -20,53 +17,41 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
-// NetworkPolicyValidator refuses, in guarded namespaces, a NetworkPolicy
-// that would let task-runner Pods reach a metadata address. A namespace is
-// guarded when it is a runner namespace or holds the managed policy (a task
-// runner was admitted there).
+// NetworkPolicyValidator refuses, in guarded namespaces
+// (scope.GuardedNamespace), a NetworkPolicy that would let task-runner Pods
+// reach a metadata address.
 type NetworkPolicyValidator struct{ *Guard }
 
+const metadataRule = policy.MetadataEgressBlockedID
+
 func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	start := time.Now()
-	if req.Kind.Group != networkingv1.GroupName || req.Kind.Kind != "NetworkPolicy" {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected a networking.k8s.io/v1 NetworkPolicy, got %s", req.Kind.String()))
-	}
-	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("request %s for NetworkPolicy %s/%s carries no object", req.Operation, req.Namespace, req.Name))
-	}
-	if v.Config.Excluded(req.Namespace) {
-		return admission.Allowed("namespace " + req.Namespace + " is never intercepted")
-	}
-	np := &networkingv1.NetworkPolicy{}
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, np); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding NetworkPolicy %s/%s: %w", req.Namespace, req.Name, err))
-	}
-	np.Namespace = req.Namespace
-	if np.Name == managed.Name {
-		return admission.Allowed("the managed policy") // repaired by the controller if edited
+	return endpoint{name: "networkpolicy", guard: v.Guard, decide: v.decide}.Handle(ctx, req)
+}
+
+func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Request) (admission.Response, string, error) {
+	np, skipped, err := v.decode(req)
+	if err != nil || skipped != "" {
+		return admission.Allowed(skipped), "skipped", err
 	}
 	ns, err := v.namespace(ctx, req.Namespace)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return admission.Response{}, "", err
 	}
-	runnerNS := v.Config.RunnerNamespace(ns.Name, ns.Labels)
-	guarded := runnerNS
-	if !guarded {
-		var mp networkingv1.NetworkPolicy
-		err := v.Live.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: managed.Name}, &mp)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading the managed policy of %s: %w", ns.Name, err))
+	runnerNS := v.scope.RunnerNamespace(ns.Name, ns.Labels)
+	holdsManaged := false
+	if !runnerNS {
+		if holdsManaged, err = v.holdsManagedPolicy(ctx, ns.Name); err != nil {
+			return admission.Response{}, "", err
 		}
-		guarded = err == nil
 	}
-	mode, _ := v.namespaceMode(ns)
+	mode, _ := v.scope.Mode(ns)
 	action := v.Engine.Action(metadataRule) // the rule's configured action: deny, warn or off
-	if !guarded || mode == config.Off || action == policy.Off || (!runnerNS && excludesTaskRunners(np, v.Config.TaskRunnerSelector)) {
-		return admission.Allowed("")
+	if !v.scope.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, false) || mode == config.Off || action == policy.Off {
+		return admission.Allowed(""), "skipped", nil
 	}
-	openings := policy.PolicyOpenings(np, v.Engine.Options().Metadata)
+	openings := v.scope.MetadataReopenings(np, runnerNS, v.Engine.Options().Metadata)
 	if len(openings) == 0 {
-		return admission.Allowed("")
+		return admission.Allowed(""), "skipped", nil
 	}
 	msgs := make([]string, len(openings))
 	for i, op := range openings {
@@ -74,51 +59,57 @@ func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Reques
 	}
 	v.Metrics.violation(metadataRule, string(action), string(mode))
 	log := v.Log.WithValues("uid", req.UID, "namespace", np.Namespace, "networkPolicy", np.Name, "mode", mode, "action", action)
-	// admit lets the policy in, with one warning per opening.
-	admit := func(logMsg, prefix string) admission.Response {
-		log.Info(logMsg)
-		v.Metrics.decision("networkpolicy", "admitted", start)
-		warnings := make([]string, len(msgs))
-		for i, m := range msgs {
-			warnings[i] = prefix + metadataRule + ": " + m
-		}
-		return admission.Allowed("").WithWarnings(warnings...)
-	}
-	if action == policy.Warn {
-		return admit("admitted NetworkPolicy that reopens metadata egress: the rule is set to warn", "kestra-guard warning: ")
-	}
-	if mode == config.Audit {
-		return admit("admitted NetworkPolicy that reopens metadata egress", "kestra-guard audit: enforce would deny: ")
+	switch {
+	case action == policy.Warn:
+		return v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress: the rule is set to warn", "kestra-guard warning: "), "admitted", nil
+	case mode == config.Audit:
+		return v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress", "kestra-guard audit: enforce would deny: "), "admitted", nil
 	}
 	log.Info("denied NetworkPolicy that reopens metadata egress")
-	v.Metrics.decision("networkpolicy", "denied", start)
 	return admission.Denied(fmt.Sprintf("kestra-guard denied NetworkPolicy %s/%s: %s: it would let task-runner Pods reach a cloud metadata address:\n- %s\nadd the metadata ranges to the ipBlock's except, or exclude task runners from its podSelector (%s DoesNotExist)",
-		np.Namespace, np.Name, metadataRule, strings.Join(msgs, "\n- "), v.Config.TaskRunnerSelector))
+		np.Namespace, np.Name, metadataRule, strings.Join(msgs, "\n- "), v.scope.SelectorText())), "denied", nil
 }
 
-const metadataRule = "metadata-egress-blocked"
+// decode reads the NetworkPolicy of req; skipped says why it is admitted
+// unread (an excluded namespace, the managed policy itself).
+func (v NetworkPolicyValidator) decode(req admission.Request) (np *networkingv1.NetworkPolicy, skipped string, err error) {
+	if req.Kind.Group != networkingv1.GroupName || req.Kind.Kind != "NetworkPolicy" {
+		return nil, "", badRequest(fmt.Errorf("expected a networking.k8s.io/v1 NetworkPolicy, got %s", req.Kind.String()))
+	}
+	if len(req.Object.Raw) == 0 {
+		return nil, "", badRequest(fmt.Errorf("request %s for NetworkPolicy %s/%s carries no object", req.Operation, req.Namespace, req.Name))
+	}
+	if v.scope.Excluded(req.Namespace) {
+		return nil, "namespace " + req.Namespace + " is never intercepted", nil
+	}
+	np = &networkingv1.NetworkPolicy{}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, np); err != nil {
+		return nil, "", badRequest(fmt.Errorf("decoding NetworkPolicy %s/%s: %w", req.Namespace, req.Name, err))
+	}
+	np.Namespace = req.Namespace
+	if np.Name == managed.Name {
+		return nil, "the managed policy", nil // repaired by the controller if edited
+	}
+	return np, "", nil
+}
 
-// excludesTaskRunners reports whether the policy's podSelector can never
-// select a task runner: it requires the task-runner label key to be absent.
-// Any other selector may select one, since Pods choose their own labels.
-func excludesTaskRunners(np *networkingv1.NetworkPolicy, taskRunnerSelector string) bool {
-	sel, err := metav1.ParseToLabelSelector(taskRunnerSelector)
-	if err != nil {
-		return false
+// holdsManagedPolicy reads from the API server whether ns holds the managed
+// policy (the cache may not show one applied a moment ago).
+func (v NetworkPolicyValidator) holdsManagedPolicy(ctx context.Context, ns string) (bool, error) {
+	var mp networkingv1.NetworkPolicy
+	err := v.Live.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &mp)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("reading the managed policy of %s: %w", ns, err)
 	}
-	var keys []string
-	for k := range sel.MatchLabels {
-		keys = append(keys, k)
+	return err == nil, nil
+}
+
+// admit lets the policy in, with one warning per opening.
+func (v NetworkPolicyValidator) admit(log logr.Logger, msgs []string, logMsg, prefix string) admission.Response {
+	log.Info(logMsg)
+	warnings := make([]string, len(msgs))
+	for i, m := range msgs {
+		warnings[i] = prefix + metadataRule + ": " + m
 	}
-	for _, e := range sel.MatchExpressions {
-		if e.Operator == metav1.LabelSelectorOpExists || e.Operator == metav1.LabelSelectorOpIn {
-			keys = append(keys, e.Key)
-		}
-	}
-	for _, e := range np.Spec.PodSelector.MatchExpressions {
-		if e.Operator == metav1.LabelSelectorOpDoesNotExist && slices.Contains(keys, e.Key) {
-			return true
-		}
-	}
-	return false
+	return admission.Allowed("").WithWarnings(warnings...)
 }

@@ -27,10 +27,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
@@ -79,7 +82,16 @@ func (g *Guarded) StartServer() {
 		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 		log = zapr.NewLogger(zap.New(zapcore.NewCore(enc, zapcore.AddSync(g.LogOutput), zap.DebugLevel)))
 	}
-	go func() { done <- server.Run(ctx, g.Config, g.ControlPlane.Config, log) }()
+	if s := g.Config.Server; s.CertMode == "self" {
+		// No kubelet mounts the certificate Secret here: write it to disk as one would.
+		sync := &secretToDisk{reader: g.Client, key: types.NamespacedName{Namespace: g.Config.Namespace, Name: s.CertSecret}, dir: s.CertDir}
+		go func() {
+			if err := sync.Start(ctx); err != nil {
+				log.Error(err, "writing the certificate Secret to disk")
+			}
+		}()
+	}
+	go func() { done <- server.Run(ctx, g.Config, g.ControlPlane.Config, log, InProcess) }()
 	var once sync.Once
 	var err error
 	g.stopServer = func() error {
@@ -88,15 +100,20 @@ func (g *Guarded) StartServer() {
 	}
 }
 
+// InProcess lets several servers run in the test process: each test (or
+// replica) starts its own, and controller names would repeat.
+func InProcess(o *manager.Options) { o.Controller.SkipNameValidation = ptr.To(true) }
+
 // StopServer stops kestra-guard (as a SIGTERM would) and waits for it.
 func (g *Guarded) StopServer() error { return g.stopServer() }
 
 // SelfManagedCerts serves with certificates cert-controller keeps in a
-// Secret, as in the cluster, written to disk as a kubelet would; the API
+// Secret, as in the cluster, written to disk as a kubelet would (StartServer
+// runs secretToDisk); the API
 // server reaches the webhook as localhost.
 func SelfManagedCerts(dir string) (func(*config.Config), func(*envtest.Environment)) {
 	return func(c *config.Config) {
-			c.Server.CertMode, c.Server.CertDir, c.Server.SyncCertsToDisk = "self", dir, true
+			c.Server.CertMode, c.Server.CertDir = "self", dir
 			c.Server.ExtraDNSNames = []string{"localhost"}
 		}, func(env *envtest.Environment) {
 			env.WebhookInstallOptions.LocalServingHostExternalName = "localhost"

@@ -80,7 +80,7 @@ type replica struct {
 func startReplica(cfg config.Config, cp *framework.ControlPlane) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- server.Run(ctx, cfg, cp.Config, framework.TestLogger()) }()
+	go func() { r.done <- server.Run(ctx, cfg, cp.Config, framework.TestLogger(), framework.InProcess) }()
 	return r
 }
 

@@ -1,0 +1,61 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+)
+
+// The endpoint middleware answers 400 for a request kestra-guard cannot
+// read and 500 when kestra-guard itself fails (an API read), so that the API
+// server and its operators see whose fault it is.
+func TestEndpointErrorCodes(t *testing.T) {
+	np := networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "etl"}}
+	raw, _ := json.Marshal(np)
+	npKind := metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}
+	for name, tc := range map[string]struct {
+		kind    metav1.GroupVersionKind
+		raw     []byte
+		failGet bool
+		want    int32
+	}{
+		"wrong kind":               {metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, raw, false, http.StatusBadRequest},
+		"no object":                {npKind, nil, false, http.StatusBadRequest},
+		"undecodable":              {npKind, []byte(`{"spec": 1}`), false, http.StatusBadRequest},
+		"the namespace read fails": {npKind, raw, true, http.StatusInternalServerError},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etl"}}).
+				WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+					if tc.failGet {
+						return errors.New("connection refused")
+					}
+					return c.Get(ctx, key, obj, opts...)
+				}}).Build()
+			g, err := NewGuard(Guard{Config: config.Default(), Reader: c, Live: c, Writer: c, Log: logr.Discard()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := NetworkPolicyValidator{Guard: g}.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				UID: "u", Kind: tc.kind, Namespace: "etl", Name: "p", Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: tc.raw}}})
+			if resp.Allowed || resp.Result == nil || resp.Result.Code != tc.want {
+				t.Errorf("response = allowed %v, %+v; want code %d", resp.Allowed, resp.Result, tc.want)
+			}
+		})
+	}
+}
