@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,9 +20,12 @@ import (
 	"syscall"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -88,8 +92,12 @@ type env struct {
 // profile writes a 10 s CPU profile of kestra-guard serving validate and
 // mutate reviews at saturation.
 func (e *env) profile(ctx context.Context, path string) error {
-	bodies := [][]byte{reviewBody(kestraDefault(nsGuard)), reviewBody(kestraDefault(nsGuard))}
-	urls := []string{e.guardURL + "/mutate-pods", e.guardURL + "/mutate-pods"}
+	validate, mutate, err := capturedBodies()
+	if err != nil {
+		return err
+	}
+	bodies := [][]byte{validate, mutate}
+	urls := []string{e.guardURL + "/validate-pods", e.guardURL + "/mutate-pods"}
 	done := make(chan struct{})
 	go func() {
 		var i int
@@ -201,6 +209,34 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 	return e, nil
 }
 
+// decodeV2Allow decodes the review and its Pod in one json/v2 pass, as
+// kestra-guard's PodHandler does, and admits: the floor for a webhook on
+// kestra-guard's request path.
+func decodeV2Allow(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var review struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Request    *struct {
+			UID    types.UID   `json:"uid"`
+			Object *corev1.Pod `json:"object"`
+		} `json:"request"`
+	}
+	resp := admission.Allowed("")
+	if err := jsonv2.Unmarshal(body, &review); err != nil || review.Request == nil {
+		resp = admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the review: %v", err))
+	} else {
+		resp.UID = review.Request.UID
+	}
+	ar := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: review.APIVersion, Kind: review.Kind}, Response: &resp.AdmissionResponse}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ar)
+}
+
 // waitReady waits until both webhooks answer and the API server calls them.
 func (e *env) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(90 * time.Second)
@@ -293,6 +329,7 @@ func allowServer(args []string) error {
 	ws.Register("/mutate", &admission.Webhook{Handler: allow})
 	ws.Register("/validate", &admission.Webhook{Handler: allow})
 	ws.Register("/decode", &admission.Webhook{Handler: decodeAllow})
+	ws.Register("/decode-v2", http.HandlerFunc(decodeV2Allow))
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	return ws.Start(ctx)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
 // passingPod is a typical hardened Kestra task runner: one init container,
@@ -60,6 +64,30 @@ func reviewBody(p *corev1.Pod) []byte {
 			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}},
 	})
 	return b
+}
+
+// captured is a review kube-apiserver sent (hack/capture wrote it to
+// internal/webhook/testdata/reviews), compacted as sent, moved to namespace ns.
+func captured(name, ns string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "internal", "webhook", "testdata", "reviews", name+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the captured review (run go run ./hack/capture): %w", err)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return bytes.ReplaceAll(c.Bytes(), []byte(`"runners"`), []byte(strconv.Quote(ns))), nil
+}
+
+// capturedBodies are the validate review of the passing task runner and the
+// mutate review of the Kestra default Pod, in kestra-guard's namespace.
+func capturedBodies() (validate, mutate []byte, err error) {
+	if validate, err = captured("validate-passing-create", nsGuard); err != nil {
+		return nil, nil, err
+	}
+	mutate, err = captured("mutate-kestra-default-create", nsGuard)
+	return validate, mutate, err
 }
 
 // postReview posts a review that must be admitted: an answer other than

@@ -38,6 +38,7 @@ type report struct {
 	reviews                              int
 	reviewErrors                         int
 	patchOps                             int // operations in the patch for the Kestra default Pod
+	validateBytes, mutateBytes           int // sizes of the captured reviews posted
 }
 
 type ruleResult struct{ ns, allocs []float64 }
@@ -135,7 +136,10 @@ func kestraDefault(ns string) *corev1.Pod {
 }
 
 func (r *report) httpsBench(ctx context.Context, e *env) error {
-	validate, mutate := reviewBody(passingPod(nsGuard, "task")), reviewBody(kestraDefault(nsGuard))
+	validate, mutate, err := capturedBodies()
+	if err != nil {
+		return err
+	}
 	configs := []struct {
 		name, url string
 		body      []byte
@@ -145,7 +149,9 @@ func (r *report) httpsBench(ctx context.Context, e *env) error {
 		{"kestra-guard mutate", e.guardURL + "/mutate-pods", mutate},
 		{"always-allow mutate", e.allowURL + "/mutate", mutate},
 		{"decode-only validate", e.allowURL + "/decode", validate},
+		{"decode-only validate (json/v2)", e.allowURL + "/decode-v2", validate},
 	}
+	r.validateBytes, r.mutateBytes = len(validate), len(mutate)
 	r.https = map[string]*loadResult{}
 	var peak atomic.Uint64
 	for round := range r.rounds {
@@ -247,7 +253,11 @@ func (r *report) e2eBench(ctx context.Context, e *env) error {
 }
 
 func (r *report) memoryBench(ctx context.Context, e *env, n int) error {
-	bodies := [][]byte{reviewBody(passingPod(nsGuard, "task")), reviewBody(kestraDefault(nsGuard))}
+	validate, mutate, err := capturedBodies()
+	if err != nil {
+		return err
+	}
+	bodies := [][]byte{validate, mutate}
 	urls := []string{e.guardURL + "/validate-pods", e.guardURL + "/mutate-pods"}
 	var next atomic.Int64
 	var tenth sync.Once
@@ -283,6 +293,9 @@ func (r *report) meanWebhookMs(prefix string) float64 {
 	return total
 }
 
+// fixP99 is a configuration's median p99 at the fixed offered rate.
+func (r *report) fixP99(name string) float64 { return summarize(r.https[name].fixP99).med }
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -295,13 +308,18 @@ func (r *report) summary() string {
 	p, psa := r.rules["passing/kestra-guard"], r.rules["passing/pod-security-admission"]
 	fmt.Fprintf(&b, "rule evaluation, passing Pod: kestra-guard %s ns/op %s allocs, PSA %s ns/op %s allocs\n",
 		num(summarize(p.ns).med), num(summarize(p.allocs).med), num(summarize(psa.ns).med), num(summarize(psa.allocs).med))
-	fmt.Fprintf(&b, "HTTPS throughput vs always-allow: validate %.2fx, mutate %.2fx (target >= 0.9x); validate vs decode-only %.2fx\n",
-		r.ratio("kestra-guard validate", "always-allow validate"), r.ratio("kestra-guard mutate", "always-allow mutate"), r.ratio("kestra-guard validate", "decode-only validate"))
+	vr, mr := r.ratio("kestra-guard validate", "always-allow validate"), r.ratio("kestra-guard mutate", "always-allow mutate")
+	fmt.Fprintf(&b, "HTTPS throughput vs always-allow: validate %.2fx (target >= 1.3x: %s), mutate %.2fx (target >= 1.0x: %s); validate vs decode-only (json/v2) %.2fx\n",
+		vr, verdict(vr >= 1.3), mr, verdict(mr >= 1.0), r.ratio("kestra-guard validate", "decode-only validate (json/v2)"))
+	for _, k := range []string{"validate", "mutate"} {
+		g, a := r.fixP99("kestra-guard "+k), r.fixP99("always-allow "+k)
+		fmt.Fprintf(&b, "HTTPS p99 at %d/s, %s: kestra-guard %s ms, always-allow %s ms (target no worse: %s)\n", fixedRPS, k, num(g), num(a), verdict(g <= a))
+	}
 	g, a := r.addedLatency("kestra-guard"), r.addedLatency("always-allow webhooks")
 	fmt.Fprintf(&b, "end to end, added p50 over no policy: kestra-guard %.2f ms, always-allow %.2f ms (ratio %.2f, target <= 1.1: %s)\n", g, a, g/a, verdict(g/a <= 1.1))
 	ar := r.meanWebhookMs("pods.kestra-guard.io") / r.meanWebhookMs("allow.bench")
-	fmt.Fprintf(&b, "API server's own webhook timing (mean per Pod): kestra-guard %.2f ms, always-allow %.2f ms (ratio %.2f, target <= 1.1: %s)\n",
-		r.meanWebhookMs("pods.kestra-guard.io"), r.meanWebhookMs("allow.bench"), ar, verdict(ar <= 1.1))
+	fmt.Fprintf(&b, "API server's own webhook timing (mean per Pod): kestra-guard %.2f ms, always-allow %.2f ms (ratio %.2f, target <= 1.0: %s)\n",
+		r.meanWebhookMs("pods.kestra-guard.io"), r.meanWebhookMs("allow.bench"), ar, verdict(ar <= 1.0))
 	fmt.Fprintf(&b, "RSS: idle %.1f MiB, under load %.1f MiB, after %d/10 reviews %.1f MiB, after %d %.1f MiB (%d errors)\n",
 		r.rssIdle, r.rssLoad, r.reviews, r.rssTenth, r.reviews, r.rssAfter, r.reviewErrors)
 	return b.String()
@@ -333,19 +351,19 @@ func (r *report) markdown() string {
 	w("")
 	d, dpsa := r.rules["kestra-default/kestra-guard"], r.rules["kestra-default/pod-security-admission"]
 	passRatio, passAllocs := summarize(p.ns).med/summarize(psa.ns).med, summarize(p.allocs).med
-	w("Targets on the passing Pod: no slower than PSA — measured %.2fx PSA's time: **%s**; at most 2 allocations — measured %s: **%s**.",
-		passRatio, verdict(passRatio <= 1), num(passAllocs), verdict(passAllocs <= 2))
+	w("Targets on the passing Pod: at most 1.0x PSA's time — measured %.2fx: **%s**; 0 allocations — measured %s: **%s**.",
+		passRatio, verdict(passRatio <= 1), num(passAllocs), verdict(passAllocs == 0))
 	w("")
 	w("On the Pod Kestra creates by default (which fails several rules, so messages are built), kestra-guard takes %.2fx PSA's time and makes %s allocations to PSA's %s. kestra-guard-no-egress leaves out the NetworkPolicy analysis, which PSA does not do.",
 		summarize(d.ns).med/summarize(dpsa.ns).med, num(summarize(d.allocs).med), num(summarize(dpsa.allocs).med))
 	w("")
 	w("## 2. The webhook's HTTPS path")
 	w("")
-	w("AdmissionReviews posted over TLS to `kestra-guard serve` and to the always-allow webhook: saturation with %d closed-loop clients for %s, then a fixed offered rate of %d reviews/s for %s. Validate gets the passing task runner, mutate the Kestra default Pod (kestra-guard answers with a %d-operation patch). Every answer is decoded: an error is a failed request, an HTTP status other than 200, a result code other than 200 or a review not admitted.", httpConc, httpDuration, fixedRPS, httpDuration, r.patchOps)
+	w("AdmissionReviews posted over TLS to `kestra-guard serve` and to the always-allow webhook: saturation with %d closed-loop clients for %s, then a fixed offered rate of %d reviews/s for %s. The bodies are reviews kube-apiserver sent (captured by `go run ./hack/capture` with the default admission plugins, ServiceAccount on; `internal/webhook/testdata/reviews`): validate gets the passing task runner (%d bytes), mutate the Kestra default Pod (%d bytes; kestra-guard answers with a %d-operation patch). Every answer is decoded: an error is a failed request, an HTTP status other than 200, a result code other than 200 or a review not admitted.", httpConc, httpDuration, fixedRPS, httpDuration, r.validateBytes, r.mutateBytes, r.patchOps)
 	w("")
 	w("| configuration | throughput at saturation (reviews/s) | p50 / p99 / p99.9 at saturation (ms) | p50 / p99 / p99.9 at %d/s (ms) | errors |", fixedRPS)
 	w("|---|---|---|---|---|")
-	for _, name := range []string{"kestra-guard validate", "always-allow validate", "decode-only validate", "kestra-guard mutate", "always-allow mutate"} {
+	for _, name := range []string{"kestra-guard validate", "always-allow validate", "decode-only validate", "decode-only validate (json/v2)", "kestra-guard mutate", "always-allow mutate"} {
 		res := r.https[name]
 		w("| %s | %s | %s / %s / %s | %s / %s / %s | %d |", name, summarize(res.satRate),
 			num(summarize(res.satP50).med), num(summarize(res.satP99).med), num(summarize(res.satP999).med),
@@ -353,8 +371,16 @@ func (r *report) markdown() string {
 	}
 	w("")
 	vr, mr := r.ratio("kestra-guard validate", "always-allow validate"), r.ratio("kestra-guard mutate", "always-allow mutate")
-	w("Target: each at least 0.9x the always-allow throughput. Validate: %.2fx, **%s**; mutate: %.2fx, **%s**. The decode-only webhook (same stack, decodes the Pod from the review and admits) is the floor for any webhook that reads the Pod: it reaches %.2fx of the always-allow throughput, and kestra-guard validate runs at %.2fx of it.",
-		vr, verdict(vr >= 0.9), mr, verdict(mr >= 0.9), r.ratio("decode-only validate", "always-allow validate"), r.ratio("kestra-guard validate", "decode-only validate"))
+	w("Targets, throughput against the always-allow webhook (controller-runtime's `admission.Webhook`): validate at least 1.3x — measured %.2fx: **%s**; mutate at least 1.0x — measured %.2fx: **%s**.",
+		vr, verdict(vr >= 1.3), mr, verdict(mr >= 1.0))
+	w("")
+	for _, k := range []string{"validate", "mutate"} {
+		g, a := r.fixP99("kestra-guard "+k), r.fixP99("always-allow "+k)
+		w("Target, p99 at %d/s no worse than always-allow's, %s: kestra-guard %s ms, always-allow %s ms: **%s**.", fixedRPS, k, num(g), num(a), verdict(g <= a))
+		w("")
+	}
+	w("Decode-only references (same stack, decode the Pod and admit): with controller-runtime's `admission.Webhook` and `sigs.k8s.io/json` it reaches %.2fx of the always-allow throughput; with one json/v2 pass (kestra-guard's decode) %.2fx. kestra-guard validate runs at %.2fx of the json/v2 decode-only webhook.",
+		r.ratio("decode-only validate", "always-allow validate"), r.ratio("decode-only validate (json/v2)", "always-allow validate"), r.ratio("kestra-guard validate", "decode-only validate (json/v2)"))
 	w("")
 	w("## 3. End to end through kube-apiserver")
 	w("")
@@ -379,7 +405,7 @@ func (r *report) markdown() string {
 	}
 	w("")
 	ar := r.meanWebhookMs("pods.kestra-guard.io") / r.meanWebhookMs("allow.bench")
-	w("API server's view, per Pod: kestra-guard's webhooks %.2f ms, the always-allow pair %.2f ms. Target: at most 1.1x; measured %.2fx: **%s**.", r.meanWebhookMs("pods.kestra-guard.io"), r.meanWebhookMs("allow.bench"), ar, verdict(ar <= 1.1))
+	w("API server's view, per Pod: kestra-guard's webhooks %.2f ms, the always-allow pair %.2f ms. Target: at most 1.0x; measured %.2fx: **%s**.", r.meanWebhookMs("pods.kestra-guard.io"), r.meanWebhookMs("allow.bench"), ar, verdict(ar <= 1.0))
 	w("")
 	w("## 4. Memory")
 	w("")

@@ -45,7 +45,17 @@ type Mutation struct {
 // ServiceAccount keeps its token when so configured. The patch is built as
 // the fields are set, without diffing documents.
 func (o *Options) Mutate(pod *corev1.Pod, scope Scope) Mutation {
-	m := mutation{opts: o, pod: pod}
+	return o.mutate(pod, scope, true)
+}
+
+// MutatePatch is Mutate without the "field=value" lines (Changes stays nil):
+// what the webhook needs in enforce mode, where nobody reads them.
+func (o *Options) MutatePatch(pod *corev1.Pod, scope Scope) Mutation {
+	return o.mutate(pod, scope, false)
+}
+
+func (o *Options) mutate(pod *corev1.Pod, scope Scope, describe bool) Mutation {
+	m := mutation{opts: o, pod: pod, describe: describe}
 	spec := &pod.Spec
 	if scope == ScopePod {
 		sc := spec.SecurityContext
@@ -56,19 +66,19 @@ func (o *Options) Mutate(pod *corev1.Pod, scope Scope) Mutation {
 		}
 		user, group, fsGroup := o.podIdentity(spec)
 		at := m.at(whole, "/spec/securityContext/")
-		m.setBool(&sc.RunAsNonRoot, true, "spec.securityContext.runAsNonRoot", at("runAsNonRoot"))
-		m.setInt(&sc.RunAsUser, user, "spec.securityContext.runAsUser", at("runAsUser"))
-		m.setInt(&sc.RunAsGroup, group, "spec.securityContext.runAsGroup", at("runAsGroup"))
-		m.setInt(&sc.FSGroup, fsGroup, "spec.securityContext.fsGroup", at("fsGroup"))
+		m.setBool(&sc.RunAsNonRoot, true, "spec.securityContext", ".runAsNonRoot", at("runAsNonRoot"))
+		m.setInt(&sc.RunAsUser, user, "spec.securityContext", ".runAsUser", at("runAsUser"))
+		m.setInt(&sc.RunAsGroup, group, "spec.securityContext", ".runAsGroup", at("runAsGroup"))
+		m.setInt(&sc.FSGroup, fsGroup, "spec.securityContext", ".fsGroup", at("fsGroup"))
 		if sc.SeccompProfile == nil {
 			sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
-			m.changed("spec.securityContext.seccompProfile.type", "RuntimeDefault", at("seccompProfile"), sc.SeccompProfile)
+			m.changed("spec.securityContext", ".seccompProfile.type", "RuntimeDefault", at("seccompProfile"), sc.SeccompProfile)
 		}
 		if whole {
 			m.add("/spec/securityContext", sc)
 		}
 		if !o.keepsToken(spec) {
-			m.setBool(&spec.AutomountServiceAccountToken, false, "spec.automountServiceAccountToken", "/spec/automountServiceAccountToken")
+			m.setBool(&spec.AutomountServiceAccountToken, false, "spec", ".automountServiceAccountToken", "/spec/automountServiceAccountToken")
 		}
 		if t := spec.AutomountServiceAccountToken; t != nil && !*t {
 			m.removeInjectedToken() // see mutate_token.go
@@ -91,6 +101,8 @@ type mutation struct {
 	opts   *Options
 	pod    *corev1.Pod
 	result Mutation
+	// describe: build the "field=value" lines of Mutation.Changes.
+	describe bool
 }
 
 // at returns the patch path of a field under prefix, or "" when the whole
@@ -108,31 +120,42 @@ func (m *mutation) add(path string, value any) {
 	m.result.Patch = append(m.result.Patch, PatchOp{Op: "add", Path: path, Value: value})
 }
 
-// changed records a change for people and, when path is set, its patch.
-func (m *mutation) changed(field, shown, path string, value any) {
-	m.result.Changes = append(m.result.Changes, field+"="+shown)
+// changed records a change for people (field is parent+suffix, only joined
+// when described) and, when path is set, its patch.
+func (m *mutation) changed(parent, suffix, shown, path string, value any) {
+	if m.describe {
+		m.result.Changes = append(m.result.Changes, parent+suffix+"="+shown)
+	}
 	if path != "" {
 		m.add(path, value)
 	}
 }
 
-func (m *mutation) setBool(p **bool, v bool, field, path string) {
+func (m *mutation) setBool(p **bool, v bool, parent, suffix, path string) {
 	if *p == nil {
 		*p = ptr.To(v)
-		m.changed(field, strconv.FormatBool(v), path, v)
+		m.changed(parent, suffix, strconv.FormatBool(v), path, v)
 	}
 }
 
-func (m *mutation) setInt(p **int64, v int64, field, path string) {
+func (m *mutation) setInt(p **int64, v int64, parent, suffix, path string) {
 	if *p == nil {
 		*p = ptr.To(v)
-		m.changed(field, strconv.FormatInt(v, 10), path, v)
+		shown := ""
+		if m.describe {
+			shown = strconv.FormatInt(v, 10)
+		}
+		m.changed(parent, suffix, shown, path, v)
 	}
 }
 
 func (m *mutation) container(c *corev1.Container, list string, i int, mayMountTmp bool) {
-	field := "spec." + list + "[" + strconv.Itoa(i) + "]"
-	base := "/spec/" + list + "/" + strconv.Itoa(i)
+	idx := strconv.Itoa(i)
+	var field string
+	if m.describe {
+		field = "spec." + list + "[" + idx + "]"
+	}
+	base := "/spec/" + list + "/" + idx
 	sc := c.SecurityContext
 	whole := sc == nil
 	if whole {
@@ -140,20 +163,20 @@ func (m *mutation) container(c *corev1.Container, list string, i int, mayMountTm
 		c.SecurityContext = sc
 	}
 	at := m.at(whole, base+"/securityContext/")
-	m.setBool(&sc.ReadOnlyRootFilesystem, true, field+".securityContext.readOnlyRootFilesystem", at("readOnlyRootFilesystem"))
+	m.setBool(&sc.ReadOnlyRootFilesystem, true, field, ".securityContext.readOnlyRootFilesystem", at("readOnlyRootFilesystem"))
 	// The API refuses allowPrivilegeEscalation=false next to privileged or
 	// CAP_SYS_ADMIN; those stay for the validator to refuse.
 	privileged := sc.Privileged != nil && *sc.Privileged
 	if !privileged && (sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Add, "SYS_ADMIN")) {
-		m.setBool(&sc.AllowPrivilegeEscalation, false, field+".securityContext.allowPrivilegeEscalation", at("allowPrivilegeEscalation"))
+		m.setBool(&sc.AllowPrivilegeEscalation, false, field, ".securityContext.allowPrivilegeEscalation", at("allowPrivilegeEscalation"))
 	}
 	switch {
 	case sc.Capabilities == nil:
 		sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
-		m.changed(field+".securityContext.capabilities.drop", "[ALL]", at("capabilities"), sc.Capabilities)
+		m.changed(field, ".securityContext.capabilities.drop", "[ALL]", at("capabilities"), sc.Capabilities)
 	case len(sc.Capabilities.Drop) == 0:
 		sc.Capabilities.Drop = []corev1.Capability{"ALL"}
-		m.changed(field+".securityContext.capabilities.drop", "[ALL]", m.at(whole, base+"/securityContext/capabilities/")("drop"), sc.Capabilities.Drop)
+		m.changed(field, ".securityContext.capabilities.drop", "[ALL]", m.at(whole, base+"/securityContext/capabilities/")("drop"), sc.Capabilities.Drop)
 	}
 	if whole {
 		m.add(base+"/securityContext", sc)
@@ -166,7 +189,11 @@ func (m *mutation) container(c *corev1.Container, list string, i int, mayMountTm
 			path, value = base+"/volumeMounts", []corev1.VolumeMount{mount}
 		}
 		c.VolumeMounts = append(c.VolumeMounts, mount)
-		m.changed(field+".volumeMounts[/tmp]", "emptyDir "+name, path, value)
+		shown := ""
+		if m.describe {
+			shown = "emptyDir " + name
+		}
+		m.changed(field, ".volumeMounts[/tmp]", shown, path, value)
 	}
 	m.env(c, field, base)
 }
@@ -187,7 +214,11 @@ func (m *mutation) env(c *corev1.Container, field, base string) {
 			path, value = base+"/env", []corev1.EnvVar{ev}
 		}
 		c.Env = append(c.Env, ev)
-		m.changed(field+".env["+ev.Name+"]", ev.Value, path, value)
+		suffix := ""
+		if m.describe {
+			suffix = ".env[" + ev.Name + "]"
+		}
+		m.changed(field, suffix, ev.Value, path, value)
 	}
 }
 
@@ -261,6 +292,6 @@ func (m *mutation) tmpVolume() string {
 		path, value = "/spec/volumes", []corev1.Volume{vol}
 	}
 	m.pod.Spec.Volumes = append(m.pod.Spec.Volumes, vol)
-	m.changed("spec.volumes["+TmpVolume+"]", "emptyDir", path, value)
+	m.changed("spec.volumes["+TmpVolume+"]", "", "emptyDir", path, value)
 	return TmpVolume
 }

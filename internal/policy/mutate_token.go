@@ -57,8 +57,10 @@ func (m *mutation) removeInjectedToken() {
 				if c.VolumeMounts[mi].Name != name {
 					continue
 				}
-				field := "spec." + list + "[" + strconv.Itoa(i) + "].volumeMounts[" + c.VolumeMounts[mi].MountPath + "]"
-				m.result.Changes = append(m.result.Changes, field+"=removed (injected service account token)")
+				if m.describe {
+					field := "spec." + list + "[" + strconv.Itoa(i) + "].volumeMounts[" + c.VolumeMounts[mi].MountPath + "]"
+					m.result.Changes = append(m.result.Changes, field+"=removed (injected service account token)")
+				}
 				m.result.Patch = append(m.result.Patch, PatchOp{Op: "remove", Path: "/spec/" + list + "/" + strconv.Itoa(i) + "/volumeMounts/" + strconv.Itoa(mi)})
 				c.VolumeMounts = append(c.VolumeMounts[:mi], c.VolumeMounts[mi+1:]...)
 			}
@@ -72,7 +74,9 @@ func (m *mutation) removeInjectedToken() {
 		for i := range spec.EphemeralContainers {
 			removeMounts((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon), "ephemeralContainers", i)
 		}
-		m.result.Changes = append(m.result.Changes, "spec.volumes["+name+"]=removed (injected service account token)")
+		if m.describe {
+			m.result.Changes = append(m.result.Changes, "spec.volumes["+name+"]=removed (injected service account token)")
+		}
 		m.result.Patch = append(m.result.Patch, PatchOp{Op: "remove", Path: "/spec/volumes/" + strconv.Itoa(vi)})
 		spec.Volumes = append(spec.Volumes[:vi], spec.Volumes[vi+1:]...)
 	}

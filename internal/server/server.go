@@ -178,8 +178,8 @@ func (sv *server) webhooks(*rest.Config) error {
 	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
 	sv.ws = ws
 	draining := &sv.draining
-	register := func(path string, h admission.Handler) {
-		wh := limitBody(&admission.Webhook{Handler: h}, s.MaxBodyBytes)
+	register := func(path string, h http.Handler) {
+		wh := limitBody(h, s.MaxBodyBytes)
 		ws.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if draining.Load() {
 				// Shutting down: answer, and close the connection so that the
@@ -189,9 +189,10 @@ func (sv *server) webhooks(*rest.Config) error {
 			wh.ServeHTTP(w, r)
 		}))
 	}
-	register(MutatePath, kgwebhook.Mutator{Guard: guard})
-	register(ValidatePath, kgwebhook.Validator{Guard: guard})
-	register(NetworkPolicyPath, kgwebhook.NetworkPolicyValidator{Guard: guard})
+	// The Pod endpoints decode each review once (kgwebhook.PodHandler).
+	register(MutatePath, kgwebhook.PodHandler(kgwebhook.Mutator{Guard: guard}))
+	register(ValidatePath, kgwebhook.PodHandler(kgwebhook.Validator{Guard: guard}))
+	register(NetworkPolicyPath, &admission.Webhook{Handler: kgwebhook.NetworkPolicyValidator{Guard: guard}})
 	return nil
 }
 

@@ -16,7 +16,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
@@ -108,23 +107,41 @@ type target struct {
 	warnings        []string
 }
 
-// resolve decodes the Pod and decides whether and how it is guarded. A nil
-// target with a nil error means the Pod is not guarded, and skipped says why.
-func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, skipped string, err error) {
+// podSource is the Pod (or old Pod) of a request: present says whether the
+// request carries one, decode returns it, decoding it if it was not yet.
+type podSource struct {
+	present bool
+	decode  func() (*corev1.Pod, error)
+}
+
+// rawPod decodes raw as the API machinery would (the path controller-runtime's
+// admission.Webhook takes), when asked.
+func rawPod(raw []byte) podSource {
+	return podSource{present: len(raw) > 0, decode: func() (*corev1.Pod, error) {
+		pod := &corev1.Pod{}
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, pod); err != nil {
+			return nil, err
+		}
+		return pod, nil
+	}}
+}
+
+// resolve takes the Pod (object, and oldObject on UPDATE, each decoded only
+// when needed) and decides whether and how it is guarded. A nil target with a
+// nil error means the Pod is not guarded, and skipped says why.
+func (g *Guard) resolve(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) (t *target, skipped string, err error) {
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" {
-		return nil, "", fmt.Errorf("expected a v1 Pod, got %s", req.Kind.String())
+		return nil, "", badRequest(fmt.Errorf("expected a v1 Pod, got %s", req.Kind.String()))
 	}
-	if len(req.Object.Raw) == 0 {
-		return nil, "", fmt.Errorf("request %s for Pod %s/%s carries no object", req.Operation, req.Namespace, req.Name)
+	if !object.present {
+		return nil, "", badRequest(fmt.Errorf("request %s for Pod %s/%s carries no object", req.Operation, req.Namespace, req.Name))
 	}
 	if g.scope.Excluded(req.Namespace) {
 		return nil, "namespace " + req.Namespace + " is never intercepted", nil
 	}
-	pod := &corev1.Pod{}
-	// The kind is checked above: decode straight into a Pod, as the API
-	// machinery would, without sniffing the kind again.
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, pod); err != nil {
-		return nil, "", fmt.Errorf("decoding Pod %s/%s: %w", req.Namespace, req.Name, err)
+	pod, err := object.decode()
+	if err != nil {
+		return nil, "", badRequest(fmt.Errorf("decoding Pod %s/%s: %w", req.Namespace, req.Name, err))
 	}
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
@@ -135,11 +152,11 @@ func (g *Guard) resolve(ctx context.Context, req admission.Request) (t *target, 
 	}
 	t = &target{pod: pod, namespace: ns, runnerNamespace: g.scope.RunnerNamespace(ns.Name, ns.Labels)}
 	runner := t.runnerNamespace || g.scope.TaskRunner(pod.Labels)
-	if !runner && req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+	if !runner && req.Operation == admissionv1.Update && oldObject.present {
 		// A label removed on UPDATE does not make a task runner something else.
-		old := &corev1.Pod{}
-		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.OldObject.Raw, old); err != nil {
-			return nil, "", fmt.Errorf("decoding the old Pod %s/%s: %w", req.Namespace, req.Name, err)
+		old, err := oldObject.decode()
+		if err != nil {
+			return nil, "", badRequest(fmt.Errorf("decoding the old Pod %s/%s: %w", req.Namespace, req.Name, err))
 		}
 		runner = g.scope.TaskRunner(old.Labels)
 	}

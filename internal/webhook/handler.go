@@ -18,6 +18,14 @@ func (e badRequestError) Unwrap() error { return e.error }
 
 func badRequest(err error) error { return badRequestError{err} }
 
+// statusFor is the HTTP status answering err: 400 for a bad request, else 500.
+func statusFor(err error) int32 {
+	if errors.As(err, new(badRequestError)) {
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
 // decideFunc decides one request: a response and its outcome for the
 // decisions metric, or an error.
 type decideFunc func(ctx context.Context, req admission.Request) (resp admission.Response, outcome string, err error)
@@ -38,10 +46,7 @@ func (e endpoint) Handle(ctx context.Context, req admission.Request) admission.R
 		e.guard.Metrics.decision(e.name, outcome, start)
 		return resp
 	}
-	code := int32(http.StatusInternalServerError)
-	if errors.As(err, new(badRequestError)) {
-		code = http.StatusBadRequest
-	}
+	code := statusFor(err)
 	e.guard.Log.Error(err, "admission request failed", "webhook", e.name, "uid", req.UID, "kind", req.Kind.Kind,
 		"namespace", req.Namespace, "name", req.Name, "code", code)
 	e.guard.Metrics.decision(e.name, "error", start)

@@ -59,3 +59,49 @@ func TestEndpointErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+// The Pod webhooks map errors the same way: the request's fault is 400, a
+// failed API read (the namespace) is 500; neither admits.
+func TestPodErrorCodes(t *testing.T) {
+	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "etl", Labels: map[string]string{"kestra.io/taskrun-id": "x"}}}
+	raw, _ := json.Marshal(pod)
+	podKind := metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	for name, tc := range map[string]struct {
+		kind    metav1.GroupVersionKind
+		raw     []byte
+		failGet bool
+		want    int32
+	}{
+		"wrong kind":               {metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}, raw, false, http.StatusBadRequest},
+		"no object":                {podKind, nil, false, http.StatusBadRequest},
+		"undecodable":              {podKind, []byte(`{"spec": 1}`), false, http.StatusBadRequest},
+		"the namespace read fails": {podKind, raw, true, http.StatusInternalServerError},
+	} {
+		for _, h := range []struct {
+			name string
+			new  func(*Guard) admission.Handler
+		}{
+			{"validate", func(g *Guard) admission.Handler { return Validator{Guard: g} }},
+			{"mutate", func(g *Guard) admission.Handler { return Mutator{Guard: g} }},
+		} {
+			t.Run(h.name+"/"+name, func(t *testing.T) {
+				c := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etl"}}).
+					WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+						if tc.failGet {
+							return errors.New("connection refused")
+						}
+						return c.Get(ctx, key, obj, opts...)
+					}}).Build()
+				g, err := NewGuard(Guard{Config: config.Default(), Reader: c, Live: c, Writer: c, Log: logr.Discard()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp := h.new(g).Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+					UID: "u", Kind: tc.kind, Namespace: "etl", Name: "p", Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: tc.raw}}})
+				if resp.Allowed || resp.Result == nil || resp.Result.Code != tc.want {
+					t.Errorf("response = allowed %v, %+v; want code %d", resp.Allowed, resp.Result, tc.want)
+				}
+			})
+		}
+	}
+}

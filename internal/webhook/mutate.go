@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -26,23 +25,30 @@ import (
 type Mutator struct{ *Guard }
 
 func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return m.review(ctx, &req.AdmissionRequest, rawPod(req.Object.Raw), rawPod(req.OldObject.Raw))
+}
+
+// review decides req, whichever path decoded it (Handle, or the HTTP
+// handler of pod_handler.go).
+func (m Mutator) review(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) admission.Response {
 	start := time.Now()
 	scope, ok := mutationScope(req)
 	if !ok {
 		return admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated")
 	}
-	t, skipped, err := m.resolve(ctx, req)
+	t, skipped, err := m.resolve(ctx, req, object, oldObject)
 	if err != nil {
 		m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
 		m.Metrics.decision("mutate", "error", start)
-		return admission.Errored(http.StatusBadRequest, err)
+		return admission.Errored(statusFor(err), err)
 	}
 	if t == nil || t.mode == config.Off {
 		m.Metrics.decision("mutate", "skipped", start)
 		return admission.Allowed(skipped)
 	}
-	mut := m.Engine.Options().Mutate(t.pod, scope)
 	if t.mode == config.Audit {
+		// Only audit shows the "would set" lines.
+		mut := m.Engine.Options().Mutate(t.pod, scope)
 		warnings := t.warnings
 		for _, c := range mut.Changes {
 			warnings = append(warnings, "kestra-guard audit: would set "+c)
@@ -50,6 +56,7 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 		m.Metrics.decision("mutate", "audited", start)
 		return admission.Allowed("audit: not mutated").WithWarnings(warnings...)
 	}
+	mut := m.Engine.Options().MutatePatch(t.pod, scope)
 	if scope == policy.ScopePod && m.Config.ManagedNetworkPolicy.Enabled {
 		if err := m.ensureManagedPolicy(ctx, t, req.DryRun != nil && *req.DryRun); err != nil {
 			m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
@@ -69,7 +76,7 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 // mutationScope says what the mutating webhook changes for req, and false
 // when it changes nothing: the whole Pod on CREATE, the ephemeral containers
 // on an update of pods/ephemeralcontainers.
-func mutationScope(req admission.Request) (policy.Scope, bool) {
+func mutationScope(req *admissionv1.AdmissionRequest) (policy.Scope, bool) {
 	switch {
 	case req.Operation == admissionv1.Update && req.SubResource == "ephemeralcontainers":
 		return policy.ScopeEphemeral, true
@@ -79,13 +86,13 @@ func mutationScope(req admission.Request) (policy.Scope, bool) {
 	return 0, false
 }
 
-// patchResponse admits with the mutation's JSON patch, encoded here in one
-// call (controller-runtime would encode each operation through a map).
+// patchResponse admits with the mutation's JSON patch, written by
+// policy.AppendPatch (the bytes json.Marshal writes, without reflection).
 func patchResponse(ops []policy.PatchOp) (admission.Response, error) {
 	if len(ops) == 0 {
 		return admission.Allowed(""), nil
 	}
-	patch, err := json.Marshal(ops)
+	patch, err := policy.AppendPatch(make([]byte, 0, 128*len(ops)), ops)
 	if err != nil {
 		return admission.Response{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -24,12 +25,18 @@ type Validator struct{ *Guard }
 // not evaluate: every error is an error response, which the API server
 // treats as a failure of the webhook (failurePolicy Fail refuses the Pod).
 func (v Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return v.review(ctx, &req.AdmissionRequest, rawPod(req.Object.Raw), rawPod(req.OldObject.Raw))
+}
+
+// review decides req, whichever path decoded it (Handle, or the HTTP
+// handler of pod_handler.go).
+func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) admission.Response {
 	start := time.Now()
-	t, skipped, err := v.resolve(ctx, req)
+	t, skipped, err := v.resolve(ctx, req, object, oldObject)
 	if err != nil {
 		v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
 		v.Metrics.decision("validate", "error", start)
-		return admission.Errored(http.StatusBadRequest, err)
+		return admission.Errored(statusFor(err), err)
 	}
 	if t == nil || t.mode == config.Off {
 		if t != nil {
@@ -52,7 +59,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		// the managed policy it would have applied.
 		if scope, ok := mutationScope(req); ok {
 			pod = pod.DeepCopy()
-			v.Engine.Options().Mutate(pod, scope)
+			v.Engine.Options().MutatePatch(pod, scope)
 		}
 		pols = v.withManagedPolicy(t, pols)
 	case req.DryRun != nil && *req.DryRun && t.mode == config.Enforce:
