@@ -2,16 +2,17 @@ package webhook
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
@@ -34,9 +35,7 @@ func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest
 	start := time.Now()
 	t, skipped, err := v.resolve(ctx, req, object, oldObject)
 	if err != nil {
-		v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
-		v.Metrics.decision("validate", "error", start)
-		return admission.Errored(statusFor(err), err)
+		return v.failed(req, err, start)
 	}
 	if t == nil || t.mode == config.Off {
 		if t != nil {
@@ -47,29 +46,47 @@ func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest
 	}
 	pols, err := v.networkPolicies(ctx, t.pod)
 	if err != nil {
-		v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
-		v.Metrics.decision("validate", "error", start)
-		return admission.Errored(http.StatusInternalServerError, err)
+		return v.failed(req, err, start)
 	}
+	pod, pols := v.judged(req, t, pols)
+	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
+	excs := v.exceptions(ctx, pod, res.Violations)
+	res.Violations = excs.Violations
+	return v.respond(req, t, res, excs, start)
+}
+
+// failed answers an error: 400 when the request is at fault, 500 when
+// kestra-guard is (statusFor); never an admission.
+func (v Validator) failed(req *admissionv1.AdmissionRequest, err error, start time.Time) admission.Response {
+	v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+	v.Metrics.decision("validate", "error", start)
+	return admission.Errored(statusFor(err), err)
+}
+
+// judged is the Pod and the policies the rules judge. Audit judges the Pod
+// as enforce would admit it: mutated (the mutating webhook reports that as
+// "would set" warnings) and with the managed policy it would have applied.
+// On dry-run in enforce mode the mutating webhook applied nothing, so the Pod
+// is judged as it will be once the managed policy exists.
+func (v Validator) judged(req *admissionv1.AdmissionRequest, t *target, pols []networkingv1.NetworkPolicy) (*corev1.Pod, []networkingv1.NetworkPolicy) {
 	pod := t.pod
 	switch {
 	case t.mode == config.Audit:
-		// Audit judges the Pod as enforce would admit it: mutated (the
-		// mutating webhook reports that as "would set" warnings) and with
-		// the managed policy it would have applied.
 		if scope, ok := mutationScope(req); ok {
 			pod = pod.DeepCopy()
 			v.Engine.Options().MutatePatch(pod, scope)
 		}
 		pols = v.withManagedPolicy(t, pols)
 	case req.DryRun != nil && *req.DryRun && t.mode == config.Enforce:
-		// On dry-run the mutating webhook applied nothing; judge the Pod as
-		// it would be judged once the managed policy exists.
 		pols = v.withManagedPolicy(t, pols)
 	}
-	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
-	excs := v.exceptions(ctx, pod, res.Violations)
-	res.Violations = excs.Violations
+	return pod, pols
+}
+
+// respond maps the engine's result to the answer: denied in enforce mode
+// when a rule denies, else admitted with warnings and audit annotations; one
+// log line and the metrics of the decision.
+func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res policy.Result, excs exception.Outcome, start time.Time) admission.Response {
 	rules := make([]string, 0, len(res.Violations))
 	for _, vi := range res.Violations {
 		rules = append(rules, vi.Rule)
@@ -79,10 +96,8 @@ func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest
 	kv := []any{"uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
 		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules}
 	warnings := append(t.warnings, exceptionWarnings(excs)...)
-	var resp admission.Response
-	switch {
-	case t.mode == config.Enforce && res.Denied():
-		resp = denied(t.pod, res.Violations)
+	if t.mode == config.Enforce && res.Denied() {
+		resp := denied(t.pod, res.Violations)
 		for _, x := range excs.Expired {
 			resp.Result.Message += "\n- " + x.Message()
 		}
@@ -93,33 +108,43 @@ func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest
 		}
 		v.Log.Info("denied", kv...)
 		v.Metrics.decision("validate", "denied", start)
-	default:
-		prefix := "warns "
-		if t.mode == config.Audit {
-			prefix = "audit: enforce would deny: "
-		}
-		for _, vi := range res.Violations {
-			p := prefix
-			if vi.Action == policy.Warn {
-				p = "warns "
-			}
-			warnings = append(warnings, warning(p, vi))
-		}
-		resp = admission.Allowed("")
-		if len(res.Violations) > 0 {
-			resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(res.Violations)}
-		}
-		if len(excs.Waived) > 0 {
-			if resp.AuditAnnotations == nil {
-				resp.AuditAnnotations = map[string]string{}
-			}
-			resp.AuditAnnotations[WaivedAnnotation] = waivedAnnotation(excs)
-			kv = append(kv, "waived", waivedAnnotation(excs))
-		}
-		v.Log.Info("admitted", kv...)
-		v.Metrics.decision("validate", "admitted", start)
+		return resp.WithWarnings(warnings...)
 	}
+	resp, warnings := admitted(t.mode, res.Violations, excs, warnings)
+	if len(excs.Waived) > 0 {
+		kv = append(kv, "waived", resp.AuditAnnotations[WaivedAnnotation])
+	}
+	v.Log.Info("admitted", kv...)
+	v.Metrics.decision("validate", "admitted", start)
 	return resp.WithWarnings(warnings...)
+}
+
+// admitted is the answer admitting a Pod: every violation as a warning (in
+// audit mode, those enforce would deny say so) and in the audit annotations,
+// with the exceptions that waived others.
+func admitted(mode config.Mode, vs []policy.Violation, excs exception.Outcome, warnings []string) (admission.Response, []string) {
+	prefix := "warns "
+	if mode == config.Audit {
+		prefix = "audit: enforce would deny: "
+	}
+	for _, vi := range vs {
+		p := prefix
+		if vi.Action == policy.Warn {
+			p = "warns "
+		}
+		warnings = append(warnings, warning(p, vi))
+	}
+	resp := admission.Allowed("")
+	if len(vs) > 0 {
+		resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(vs)}
+	}
+	if len(excs.Waived) > 0 {
+		if resp.AuditAnnotations == nil {
+			resp.AuditAnnotations = map[string]string{}
+		}
+		resp.AuditAnnotations[WaivedAnnotation] = waivedAnnotation(excs)
+	}
+	return resp, warnings
 }
 
 // denied lists every violation in the message and as field causes, so that
