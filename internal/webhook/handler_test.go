@@ -40,17 +40,7 @@ func TestEndpointErrorCodes(t *testing.T) {
 		"the namespace read fails": {npKind, raw, true, http.StatusInternalServerError},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etl"}}).
-				WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-					if tc.failGet {
-						return errors.New("connection refused")
-					}
-					return c.Get(ctx, key, obj, opts...)
-				}}).Build()
-			g, err := NewGuard(Guard{Config: config.Default(), Reader: c, Live: c, Writer: c, Log: logr.Discard()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := guardOnNamespace(t, tc.failGet)
 			resp := NetworkPolicyValidator{Guard: g}.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 				UID: "u", Kind: tc.kind, Namespace: "etl", Name: "p", Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: tc.raw}}})
 			if resp.Allowed || resp.Result == nil || resp.Result.Code != tc.want {
@@ -85,17 +75,7 @@ func TestPodErrorCodes(t *testing.T) {
 			{"mutate", func(g *Guard) admission.Handler { return Mutator{Guard: g} }},
 		} {
 			t.Run(h.name+"/"+name, func(t *testing.T) {
-				c := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etl"}}).
-					WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-						if tc.failGet {
-							return errors.New("connection refused")
-						}
-						return c.Get(ctx, key, obj, opts...)
-					}}).Build()
-				g, err := NewGuard(Guard{Config: config.Default(), Reader: c, Live: c, Writer: c, Log: logr.Discard()})
-				if err != nil {
-					t.Fatal(err)
-				}
+				g := guardOnNamespace(t, tc.failGet)
 				resp := h.new(g).Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 					UID: "u", Kind: tc.kind, Namespace: "etl", Name: "p", Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: tc.raw}}})
 				if resp.Allowed || resp.Result == nil || resp.Result.Code != tc.want {
@@ -104,4 +84,22 @@ func TestPodErrorCodes(t *testing.T) {
 			})
 		}
 	}
+}
+
+// guardOnNamespace is a Guard whose API holds namespace etl; with failGet,
+// every read fails as an unreachable API server would.
+func guardOnNamespace(t *testing.T, failGet bool) *Guard {
+	t.Helper()
+	c := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etl"}}).
+		WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if failGet {
+				return errors.New("connection refused")
+			}
+			return c.Get(ctx, key, obj, opts...)
+		}}).Build()
+	g, err := NewGuard(Guard{Config: config.Default(), Reader: c, Live: c, Writer: c, Log: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
