@@ -40,13 +40,30 @@ func (o *Options) MetadataAddressIn(s string) string {
 			}
 		}
 	}
-	for tok := range strings.FieldsFuncSeq(s, isAddressSeparator) {
+	for tok, i := nextToken(s, 0); tok != ""; tok, i = nextToken(s, i) {
 		if found := o.metadataToken(tok); found != "" {
 			return found
 		}
 	}
 	return ""
 }
+
+// nextToken returns the token of s at or after i and the index after it, or
+// "" at the end: the tokens of strings.FieldsFunc(s, isAddressSeparator),
+// split on bytes without decoding runes (a byte of a multi-byte rune, read
+// as a rune, is not ASCII and so a separator, as the whole rune is).
+func nextToken(s string, i int) (string, int) {
+	for i < len(s) && isSeparatorByte(s[i]) {
+		i++
+	}
+	j := i
+	for j < len(s) && !isSeparatorByte(s[j]) {
+		j++
+	}
+	return s[i:j], j
+}
+
+func isSeparatorByte(c byte) bool { return isAddressSeparator(rune(c)) }
 
 // NormalizeHost maps s the way IDNA (UTS 46) maps a host name before it is
 // resolved: compatibility forms to ASCII (NFKC: full-width digits and
@@ -137,7 +154,7 @@ func isAddressSeparator(r rune) bool {
 // kept and cut. There is no length limit: any number of leading zeros in a
 // hex or octal part still resolves.
 func (o *Options) metadataToken(tok string) string {
-	if tok == "" {
+	if !mayBeAddress(tok) {
 		return ""
 	}
 	trimmed := strings.TrimRight(tok, ".:")
@@ -162,6 +179,24 @@ func (o *Options) metadataToken(tok string) string {
 		}
 	}
 	return ""
+}
+
+// mayBeAddress reports whether tok can hold an address ParseHostAddr reads:
+// IPv6 needs two colons, and every inet_aton form a digit. Each candidate
+// metadataToken tries is a part of tok, so a token with neither is skipped.
+func mayBeAddress(tok string) bool {
+	colons := 0
+	for i := 0; i < len(tok); i++ {
+		switch c := tok[i]; {
+		case c >= '0' && c <= '9':
+			return true
+		case c == ':':
+			if colons++; colons == 2 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IsMetadata reports whether a falls in a configured metadata range.

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -179,6 +180,16 @@ func FuzzMetadataAddressIn(f *testing.F) {
 					t.Fatalf("IDNA maps %q to %q, a metadata name, not detected", s, h)
 				}
 			}
+		}
+		var toks []string
+		for tok, i := nextToken(s, 0); tok != ""; tok, i = nextToken(s, i) {
+			toks = append(toks, tok)
+		}
+		if want := strings.FieldsFunc(s, isAddressSeparator); !slices.Equal(toks, want) {
+			t.Fatalf("tokens of %q: %q, strings.FieldsFunc gives %q", s, toks, want)
+		}
+		if _, ok := ParseHostAddr(s); ok && !mayBeAddress(s) {
+			t.Fatalf("ParseHostAddr(%q) reads an address that mayBeAddress skips", s)
 		}
 		if n := NormalizeHost(s); NormalizeHost(n) != n {
 			t.Fatalf("NormalizeHost(%q) = %q is not stable", s, n)

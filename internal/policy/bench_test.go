@@ -28,10 +28,14 @@ func loadPodB(b *testing.B, path string) *corev1.Pod {
 
 // BenchmarkEvaluate compares kestra-guard's engine (all rules, with the
 // namespace's NetworkPolicies) with Pod Security Admission's evaluator at
-// restricted/latest on the same Pods.
+// restricted/latest on the same Pods. The policy is as the webhook reads it
+// from the API server, with a UID and a resourceVersion, so its analysis is
+// cached; kestra-guard-uncached passes it as a manifest (check), without.
 func BenchmarkEvaluate(b *testing.B) {
 	e := testEngine(b, func(c *Config) { c.Rules = nil })
-	pols := []networkingv1.NetworkPolicy{blockingPolicy()}
+	served := blockingPolicy()
+	served.UID, served.ResourceVersion = "4f6c0e0e-8d4f-4bba-9a57-0c1c7f7a5d0b", "4242"
+	pols := []networkingv1.NetworkPolicy{served}
 	evaluator, err := psa.NewEvaluator(psa.DefaultChecks(), nil)
 	if err != nil {
 		b.Fatal(err)
@@ -43,6 +47,13 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				e.Evaluate(in)
+			}
+		})
+		b.Run(name+"/kestra-guard-uncached", func(b *testing.B) {
+			manifest := &Input{Pod: pod, NetworkPolicies: []networkingv1.NetworkPolicy{blockingPolicy()}, NetworkPoliciesKnown: true}
+			b.ReportAllocs()
+			for b.Loop() {
+				e.Evaluate(manifest)
 			}
 		})
 		b.Run(name+"/kestra-guard-no-egress", func(b *testing.B) {

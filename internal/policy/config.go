@@ -110,6 +110,8 @@ type Options struct {
 	Mutation          MutationConfig
 	// env is Mutation.Env sorted by name, so that patches are stable.
 	env []corev1.EnvVar
+	// openings caches PolicyOpenings per policy version (nil: no cache).
+	openings *openingsCache
 }
 
 // Validate returns every error of cfg, each with its field path.
@@ -120,7 +122,7 @@ func (c Config) Validate() error {
 
 func (c Config) compile() (*Options, error) {
 	var errs []error
-	o := &Options{Mutation: c.Mutation, AllowedRegistries: c.AllowedRegistries}
+	o := &Options{Mutation: c.Mutation, AllowedRegistries: c.AllowedRegistries, openings: &openingsCache{}}
 	for _, id := range slices.Sorted(maps.Keys(c.Rules)) {
 		a := c.Rules[id]
 		if _, ok := RuleByID(id); !ok {

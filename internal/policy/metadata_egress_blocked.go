@@ -19,7 +19,7 @@ var metadataEgressBlocked = Rule{
 			return []Violation{{Field: "spec.hostNetwork", Reason: "metadata egress is not blocked",
 				Detail: "NetworkPolicy does not apply to host network Pods; remove hostNetwork"}}
 		}
-		v := AnalyzeEgress(in.Pod, in.NetworkPolicies, o.Metadata)
+		v := analyzeEgress(in.Pod, in.NetworkPolicies, o.policyOpenings)
 		if v.Selecting == 0 {
 			return []Violation{{Field: "metadata.labels", Reason: "metadata egress is not blocked",
 				Detail: "no NetworkPolicy with Egress in namespace " + namespaceOf(in.Pod.Namespace) + " selects the Pod, so it can reach the metadata service; install kestra-guard's managed policy or one that blocks the metadata ranges"}}

@@ -43,6 +43,12 @@ func (v EgressVerdict) Protected() bool { return v.Selecting > 0 && len(v.Openin
 // when any policy of the Pod's namespace that selects it and has Egress in
 // its policyTypes allows it; a Pod selected by none may reach everything.
 func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metadata []netip.Prefix) EgressVerdict {
+	return analyzeEgress(pod, policies, func(p *networkingv1.NetworkPolicy) []Opening { return PolicyOpenings(p, metadata) })
+}
+
+// analyzeEgress is AnalyzeEgress with the openings of each policy given by
+// openings (PolicyOpenings, or the engine's cache of it).
+func analyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, openings func(*networkingv1.NetworkPolicy) []Opening) EgressVerdict {
 	var v EgressVerdict
 	for i := range policies {
 		p := &policies[i]
@@ -57,7 +63,7 @@ func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metad
 			continue
 		}
 		v.Selecting++
-		v.Openings = append(v.Openings, PolicyOpenings(p, metadata)...)
+		v.Openings = append(v.Openings, openings(p)...)
 	}
 	return v
 }

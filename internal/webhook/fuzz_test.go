@@ -5,38 +5,17 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
-
-// fuzzGuard guards the runner namespace "runners", which holds the managed
-// policy, in enforce mode, with an in-memory client.
-func fuzzGuard(t testing.TB) *Guard {
-	cfg := config.Default()
-	e, err := policy.NewEngine(cfg.Policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "runners", Labels: map[string]string{config.RunnerLabel: "true"}}}
-	np := managed.Build("runners", managed.Spec{Metadata: e.Options().Metadata})
-	c := fake.NewClientBuilder().WithObjects(ns, np).Build()
-	g, err := NewGuard(Guard{Engine: e, Config: cfg, Reader: c, Live: c, Writer: c, Log: logr.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
 
 // Whatever object an AdmissionReview carries, the validating webhook never
 // panics, never admits what it cannot decode as a Pod, and admits a Pod
@@ -50,7 +29,7 @@ func FuzzValidateReview(f *testing.F) {
 	} {
 		f.Add([]byte(s), "CREATE")
 	}
-	g := fuzzGuard(f)
+	g := testGuard(f)
 	v := Validator{Guard: g}
 	f.Fuzz(func(t *testing.T, raw []byte, op string) {
 		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{

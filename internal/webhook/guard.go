@@ -196,9 +196,10 @@ func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, 
 
 // networkPolicies lists the namespace's policies from the cache, and from
 // the API server when the cache does not yet show one that selects the Pod.
+// The cached policies are not copied: the rules only read them.
 func (g *Guard) networkPolicies(ctx context.Context, pod *corev1.Pod) ([]networkingv1.NetworkPolicy, error) {
 	var list networkingv1.NetworkPolicyList
-	if err := g.Reader.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
+	if err := g.Reader.List(ctx, &list, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing NetworkPolicies of %s: %w", pod.Namespace, err)
 	}
 	if policy.SelectedForEgress(pod, list.Items) {

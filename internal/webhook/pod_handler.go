@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -42,7 +44,12 @@ import (
 type reviewer interface {
 	review(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) admission.Response
 	guard() *Guard
+	// webhook names it in metrics: "validate" or "mutate".
+	webhook() string
 }
+
+func (Validator) webhook() string { return "validate" }
+func (Mutator) webhook() string   { return "mutate" }
 
 func (g *Guard) guard() *Guard { return g }
 
@@ -82,7 +89,7 @@ type requestIn struct {
 	Operation   admissionv1.Operation       `json:"operation"`
 	SubResource string                      `json:"subResource"`
 	DryRun      *bool                       `json:"dryRun"`
-	Object      *corev1.Pod                 `json:"object"`
+	Object      *podIn                      `json:"object"`
 	OldObject   jsontext.Value              `json:"oldObject"`
 	Resource    metav1.GroupVersionResource `json:"resource"`
 	// Not read; decoded as the API machinery does, for the same reason as
@@ -108,10 +115,12 @@ func (h *podHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			buffers.Put(buf)
 		}
 	}()
+	start := time.Now()
 	version, resp := h.handle(r, buf)
-	if version == "" && resp.Result != nil {
+	if version == "" && resp.Result != nil && resp.Result.Code == http.StatusBadRequest {
 		// What controller-runtime logged as "unable to decode the request".
 		h.log.Error(errors.New(resp.Result.Message), "request refused", "code", resp.Result.Code)
+		h.r.guard().Metrics.decision(h.r.webhook(), "error", start)
 	}
 	buf.Reset()
 	writeReview(buf, version, resp)
@@ -123,10 +132,14 @@ func (h *podHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // apiVersion, "" when it could not be read (the response then carries no
 // kind, as controller-runtime's does).
 func (h *podHandler) handle(r *http.Request, buf *bytes.Buffer) (version string, resp admission.Response) {
+	start := time.Now()
 	var uid types.UID
 	defer func() {
 		if p := recover(); p != nil {
-			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("panic: %v [recovered]", p))
+			err := fmt.Errorf("panic: %v [recovered]", p)
+			h.log.Error(err, "answering 500", "webhook", h.r.webhook(), "uid", uid, "stack", string(debug.Stack()))
+			h.r.guard().Metrics.decision(h.r.webhook(), "error", start)
+			resp = admission.Errored(http.StatusInternalServerError, err)
 			resp.UID = uid
 		}
 	}()
@@ -154,7 +167,7 @@ func (h *podHandler) handle(r *http.Request, buf *bytes.Buffer) (version string,
 		uid = q.UID
 		req = admissionv1.AdmissionRequest{UID: q.UID, Kind: q.Kind, Resource: q.Resource, SubResource: q.SubResource,
 			Name: q.Name, Namespace: q.Namespace, Operation: q.Operation, DryRun: q.DryRun}
-		pod := q.Object
+		pod := q.Object.pod()
 		object = podSource{present: pod != nil, decode: func() (*corev1.Pod, error) { return pod, nil }}
 		oldObject = v2Pod(q.OldObject)
 	}
@@ -176,17 +189,44 @@ func decodeReview(b []byte, in *reviewIn) error {
 	return nil
 }
 
+// podIn is a Pod whose managedFields (about 40% of a review's bytes; no rule
+// reads them) are checked to be valid JSON and skipped: the field shadows
+// ObjectMeta's own, as a shallower field does in Go.
+type podIn struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        metaIn           `json:"metadata"`
+	Spec            corev1.PodSpec   `json:"spec"`
+	Status          corev1.PodStatus `json:"status"`
+}
+
+type metaIn struct {
+	metav1.ObjectMeta `json:",inline"`
+	ManagedFields     skipped `json:"managedFields"`
+}
+
+// skipped is a JSON value read and dropped.
+type skipped struct{}
+
+func (skipped) UnmarshalJSONFrom(dec *jsontext.Decoder) error { return dec.SkipValue() }
+
+func (p *podIn) pod() *corev1.Pod {
+	if p == nil {
+		return nil
+	}
+	return &corev1.Pod{TypeMeta: p.TypeMeta, ObjectMeta: p.Metadata.ObjectMeta, Spec: p.Spec, Status: p.Status}
+}
+
 // v2Pod decodes the old object only when asked (the UPDATE rule of resolve).
 func v2Pod(raw jsontext.Value) podSource {
 	if len(raw) == 0 || string(raw) == "null" {
 		return podSource{}
 	}
 	return podSource{present: true, decode: func() (*corev1.Pod, error) {
-		pod := &corev1.Pod{}
-		if err := jsonv2.Unmarshal(raw, pod); err != nil {
+		var pod podIn
+		if err := jsonv2.Unmarshal(raw, &pod); err != nil {
 			return nil, err
 		}
-		return pod, nil
+		return pod.pod(), nil
 	}}
 }
 
