@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -100,9 +101,9 @@ func (e *env) profile(ctx context.Context, path string) error {
 	urls := []string{e.guardURL + "/validate-pods", e.guardURL + "/mutate-pods"}
 	done := make(chan struct{})
 	go func() {
-		var i int
+		var next atomic.Int64
 		saturate(ctx, httpConc, 11*time.Second, func() error {
-			i++
+			i := next.Add(1)
 			_, err := postReview(e.httpClient, urls[i%2], bodies[i%2])
 			return err
 		})
@@ -243,12 +244,12 @@ func (e *env) waitReady(ctx context.Context) error {
 	for {
 		errs := []error{}
 		for _, url := range []string{e.guardURL + "/validate-pods", e.allowURL + "/validate"} {
-			if _, err := postReview(e.httpClient, url, reviewBody(passingPod(nsGuard, "probe"))); err != nil {
+			if _, err := postReview(e.httpClient, url, reviewBody(framework.PassingTaskRunner(nsGuard, "probe"))); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		if len(errs) == 0 {
-			if err := e.cp.Client.Create(ctx, passingPod(nsGuard, "probe"), client.DryRunAll); err == nil {
+			if err := e.cp.Client.Create(ctx, framework.PassingTaskRunner(nsGuard, "probe"), client.DryRunAll); err == nil {
 				return nil
 			} else {
 				errs = append(errs, err)

@@ -21,39 +21,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
-// passingPod is a typical hardened Kestra task runner: one init container,
-// the main container and the file sidecar, emptyDirs for /kestra and /tmp.
-func passingPod(ns, name string) *corev1.Pod {
-	sc := func() *corev1.SecurityContext {
-		return &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
-			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
-	}
-	mounts := []corev1.VolumeMount{{Name: "kestra-files", MountPath: "/kestra"}, {Name: "tmp", MountPath: "/tmp"}}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"kestra.io/taskrun-id": "2ZAfRgXT5GaxBlyHtZ2HC7", "kestra.io/flow-id": "hello"}},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                corev1.RestartPolicyNever,
-			AutomountServiceAccountToken: ptr.To(false),
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532),
-				FSGroup: ptr.To[int64](65532), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			InitContainers: []corev1.Container{{Name: "init-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mounts, SecurityContext: sc()}},
-			Containers: []corev1.Container{
-				{Name: "main", Image: "python:3.12", Command: []string{"python", "main.py"}, VolumeMounts: mounts, SecurityContext: sc()},
-				{Name: "out-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mounts, SecurityContext: sc()},
-			},
-			Volumes: []corev1.Volume{
-				{Name: "kestra-files", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-			},
-		},
-	}
-}
 
 func reviewBody(p *corev1.Pod) []byte {
 	raw, _ := json.Marshal(p)
@@ -194,17 +166,12 @@ func fixedRate(ctx context.Context, rate int, d time.Duration, do func() error) 
 	return s
 }
 
-// createPods creates n Pods in ns with conc clients and measures each
-// create. Only kestra-guard's namespace gets task runners, so that the
-// other configurations are not intercepted by it.
-func createPods(ctx context.Context, c client.Client, ns, prefix string, n, conc int, taskRunner bool) sample {
+// createPods creates n Pods named prefix-1 to prefix-n, built by pod, with
+// conc clients, and measures each create.
+func createPods(ctx context.Context, c client.Client, prefix string, n, conc int, pod func(name string) *corev1.Pod) sample {
 	var next atomic.Int64
 	return saturateN(ctx, conc, n, func() error {
-		p := passingPod(ns, fmt.Sprintf("%s-%d", prefix, next.Add(1)))
-		if !taskRunner {
-			p.Labels = map[string]string{"app": "bench"}
-		}
-		return c.Create(ctx, p)
+		return c.Create(ctx, pod(fmt.Sprintf("%s-%d", prefix, next.Add(1))))
 	})
 }
 
@@ -260,6 +227,8 @@ func num(x float64) string {
 		return strconv.FormatFloat(x, 'f', 0, 64)
 	case x >= 10:
 		return strconv.FormatFloat(x, 'f', 1, 64)
+	case x > 0 && x < 0.1:
+		return strconv.FormatFloat(x, 'g', 2, 64)
 	}
 	return strconv.FormatFloat(x, 'f', 2, 64)
 }

@@ -124,7 +124,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	pods := map[string]*corev1.Pod{"passing": passingPod(), "kestra-default": def}
+	pods := map[string]*corev1.Pod{"passing": framework.PassingTaskRunner(Namespace, "passing"), "kestra-default": def}
 	for _, name := range []string{"passing", "kestra-default"} {
 		p := pods[name]
 		mu.Lock()
@@ -174,29 +174,3 @@ func kestraDefault() (*corev1.Pod, error) {
 	return p, nil
 }
 
-// passingPod is the bench's hardened Kestra task runner (hack/bench).
-func passingPod() *corev1.Pod {
-	sc := func() *corev1.SecurityContext {
-		return &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
-			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
-	}
-	mounts := []corev1.VolumeMount{{Name: "kestra-files", MountPath: "/kestra"}, {Name: "tmp", MountPath: "/tmp"}}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "passing", Namespace: Namespace, Labels: map[string]string{"kestra.io/taskrun-id": "2ZAfRgXT5GaxBlyHtZ2HC7", "kestra.io/flow-id": "hello"}},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                corev1.RestartPolicyNever,
-			AutomountServiceAccountToken: ptr.To(false),
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532),
-				FSGroup: ptr.To[int64](65532), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			InitContainers: []corev1.Container{{Name: "init-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mounts, SecurityContext: sc()}},
-			Containers: []corev1.Container{
-				{Name: "main", Image: "python:3.12", Command: []string{"python", "main.py"}, VolumeMounts: mounts, SecurityContext: sc()},
-				{Name: "out-files", Image: "busybox", Command: []string{"sh", "-c", "sleep 1"}, VolumeMounts: mounts, SecurityContext: sc()},
-			},
-			Volumes: []corev1.Volume{
-				{Name: "kestra-files", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-			},
-		},
-	}
-}
