@@ -115,7 +115,7 @@ func sarifInvalid(log []byte) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	schema, err := jsonschema.UnmarshalJSON(f)
 	if err != nil {
 		return err

@@ -9,17 +9,22 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
 	// GroupVersion is kestra-guard.io/v1alpha1.
 	GroupVersion = schema.GroupVersion{Group: "kestra-guard.io", Version: "v1alpha1"}
 	// SchemeBuilder registers the types of this package.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 	// AddToScheme adds the types of this package to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
-func init() { SchemeBuilder.Register(&PolicyException{}, &PolicyExceptionList{}) }
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &PolicyException{}, &PolicyExceptionList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}
