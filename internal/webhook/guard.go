@@ -182,9 +182,11 @@ func (g *Guard) NamespaceSpec(ns *corev1.Namespace) managed.Namespace {
 	}
 }
 
+// namespace reads a namespace from the cache (not copied: callers only read
+// it), or from the API server when the cache does not hold it yet.
 func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	ns := &corev1.Namespace{}
-	err := g.Reader.Get(ctx, client.ObjectKey{Name: name}, ns)
+	err := g.Reader.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy)
 	if apierrors.IsNotFound(err) {
 		err = g.Live.Get(ctx, client.ObjectKey{Name: name}, ns)
 	}
