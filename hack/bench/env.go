@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -34,6 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/test/framework"
@@ -334,4 +337,56 @@ func allowServer(args []string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	return ws.Start(ctx)
+}
+
+// pin sets the CPU affinity of every thread of process pid (0: this process)
+// to cpus; threads created later inherit it from the thread that creates
+// them. The Go runtime notices the change and adjusts GOMAXPROCS.
+func pin(pid int, cpus ...int) error {
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	var set unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("pinning thread %d of process %d: %w", tid, pid, err)
+		}
+	}
+	return nil
+}
+
+// pinServers pins both webhook servers to CPU 1 and the bench's clients to
+// CPU 0, so that the clients do not take CPU from the server under test;
+// unpin gives every CPU back. On a machine with one CPU it does nothing.
+func (e *env) pinServers() (unpin func(), pinned bool, err error) {
+	if numCPU() < 2 {
+		return func() {}, false, nil
+	}
+	all := make([]int, numCPU())
+	for i := range all {
+		all[i] = i
+	}
+	unpin = func() {
+		for _, pid := range []int{0, e.guard.cmd.Process.Pid, e.allow.cmd.Process.Pid} {
+			_ = pin(pid, all...)
+		}
+	}
+	for _, p := range []struct{ pid, cpu int }{{e.guard.cmd.Process.Pid, 1}, {e.allow.cmd.Process.Pid, 1}, {0, 0}} {
+		if err := pin(p.pid, p.cpu); err != nil {
+			unpin()
+			return nil, false, err
+		}
+	}
+	return unpin, true, nil
 }

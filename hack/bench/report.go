@@ -42,6 +42,7 @@ type report struct {
 	reviewErrors                         int
 	patchOps                             int // operations in the patch for the Kestra default Pod
 	passingPatchOps                      int // operations in the patch for the passing task runner
+	pinned                               bool // section 2 ran with servers and clients on separate CPUs
 	validateBytes, mutateBytes           int // sizes of the captured reviews posted
 }
 
@@ -145,6 +146,13 @@ func (r *report) httpsBench(ctx context.Context, e *env) error {
 	}
 	r.validateBytes, r.mutateBytes = len(validate), len(mutate)
 	r.https = map[string]*loadResult{}
+	unpin, pinned, err := e.pinServers()
+	if err != nil {
+		return err
+	}
+	defer unpin()
+	r.pinned = pinned
+	time.Sleep(2 * time.Second) // the Go runtimes adjust GOMAXPROCS to their CPUs
 	var peak atomic.Uint64
 	for round := range r.rounds {
 		for i := range configs {
@@ -176,6 +184,13 @@ func (r *report) httpsBench(ctx context.Context, e *env) error {
 	}
 	r.rssLoad = float64(peak.Load()) / 1024
 	return nil
+}
+
+func pinNote(pinned bool) string {
+	if !pinned {
+		return " The servers and the clients shared the machine's CPU (it has one)."
+	}
+	return " Both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread), so that the clients took no CPU from the server under test; sections 3 and 4 ran unpinned."
 }
 
 // patchOps counts the operations of a JSON patch.
@@ -438,7 +453,7 @@ func (r *report) markdown() string {
 	w("")
 	w("## 2. The webhook's HTTPS path")
 	w("")
-	w("AdmissionReviews posted over TLS to `kestra-guard serve` and to the always-allow webhook: saturation with %d closed-loop clients for %s, then a fixed offered rate of %d reviews/s for %s. The bodies are reviews kube-apiserver sent (captured by `go run ./hack/capture` with the default admission plugins, ServiceAccount on; `internal/webhook/testdata/reviews`): validate gets the passing task runner (%d bytes), mutate the Kestra default Pod (%d bytes; kestra-guard answers with a %d-operation patch). Every answer is decoded: an error is a failed request, an HTTP status other than 200, a result code other than 200 or a review not admitted.", httpConc, httpDuration, fixedRPS, httpDuration, r.validateBytes, r.mutateBytes, r.patchOps)
+	w("AdmissionReviews posted over TLS to `kestra-guard serve` and to the always-allow webhook: saturation with %d closed-loop clients for %s, then a fixed offered rate of %d reviews/s for %s. The bodies are reviews kube-apiserver sent (captured by `go run ./hack/capture` with the default admission plugins, ServiceAccount on; `internal/webhook/testdata/reviews`): validate gets the passing task runner (%d bytes), mutate the Kestra default Pod (%d bytes; kestra-guard answers with a %d-operation patch). Every answer is decoded: an error is a failed request, an HTTP status other than 200, a result code other than 200 or a review not admitted.%s", httpConc, httpDuration, fixedRPS, httpDuration, r.validateBytes, r.mutateBytes, r.patchOps, pinNote(r.pinned))
 	w("")
 	w("| configuration | throughput at saturation (reviews/s) | p50 / p99 / p99.9 at saturation (ms, median of rounds) | p50 / p99 / p99.9 at %d/s (ms, requests of all rounds) | errors |", fixedRPS)
 	w("|---|---|---|---|---|")
