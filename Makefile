@@ -68,7 +68,8 @@ helm-lint: ## Lint the chart with Helm's own linter.
 	$(GO) test -count=1 -run 'TestHelmLint|TestChartSchema' ./test/integration/
 
 .PHONY: generate
-generate: ## Regenerate the API's deepcopy and CRD (controller-gen), then config/base.
+generate: ## Regenerate the rule table and RuleID enum (policy.Rules), the API's deepcopy and CRD (controller-gen), then config/base.
+	$(GO) run ./hack/rulegen
 	$(GO) run $(CONTROLLER_GEN) object paths=./internal/apis/... crd:crdVersions=v1 output:crd:artifacts:config=charts/kestra-guard/crds
 	$(GO) run ./hack/manifests
 

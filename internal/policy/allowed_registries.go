@@ -18,6 +18,11 @@ const AllowedRegistriesID = "allowed-registries"
 var allowedRegistries = Rule{
 	ID:      AllowedRegistriesID,
 	Summary: "images outside policy.allowedRegistries",
+	Doc: RuleDoc{
+		Forbids: "images outside `policy.allowedRegistries` (prefixes; `busybox` and `docker.io/busybox` are `docker.io/library/busybox`)",
+		Threat:  "untrusted images",
+		Fix:     "use an allowed registry",
+	},
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c containerRef) (string, string) {

@@ -17,6 +17,11 @@ const DropAllCapabilitiesID = "drop-all-capabilities"
 var dropAllCapabilities = Rule{
 	ID:      DropAllCapabilitiesID,
 	Summary: "containers that do not drop ALL capabilities, or add any but NET_BIND_SERVICE",
+	Doc: RuleDoc{
+		Forbids: "not dropping `ALL`, or adding anything but `NET_BIND_SERVICE`",
+		Threat:  "kernel attack surface",
+		Fix:     "`capabilities: {drop: [ALL]}` (mutation does)",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "capabilities are not dropped", func(c containerRef) (string, string) {

@@ -13,6 +13,11 @@ const MetadataEgressBlockedID = "metadata-egress-blocked"
 var metadataEgressBlocked = Rule{
 	ID:      MetadataEgressBlockedID,
 	Summary: "a namespace whose NetworkPolicies let the Pod reach a metadata address",
+	Doc: RuleDoc{
+		Forbids: "a Pod that may reach a metadata address: no egress NetworkPolicy selects it, or one that does allows any port/protocol to a configured metadata range (the message names policy and rule)",
+		Threat:  "node credentials through IMDS",
+		Fix:     "keep the managed policy; add the metadata ranges to the `except` of broad ipBlocks",
+	},
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		if in.Pod.Spec.HostNetwork {

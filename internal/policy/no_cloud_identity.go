@@ -27,6 +27,11 @@ const NoCloudIdentityID = "no-cloud-identity"
 var noCloudIdentity = Rule{
 	ID:      NoCloudIdentityID,
 	Summary: "task runners wired to a cloud identity (web-identity or container-credentials env, projected tokens for a cloud audience)",
+	Doc: RuleDoc{
+		Forbids: "env `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`, `AWS_CONTAINER_CREDENTIALS_*`, `AZURE_FEDERATED_TOKEN_FILE`, `GCE_METADATA_HOST`; projected service account tokens for an audience",
+		Threat:  "cloud credentials in user code",
+		Fix:     "give the task narrowly scoped credentials as a Secret",
+	},
 	Default: Warn,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "Pod is wired to a cloud identity"

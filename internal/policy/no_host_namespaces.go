@@ -9,6 +9,11 @@ const NoHostNamespacesID = "no-host-namespaces"
 var noHostNamespaces = Rule{
 	ID:      NoHostNamespacesID,
 	Summary: "sharing the node's PID or IPC namespace",
+	Doc: RuleDoc{
+		Forbids: "`hostPID`, `hostIPC`",
+		Threat:  "see and signal node processes",
+		Fix:     "remove them",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

@@ -10,6 +10,11 @@ const NoHostNetworkID = "no-host-network"
 var noHostNetwork = Rule{
 	ID:      NoHostNetworkID,
 	Summary: "sharing the node's network namespace (hostNetwork), which bypasses NetworkPolicy",
+	Doc: RuleDoc{
+		Forbids: "`hostNetwork: true`",
+		Threat:  "the node's network, outside every NetworkPolicy",
+		Fix:     "remove it",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		if !in.Pod.Spec.HostNetwork {

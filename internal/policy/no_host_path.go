@@ -14,6 +14,11 @@ const NoHostPathID = "no-host-path"
 var noHostPath = Rule{
 	ID:      NoHostPathID,
 	Summary: "hostPath volumes, except read-only mounts of policy.hostPathAllowList",
+	Doc: RuleDoc{
+		Forbids: "any hostPath volume, mounted or not, except allow-listed paths (`policy.hostPathAllowList`) mounted read-only. Paths are cleaned (`//`, `/./`, `..`, trailing `/`) first; an allowed path admits what lies below it, never its parent. The detail names the credential location it is, contains or lies in (runtime sockets, kubelet, `/etc/kubernetes`, `/root`, `/home`, `/var/run/secrets`, `/`, ...; `/var/run` counts as `/run`)",
+		Threat:  "the Docker socket or kubelet credentials are the node",
+		Fix:     "use an emptyDir, ConfigMap or Secret",
+	},
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation

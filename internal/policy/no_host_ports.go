@@ -11,6 +11,11 @@ const NoHostPortsID = "no-host-ports"
 var noHostPorts = Rule{
 	ID:      NoHostPortsID,
 	Summary: "container ports bound on the node (hostPort)",
+	Doc: RuleDoc{
+		Forbids: "`hostPort`",
+		Threat:  "binds the node's ports",
+		Fix:     "remove it",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

@@ -28,6 +28,11 @@ const NoHostProbesID = "no-host-probes"
 var noHostProbes = Rule{
 	ID:      NoHostProbesID,
 	Summary: "a host on probes and lifecycle hooks (the kubelet would connect there from the node's network)",
+	Doc: RuleDoc{
+		Forbids: "`host` of `httpGet`/`tcpSocket` in liveness, readiness and startup probes and `postStart`/`preStop` hooks, every container",
+		Threat:  "the kubelet connects there from the node's network, outside every NetworkPolicy (e.g. `httpGet: {host: 169.254.169.254}` reads node credentials); Pod Security baseline forbids it since 1.34",
+		Fix:     "remove `host`: the Pod's own IP is used",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

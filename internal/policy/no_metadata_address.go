@@ -13,6 +13,11 @@ const NoMetadataAddressID = "no-metadata-address"
 var noMetadataAddress = Rule{
 	ID:      NoMetadataAddressID,
 	Summary: "metadata addresses and names written in command, args or env values, in any encoding",
+	Doc: RuleDoc{
+		Forbids: "a metadata address in `command`, `args` or `env` values, in the encodings HTTP clients and resolvers accept (each one in the unit tests and the fuzz oracle): dotted, decimal (`2852039166`), hex (`0xa9fea9fe`), octal (`0251.0376.0251.0376`), short (`169.254.43518`), with any number of leading zeros, IPv4-mapped and NAT64 IPv6, brackets, zones (even empty), percent-encoding (stray `%` ignored), URLs with ports or user info, Unicode look-alikes IDNA (UTS 46) maps to ASCII (full-width, mathematical, circled and superscript digits, ideographic full stops, soft hyphens and other ignored characters; mapped before and after percent-decoding), and `metadata.google.internal`",
+		Threat:  "reading node credentials",
+		Fix:     "remove it",
+	},
 	Default: Deny,
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation

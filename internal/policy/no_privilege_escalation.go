@@ -12,6 +12,11 @@ const NoPrivilegeEscalationID = "no-privilege-escalation"
 var noPrivilegeEscalation = Rule{
 	ID:      NoPrivilegeEscalationID,
 	Summary: "allowPrivilegeEscalation unset or true",
+	Doc: RuleDoc{
+		Forbids: "`allowPrivilegeEscalation` not false",
+		Threat:  "setuid escalation",
+		Fix:     "set false (mutation does)",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "privilege escalation is allowed", func(c containerRef) (string, string) {

@@ -11,6 +11,11 @@ const NoPrivilegedID = "no-privileged"
 var noPrivileged = Rule{
 	ID:      NoPrivilegedID,
 	Summary: "privileged containers",
+	Doc: RuleDoc{
+		Forbids: "`privileged: true`",
+		Threat:  "the node",
+		Fix:     "remove it",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "privileged container is forbidden", func(c containerRef) (string, string) {

@@ -23,6 +23,11 @@ const NoServiceAccountTokenID = "no-service-account-token"
 var noServiceAccountToken = Rule{
 	ID:      NoServiceAccountTokenID,
 	Summary: "an API token mounted in a task runner",
+	Doc: RuleDoc{
+		Forbids: "`automountServiceAccountToken` not false, or a mounted projected `serviceAccountToken` with no audience (an API token, such as the `kube-api-access-*` volume the ServiceAccount admission plugin injects) whatever the flag says",
+		Threat:  "user code with a Kubernetes API token",
+		Fix:     "set false and drop the volume (mutation does both, except on a Pod that names a ServiceAccount other than `default`, which keeps its token and this warning)",
+	},
 	Default: Warn,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation

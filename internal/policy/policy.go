@@ -53,8 +53,21 @@ type Rule struct {
 	ID string
 	// Summary says in one line what the rule forbids (`kestra-guard rules`).
 	Summary string
+	// Doc is the rule's row in the README's rule table, which make
+	// generate writes from Rules.
+	Doc     RuleDoc
 	Default Action
 	Check   func(in *Input, o *Options) []Violation
+}
+
+// RuleDoc documents a rule in Markdown, one line per field.
+type RuleDoc struct {
+	// Forbids says exactly what fails the rule.
+	Forbids string
+	// Threat says what an attacker gains from it.
+	Threat string
+	// Fix says how to pass, and what mutation does.
+	Fix string
 }
 
 // Rules lists every rule, in the order results are reported.

@@ -385,10 +385,6 @@ func TestFragment(t *testing.T) {
 // Every rule has a unique ID, a one-line summary for `kestra-guard rules`,
 // a row in the README's rule table, and lives in the file named after its ID.
 func TestRuleRegistry(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
 	for _, r := range Rules {
 		if seen[r.ID] {
@@ -401,8 +397,11 @@ func TestRuleRegistry(t *testing.T) {
 		if r.Default != Deny && r.Default != Warn && r.Default != Off {
 			t.Errorf("rule %s: default %q: expected deny, warn or off", r.ID, r.Default)
 		}
-		if !strings.Contains(string(readme), "\n| `"+r.ID+"` |") {
-			t.Errorf("rule %s: no row in the README's rule table", r.ID)
+		for _, d := range []string{r.Doc.Forbids, r.Doc.Threat, r.Doc.Fix} {
+			// One table cell each in the README (internal/ruledoc).
+			if d == "" || strings.ContainsAny(d, "\n|") {
+				t.Errorf("rule %s: doc %q: expected one line without |", r.ID, d)
+			}
 		}
 		file := strings.ReplaceAll(r.ID, "-", "_") + ".go"
 		if _, err := os.Stat(file); err != nil {

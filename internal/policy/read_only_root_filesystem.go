@@ -12,6 +12,11 @@ const ReadOnlyRootFilesystemID = "read-only-root-filesystem"
 var readOnlyRootFilesystem = Rule{
 	ID:      ReadOnlyRootFilesystemID,
 	Summary: "containers with a writable root filesystem",
+	Doc: RuleDoc{
+		Forbids: "a container without `readOnlyRootFilesystem: true`",
+		Threat:  "dropped tools and persistence in the image's filesystem",
+		Fix:     "set it; mount an `emptyDir` at `/tmp` and set `HOME=/tmp` (mutation does all three)",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "root filesystem is writable", func(c containerRef) (string, string) {

@@ -19,6 +19,11 @@ const RunAsNonRootID = "run-as-non-root"
 var runAsNonRoot = Rule{
 	ID:      RunAsNonRootID,
 	Summary: "containers that may run as UID 0 (runAsNonRoot unset or false, runAsUser 0)",
+	Doc: RuleDoc{
+		Forbids: "any container (init, regular, ephemeral) that may run as UID 0: `runAsUser: 0` or `runAsNonRoot: false` where it takes effect, or neither a non-zero `runAsUser` nor `runAsNonRoot: true` (container level wins over Pod level)",
+		Threat:  "root in the container is one kernel bug from root on the node",
+		Fix:     "`securityContext: {runAsNonRoot: true, runAsUser: 65532}` (mutation sets it)",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "container may run as root"

@@ -22,6 +22,11 @@ const SeccompProfileID = "seccomp-profile"
 var seccompProfile = Rule{
 	ID:      SeccompProfileID,
 	Summary: "containers without a RuntimeDefault or Localhost seccomp profile",
+	Doc: RuleDoc{
+		Forbids: "no seccomp profile, or `Unconfined`",
+		Threat:  "kernel attack surface",
+		Fix:     "`RuntimeDefault` (mutation sets it on the Pod)",
+	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "no seccomp profile"

@@ -58,10 +58,6 @@ type PolicyExceptionSpec struct {
 	Expires *metav1.Time `json:"expires,omitempty"`
 }
 
-// RuleID is the ID of a kestra-guard rule.
-// +kubebuilder:validation:Enum=run-as-non-root;read-only-root-filesystem;no-host-path;no-host-network;metadata-egress-blocked;no-host-namespaces;no-privileged;no-privilege-escalation;drop-all-capabilities;seccomp-profile;no-host-ports;no-host-probes;no-service-account-token;no-cloud-identity;no-metadata-address;allowed-registries
-type RuleID string
-
 // Match selects Pods by the labels Kestra puts on its task runners and by
 // their images.
 // +kubebuilder:validation:XValidation:rule="!has(self.images) || size(self.images) > 0",message="images, when given, must list at least one image"
