@@ -9,28 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
-)
 
-// effectiveIdentity is the uid and gid a container runs with: its own
-// setting, else the Pod's.
-func effectiveIdentity(p *corev1.Pod, c *corev1.Container) (uid, gid string) {
-	u, g := p.Spec.SecurityContext.RunAsUser, p.Spec.SecurityContext.RunAsGroup
-	if sc := c.SecurityContext; sc != nil {
-		if sc.RunAsUser != nil {
-			u = sc.RunAsUser
-		}
-		if sc.RunAsGroup != nil {
-			g = sc.RunAsGroup
-		}
-	}
-	show := func(v *int64) string {
-		if v == nil {
-			return "unset"
-		}
-		return fmt.Sprint(*v)
-	}
-	return show(u), show(g)
-}
+	"github.com/kestra-guard/kestra-guard/test/podspec"
+)
 
 func allContainers(p *corev1.Pod) []*corev1.Container {
 	var out []*corev1.Container
@@ -84,11 +65,10 @@ func TestMutateOneIdentityPerPod(t *testing.T) {
 			}
 			var ids []string
 			for _, c := range allContainers(p) {
-				uid, gid := effectiveIdentity(p, c)
-				ids = append(ids, c.Name+"="+uid+":"+gid)
-				want := tc.uid + ":" + tc.gid
-				if uid+":"+gid != want && tc.rulesAfterMutate == "" {
-					t.Errorf("container %s runs as %s:%s, want %s", c.Name, uid, gid, want)
+				id := podspec.Identity(p, c)
+				ids = append(ids, c.Name+"="+id)
+				if want := tc.uid + ":" + tc.gid; id != want && tc.rulesAfterMutate == "" {
+					t.Errorf("container %s runs as %s, want %s", c.Name, id, want)
 				}
 			}
 			switch got := ruleIDs(evaluate(e, p).Violations); {

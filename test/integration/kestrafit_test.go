@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/cli"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/test/framework"
+	"github.com/kestra-guard/kestra-guard/test/podspec"
 )
 
 // containerSpecPod is Kestra's docs' task-runner example: containerSpec
@@ -39,29 +39,6 @@ func pythonTaskPod(ns, name string) *corev1.Pod {
 		{Name: "PIP_ROOT_USER_ACTION", Value: "ignore"}, {Name: "PIP_DISABLE_PIP_VERSION_CHECK", Value: "1"}}
 	p.Spec.Containers[1].WorkingDir = "/kestra/working-dir"
 	return p
-}
-
-// identity is the uid:gid a container of p runs with.
-func identity(p *corev1.Pod, c *corev1.Container) string {
-	var u, g *int64
-	if sc := p.Spec.SecurityContext; sc != nil {
-		u, g = sc.RunAsUser, sc.RunAsGroup
-	}
-	if sc := c.SecurityContext; sc != nil {
-		if sc.RunAsUser != nil {
-			u = sc.RunAsUser
-		}
-		if sc.RunAsGroup != nil {
-			g = sc.RunAsGroup
-		}
-	}
-	show := func(v *int64) string {
-		if v == nil {
-			return "unset"
-		}
-		return fmt.Sprint(*v)
-	}
-	return show(u) + ":" + show(g)
 }
 
 // runCheck runs `kestra-guard check` on p written as YAML.
@@ -110,7 +87,7 @@ func TestKestraTasksKeepWorking(t *testing.T) {
 			cs := append(append([]corev1.Container{}, got.Spec.InitContainers...), got.Spec.Containers...)
 			for i := range cs {
 				c := &cs[i]
-				if id := identity(&got, c); id != tc.want {
+				if id := podspec.Identity(&got, c); id != tc.want {
 					t.Errorf("container %s runs as %s, want %s like every other", c.Name, id, tc.want)
 				}
 				home := "unset"
