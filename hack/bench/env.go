@@ -5,8 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"flag"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,11 +31,13 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
@@ -82,15 +84,17 @@ func (p *proc) stop() {
 }
 
 type env struct {
-	cp         *framework.ControlPlane
-	stopCP     func() error
-	guard      *proc
-	allow      *proc
-	guardURL   string
-	allowURL   string
-	httpClient *http.Client
-	versions   string
-	pprof      string
+	cp       *framework.ControlPlane
+	stopCP   func() error
+	guard    *proc
+	allow    *proc
+	guardURL string
+	allowURL string
+	// guardMetrics and allowMetrics are the servers' Prometheus endpoints.
+	guardMetrics, allowMetrics string
+	httpClient                 *http.Client
+	versions                   string
+	pprof                      string
 }
 
 // profile writes a 10 s CPU profile of kestra-guard serving validate and
@@ -163,6 +167,12 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 	kc, _ := user.KubeConfig()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	cfgFile := filepath.Join(dir, "config.yaml")
+	guardMetricsPort, err := framework.FreePort()
+	if err != nil {
+		return fail(err)
+	}
+	cfg.Server.MetricsAddr = "127.0.0.1:" + strconv.Itoa(guardMetricsPort)
+	e.guardMetrics = "http://" + cfg.Server.MetricsAddr + "/metrics"
 	cfgYAML, _ := yaml.Marshal(cfg)
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		return fail(err)
@@ -176,7 +186,13 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 		return fail(err)
 	}
 	self, _ := os.Executable()
-	e.allow = &proc{cmd: exec.CommandContext(ctx, self, "allow-server", "-port", strconv.Itoa(allowPort), "-cert-dir", wio.LocalServingCertDir)}
+	allowMetricsPort, err := framework.FreePort()
+	if err != nil {
+		return fail(err)
+	}
+	e.allowMetrics = "http://127.0.0.1:" + strconv.Itoa(allowMetricsPort) + "/metrics"
+	e.allow = &proc{cmd: exec.CommandContext(ctx, self, "allow-server", "-port", strconv.Itoa(allowPort), "-cert-dir", wio.LocalServingCertDir,
+		"-metrics-port", strconv.Itoa(allowMetricsPort))}
 	pprofPort, err := framework.FreePort()
 	if err != nil {
 		return fail(err)
@@ -314,8 +330,13 @@ func allowServer(args []string) error {
 	fs := flag.NewFlagSet("allow-server", flag.ContinueOnError)
 	port := fs.Int("port", 0, "port")
 	certDir := fs.String("cert-dir", "", "folder holding tls.crt and tls.key")
+	metricsPort := fs.Int("metrics-port", 0, "port of controller-runtime's metrics on 127.0.0.1 (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *metricsPort != 0 {
+		ms := &http.Server{Addr: "127.0.0.1:" + strconv.Itoa(*metricsPort), Handler: promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = ms.ListenAndServe() }()
 	}
 	ws := webhook.NewServer(webhook.Options{Port: *port, CertDir: *certDir, TLSOpts: []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion, c.NextProtos = tls.VersionTLS12, []string{"http/1.1"}
