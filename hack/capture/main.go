@@ -173,4 +173,3 @@ func kestraDefault() (*corev1.Pod, error) {
 	p.Annotations = nil
 	return p, nil
 }
-

@@ -104,7 +104,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 			continue
 		}
 		runners++
-		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true})
+		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
 		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
 		out = append(out, check.Finish(r, false))
 	}

@@ -30,7 +30,7 @@ func loadPodB(b *testing.B, path string) *corev1.Pod {
 // namespace's NetworkPolicies) with Pod Security Admission's evaluator at
 // restricted/latest on the same Pods. The policy is as the webhook reads it
 // from the API server, with a UID and a resourceVersion, so its analysis is
-// cached; kestra-guard-uncached passes it as a manifest (check), without.
+// cached; kestra-guard-uncached passes it as a manifest (check).
 func BenchmarkEvaluate(b *testing.B) {
 	e := testEngine(b, func(c *Config) { c.Rules = nil })
 	served := blockingPolicy()
@@ -42,7 +42,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
 	for name, pod := range benchPods(b) {
-		in := &Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true}
+		in := &Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true, NetworkPoliciesServed: true}
 		b.Run(name+"/kestra-guard", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

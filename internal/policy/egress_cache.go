@@ -12,8 +12,9 @@ import (
 // read from the API server: a UID and a resourceVersion always name the same
 // content, so an edited policy (a new resourceVersion) is analysed again.
 // The analysis parses every cidr and except, and was half of the time of
-// evaluating a passing Pod. A policy without a UID or a resourceVersion (a
-// manifest read by check) is analysed every time.
+// evaluating a passing Pod. The cache serves only policies the caller read
+// from the API server (Input.NetworkPoliciesServed): manifests read by check
+// may share a UID and a resourceVersion with different content.
 type openingsCache struct {
 	m sync.Map // policyVersion -> []Opening
 	n atomic.Int64

@@ -41,20 +41,36 @@ func TestOpeningsCacheSeesEdits(t *testing.T) {
 	e := testEngine(t, nil)
 	pod := minimalPod()
 	v1 := served([]networkingv1.NetworkPolicy{blockingPolicy()}, "1")
-	if res := e.Evaluate(&Input{Pod: pod, NetworkPolicies: v1, NetworkPoliciesKnown: true}); res.Denied() {
+	if res := e.Evaluate(&Input{Pod: pod, NetworkPolicies: v1, NetworkPoliciesKnown: true, NetworkPoliciesServed: true}); res.Denied() {
 		t.Fatalf("the blocking policy denies: %+v", res.Violations)
 	}
 	v2 := served([]networkingv1.NetworkPolicy{blockingPolicy()}, "2")
 	v2[0].Spec.Egress[0].To[0].IPBlock.Except = nil // 0.0.0.0/0 with no except: metadata open
-	res := e.Evaluate(&Input{Pod: pod, NetworkPolicies: v2, NetworkPoliciesKnown: true})
+	res := e.Evaluate(&Input{Pod: pod, NetworkPolicies: v2, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
 	if !res.Denied() || res.Violations[0].Rule != MetadataEgressBlockedID {
 		t.Fatalf("the edited policy (new resourceVersion) is not analysed again: %+v", res.Violations)
 	}
-	// Without a UID and a resourceVersion (a manifest), nothing is cached.
-	manifest := []networkingv1.NetworkPolicy{blockingPolicy()}
-	manifest[0].Spec.Egress[0].To[0].IPBlock.Except = nil
-	if res := e.Evaluate(&Input{Pod: pod, NetworkPolicies: manifest, NetworkPoliciesKnown: true}); !res.Denied() {
-		t.Fatal("a policy without UID was answered from the cache")
+}
+
+// Manifests (check) are never answered from the cache, even when they carry
+// the UID and resourceVersion of a policy analysed before: two files may
+// share both with different rules.
+func TestOpeningsCacheIgnoresManifests(t *testing.T) {
+	e := testEngine(t, nil)
+	pod := minimalPod()
+	blocking := served([]networkingv1.NetworkPolicy{blockingPolicy()}, "1")
+	if res := e.Evaluate(&Input{Pod: pod, NetworkPolicies: blocking, NetworkPoliciesKnown: true, NetworkPoliciesServed: true}); res.Denied() {
+		t.Fatalf("the blocking policy denies: %+v", res.Violations)
+	}
+	open := served([]networkingv1.NetworkPolicy{blockingPolicy()}, "1") // same UID and resourceVersion
+	open[0].Spec.Egress[0].To[0].IPBlock.Except = nil
+	for _, in := range []*Input{
+		{Pod: pod, NetworkPolicies: open, NetworkPoliciesKnown: true},
+		{Pod: pod, NetworkPolicies: open, NetworkPoliciesKnown: true, NetworkPoliciesServed: false},
+	} {
+		if res := e.Evaluate(in); !res.Denied() {
+			t.Fatal("a manifest sharing a served policy's UID and resourceVersion was answered from the cache")
+		}
 	}
 }
 

@@ -42,6 +42,12 @@ type Input struct {
 	Pod                  *corev1.Pod
 	NetworkPolicies      []networkingv1.NetworkPolicy
 	NetworkPoliciesKnown bool
+	// NetworkPoliciesServed says the policies were read from the API
+	// server, where a UID and a resourceVersion always name the same
+	// content, so that the engine may reuse its analysis of a policy
+	// version. Never set it for manifests: two files may carry the same
+	// UID and resourceVersion with different rules.
+	NetworkPoliciesServed bool
 	// Fragment marks a partial Pod (a Kestra flow's pod overlay): rules
 	// report explicit dangerous values only, not what mutation fills in.
 	Fragment bool

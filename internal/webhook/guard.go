@@ -182,11 +182,12 @@ func (g *Guard) NamespaceSpec(ns *corev1.Namespace) managed.Namespace {
 	}
 }
 
-// namespace reads a namespace from the cache (not copied: callers only read
-// it), or from the API server when the cache does not hold it yet.
+// namespace reads a namespace from the cache (not copied, server.go:
+// callers only read it), or from the API server when the cache does not
+// hold it yet.
 func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	ns := &corev1.Namespace{}
-	err := g.Reader.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy)
+	err := g.Reader.Get(ctx, client.ObjectKey{Name: name}, ns)
 	if apierrors.IsNotFound(err) {
 		err = g.Live.Get(ctx, client.ObjectKey{Name: name}, ns)
 	}
@@ -198,19 +199,21 @@ func (g *Guard) namespace(ctx context.Context, name string) (*corev1.Namespace, 
 
 // networkPolicies lists the namespace's policies from the cache, and from
 // the API server when the cache does not yet show one that selects the Pod.
-// The cached policies are not copied: the rules only read them.
+// The cache does not copy them (server.go); the rules only read them.
 func (g *Guard) networkPolicies(ctx context.Context, pod *corev1.Pod) ([]networkingv1.NetworkPolicy, error) {
-	var list networkingv1.NetworkPolicyList
-	if err := g.Reader.List(ctx, &list, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	var cached networkingv1.NetworkPolicyList
+	if err := g.Reader.List(ctx, &cached, client.InNamespace(pod.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing NetworkPolicies of %s: %w", pod.Namespace, err)
 	}
-	if policy.SelectedForEgress(pod, list.Items) {
-		return list.Items, nil
+	if policy.SelectedForEgress(pod, cached.Items) {
+		return cached.Items, nil
 	}
-	if err := g.Live.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
+	// A list of its own: decoding into cached would write into the cache's objects.
+	var live networkingv1.NetworkPolicyList
+	if err := g.Live.List(ctx, &live, client.InNamespace(pod.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing NetworkPolicies of %s: %w", pod.Namespace, err)
 	}
-	return list.Items, nil
+	return live.Items, nil
 }
 
 // managedSpec is the managed policy for a runner namespace or another.

@@ -107,8 +107,8 @@ func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool
 		return nil
 	}
 	spec := m.managedSpec(t.runnerNamespace)
-	var current networkingv1.NetworkPolicy // read only: the cache's copy is not copied again
-	err := m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current, client.UnsafeDisableDeepCopy)
+	var current networkingv1.NetworkPolicy
+	err := m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current)
 	want := m.policySpec(t.runnerNamespace)
 	if err == nil && m.verified(t.pod.Namespace, current.ResourceVersion, func() bool { return equality.Semantic.DeepEqual(&current.Spec, want) }) {
 		return nil

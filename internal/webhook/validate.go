@@ -49,7 +49,7 @@ func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest
 		return v.failed(req, err, start)
 	}
 	pod, pols := v.judged(req, t, pols)
-	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true})
+	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
 	excs := v.exceptions(ctx, pod, res.Violations)
 	res.Violations = excs.Violations
 	return v.respond(req, t, res, excs, start)
