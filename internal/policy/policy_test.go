@@ -383,7 +383,8 @@ func TestFragment(t *testing.T) {
 }
 
 // Every rule has a unique ID, a one-line summary for `kestra-guard rules`,
-// a row in the README's rule table, and lives in the file named after its ID.
+// one-line Markdown for its row in the README's rule table (which
+// internal/ruledoc writes), and lives in the file named after its ID.
 func TestRuleRegistry(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range Rules {

@@ -12,7 +12,6 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/kestra-guard/kestra-guard/internal/policy"
@@ -72,17 +71,36 @@ type RuleID string
 	return format.Source([]byte(src))
 }
 
-// root is the repository's folder, from this file's place in it.
-func root() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+// root is the repository's folder: the nearest folder at or above the
+// working directory that holds go.mod (make generate runs at the top; tests
+// run in this package's folder). It does not depend on file names compiled
+// into the binary, so -trimpath builds work too.
+func root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod at or above the working directory: run make generate at the repository's top")
+		}
+		dir = parent
+	}
 }
 
 // Files are the generated files, by path in the repository, with the content
 // rules give them: the README (read from root, its table replaced) and the
 // RuleID file.
 func Files(rules []policy.Rule) (map[string][]byte, error) {
-	readme, err := os.ReadFile(filepath.Join(root(), "README.md"))
+	top, err := root()
+	if err != nil {
+		return nil, err
+	}
+	readme, err := os.ReadFile(filepath.Join(top, "README.md"))
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +120,12 @@ func Write(rules []policy.Rule) error {
 	if err != nil {
 		return err
 	}
+	top, err := root()
+	if err != nil {
+		return err
+	}
 	for path, b := range files {
-		if err := os.WriteFile(filepath.Join(root(), path), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(top, path), b, 0o644); err != nil {
 			return err
 		}
 	}

@@ -17,8 +17,12 @@ func TestGeneratedFilesCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	top, err := root()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for path, want := range files {
-		got, err := os.ReadFile(filepath.Join(root(), path))
+		got, err := os.ReadFile(filepath.Join(top, path))
 		if err != nil {
 			t.Fatal(err)
 		}
