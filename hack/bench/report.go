@@ -156,7 +156,6 @@ func (r *report) httpsBench(ctx context.Context, e *env) error {
 	}
 	defer unpin()
 	r.pinned = pinned
-	time.Sleep(2 * time.Second) // the Go runtimes adjust GOMAXPROCS to their CPUs
 	var peak atomic.Uint64
 	for round := range r.rounds {
 		for i := range configs {
@@ -194,7 +193,7 @@ func pinNote(pinned bool) string {
 	if !pinned {
 		return " The servers and the clients shared the machine's CPU (it has one)."
 	}
-	return " Both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread), so that the clients took no CPU from the server under test; sections 3 and 4 ran unpinned."
+	return " Both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread; GOMAXPROCS fixed at the machine's CPU count in all three processes, so that sections 3 and 4 run on every CPU again), so that the clients took no CPU from the server under test; sections 3 and 4 ran unpinned."
 }
 
 // patchOps counts the operations of a JSON patch.
