@@ -150,12 +150,6 @@ func (r *report) httpsBench(ctx context.Context, e *env) error {
 	}
 	r.validateBytes, r.mutateBytes = len(validate), len(mutate)
 	r.https = map[string]*loadResult{}
-	unpin, pinned, err := e.pinServers()
-	if err != nil {
-		return err
-	}
-	defer unpin()
-	r.pinned = pinned
 	var peak atomic.Uint64
 	for round := range r.rounds {
 		for i := range configs {
@@ -175,9 +169,17 @@ func (r *report) httpsBench(ctx context.Context, e *env) error {
 				res = &loadResult{}
 				r.https[c.name] = res
 			}
+			// Saturation runs pinned; the fixed rate, which leaves the
+			// CPUs mostly idle, runs on every CPU.
+			unpin, pinned, err := e.pinServers()
+			if err != nil {
+				return err
+			}
+			r.pinned = pinned
 			stop := sampleRSS(e.guard, &peak)
 			s := saturate(ctx, httpConc, httpDuration, do)
 			stop()
+			unpin()
 			res.satRate = append(res.satRate, s.rate())
 			res.satP50, res.satP99, res.satP999 = append(res.satP50, ms(s.pct(50))), append(res.satP99, ms(s.pct(99))), append(res.satP999, ms(s.pct(99.9)))
 			f := fixedRate(ctx, fixedRPS, httpDuration, do)
@@ -193,7 +195,7 @@ func pinNote(pinned bool) string {
 	if !pinned {
 		return " The servers and the clients shared the machine's CPU (it has one)."
 	}
-	return " Both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread; GOMAXPROCS fixed at the machine's CPU count in all three processes, so that sections 3 and 4 run on every CPU again), so that the clients took no CPU from the server under test; sections 3 and 4 ran unpinned."
+	return " At saturation, both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread), so that the clients took no CPU from the server under test; the fixed-rate runs and sections 3 and 4 ran on every CPU (GOMAXPROCS is fixed at the machine's CPU count in all three processes: the Go runtime would lower it under the pin and keep it low)."
 }
 
 // patchOps counts the operations of a JSON patch.
@@ -432,7 +434,10 @@ func hookMedians(rounds []map[string]float64) map[string]float64 {
 // apiRatio is the median over rounds of a's apiMs over b's in the same
 // round: batches of one round run back to back, so the ratio of a round is
 // less exposed to the machine's drift than the ratio of two medians.
-func (r *report) apiRatio(a, b string) float64 {
+func (r *report) apiRatio(a, b string) float64 { return summarize(r.apiRatios(a, b)).med }
+
+// apiRatios are the per-round ratios of a's apiMs over b's.
+func (r *report) apiRatios(a, b string) []float64 {
 	ra, rb := r.apiserver[a], r.apiserver[b]
 	var ratios []float64
 	for i := range min(len(ra), len(rb)) {
@@ -440,7 +445,7 @@ func (r *report) apiRatio(a, b string) float64 {
 			ratios = append(ratios, pa[0]/pb[0])
 		}
 	}
-	return summarize(ratios).med
+	return ratios
 }
 
 // pooled is every request of rounds, as one sample.
@@ -604,6 +609,14 @@ func (r *report) markdown() string {
 		}
 	}
 	w("")
+	for _, name := range []string{e2eGuardUnchanged, e2eGuardPatched} {
+		var rs []string
+		for _, x := range r.apiRatios(name, e2eAllow) {
+			rs = append(rs, fmt.Sprintf("%.2f", x))
+		}
+		w("%s against always-allow, the API server's time per Pod round by round: %s.", name, strings.Join(rs, ", "))
+		w("")
+	}
 	for _, name := range []string{e2eGuardUnchanged, e2eGuardPatched} {
 		g, a := r.addedLatency(name), r.addedLatency(e2eAllow)
 		ar := r.apiRatio(name, e2eAllow)
