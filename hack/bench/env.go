@@ -199,12 +199,7 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 	}
 	e.pprof = "http://127.0.0.1:" + strconv.Itoa(pprofPort)
 	e.guard = &proc{cmd: exec.CommandContext(ctx, bin, "serve", "--config", cfgFile, "--pprof-bind-address", "127.0.0.1:"+strconv.Itoa(pprofPort))}
-	// GOMAXPROCS set explicitly: the Go runtime lowers it when section 2
-	// pins a process to one CPU and does not raise it again when the pin is
-	// lifted, which would leave the later sections on one thread.
-	gomaxprocs := "GOMAXPROCS=" + strconv.Itoa(numCPU())
-	e.guard.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, gomaxprocs)
-	e.allow.cmd.Env = append(os.Environ(), gomaxprocs)
+	e.guard.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logFile, _ := os.Create(filepath.Join(dir, "kestra-guard.log"))
 	e.guard.cmd.Stdout, e.guard.cmd.Stderr = logFile, logFile
 	e.allow.cmd.Stderr = logFile
@@ -367,7 +362,8 @@ func allowServer(args []string) error {
 
 // pin sets the CPU affinity of every thread of process pid (0: this process)
 // to cpus; threads created later inherit it from the thread that creates
-// them. GOMAXPROCS stays as set (see startEnv).
+// them. The Go runtime lowers GOMAXPROCS to the CPUs left, and does not
+// raise it again when the pin is lifted (run orders the sections for it).
 func pin(pid int, cpus ...int) error {
 	if pid == 0 {
 		pid = os.Getpid()

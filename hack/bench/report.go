@@ -195,7 +195,7 @@ func pinNote(pinned bool) string {
 	if !pinned {
 		return " The servers and the clients shared the machine's CPU (it has one)."
 	}
-	return " At saturation, both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread), so that the clients took no CPU from the server under test; the fixed-rate runs and sections 3 and 4 ran on every CPU (GOMAXPROCS is fixed at the machine's CPU count in all three processes: the Go runtime would lower it under the pin and keep it low)."
+	return " At saturation, both webhook servers ran pinned to CPU 1 and the bench's clients to CPU 0 (the affinity of every thread), so that the clients took no CPU from the server under test; the fixed-rate runs and section 4 ran on every CPU, but the Go runtimes keep the GOMAXPROCS of 1 they took under the pin (section 3 ran before this section, on fresh processes)."
 }
 
 // patchOps counts the operations of a JSON patch.
@@ -528,7 +528,7 @@ func (r *report) markdown() string {
 	w("")
 	w("- Machine: %s.", hostInfo())
 	w("- Versions: %s.", r.versions)
-	w("- Method: every configuration is measured %d times in one run, interleaved (the order rotates each round), so that drift of this noisy 2-core machine hits all alike. Cells show the median and, in brackets, min-max across rounds. kestra-guard and the always-allow webhook run as separate processes behind the same server stack (controller-runtime's webhook server, TLS 1.2+, HTTP/1.1), with the same certificates; the clients run in the bench process on the same machine, so absolute numbers include their cost.", r.rounds)
+	w("- Method: every configuration is measured %d times in one run, interleaved (the order rotates each round), so that drift of this noisy 2-core machine hits all alike. Cells show the median and, in brackets, min-max across rounds. kestra-guard and the always-allow webhook run as separate processes behind the same server stack (controller-runtime's webhook server, TLS 1.2+, HTTP/1.1), with the same certificates; the clients run in the bench process on the same machine, so absolute numbers include their cost. The sections run in the order 1, 3, 2, 4.", r.rounds)
 	w("- Reproduce: `make bench` (needs nothing but Go; the first run builds the control plane).")
 	w("")
 	w("## 1. Rule evaluation")
