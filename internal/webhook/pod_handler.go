@@ -136,6 +136,8 @@ func (h *podHandler) handle(r *http.Request, buf *bytes.Buffer) (version string,
 	var uid types.UID
 	defer func() {
 		if p := recover(); p != nil {
+			// Counted here: the reviews record their decision last, after
+			// everything that could panic (only building the response follows).
 			err := fmt.Errorf("panic: %v [recovered]", p)
 			h.log.Error(err, "answering 500", "webhook", h.r.webhook(), "uid", uid, "stack", string(debug.Stack()))
 			h.r.guard().Metrics.decision(h.r.webhook(), "error", start)
