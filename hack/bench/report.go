@@ -392,16 +392,20 @@ func (r *report) serverMs(name string) []float64 { return perPod(r.server[name])
 func perPod(rounds []map[string]float64) []float64 {
 	var per []float64
 	for _, hooks := range rounds {
-		if len(hooks) == 0 {
-			continue
+		if sum, ok := roundSum(hooks); ok {
+			per = append(per, sum)
 		}
-		sum := 0.0
-		for _, v := range hooks {
-			sum += v
-		}
-		per = append(per, sum)
 	}
 	return per
+}
+
+// roundSum is one round's time per Pod, false when no webhook was called.
+func roundSum(hooks map[string]float64) (float64, bool) {
+	sum := 0.0
+	for _, v := range hooks {
+		sum += v
+	}
+	return sum, len(hooks) > 0
 }
 
 // meanPerCall is the mean ms per call of every name ending in suffix that
@@ -441,8 +445,10 @@ func (r *report) apiRatios(a, b string) []float64 {
 	ra, rb := r.apiserver[a], r.apiserver[b]
 	var ratios []float64
 	for i := range min(len(ra), len(rb)) {
-		if pa, pb := perPod(ra[i:i+1]), perPod(rb[i:i+1]); len(pa) == 1 && len(pb) == 1 {
-			ratios = append(ratios, pa[0]/pb[0])
+		sa, okA := roundSum(ra[i])
+		sb, okB := roundSum(rb[i])
+		if okA && okB {
+			ratios = append(ratios, sa/sb)
 		}
 	}
 	return ratios

@@ -33,9 +33,7 @@ func loadPodB(b *testing.B, path string) *corev1.Pod {
 // cached; kestra-guard-uncached passes it as a manifest (check).
 func BenchmarkEvaluate(b *testing.B) {
 	e := testEngine(b, func(c *Config) { c.Rules = nil })
-	served := blockingPolicy()
-	served.UID, served.ResourceVersion = "4f6c0e0e-8d4f-4bba-9a57-0c1c7f7a5d0b", "4242"
-	pols := []networkingv1.NetworkPolicy{served}
+	pols := served([]networkingv1.NetworkPolicy{blockingPolicy()}, "4242")
 	evaluator, err := psa.NewEvaluator(psa.DefaultChecks(), nil)
 	if err != nil {
 		b.Fatal(err)

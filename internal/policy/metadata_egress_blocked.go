@@ -7,8 +7,6 @@ package policy
 // labels, namespace and spec.hostNetwork (NetworkPolicy does not apply to host
 // network Pods), and the NetworkPolicies the caller passes in.
 
-import networkingv1 "k8s.io/api/networking/v1"
-
 // MetadataEgressBlockedID is the stable ID of metadata-egress-blocked.
 const MetadataEgressBlockedID = "metadata-egress-blocked"
 
@@ -26,11 +24,12 @@ var metadataEgressBlocked = Rule{
 			return []Violation{{Field: "spec.hostNetwork", Reason: "metadata egress is not blocked",
 				Detail: "NetworkPolicy does not apply to host network Pods; remove hostNetwork"}}
 		}
-		openings := func(p *networkingv1.NetworkPolicy) []Opening { return PolicyOpenings(p, o.Metadata) }
+		var v EgressVerdict
 		if in.NetworkPoliciesServed {
-			openings = o.policyOpenings
+			v = analyzeEgress(in.Pod, in.NetworkPolicies, o.policyOpenings)
+		} else {
+			v = AnalyzeEgress(in.Pod, in.NetworkPolicies, o.Metadata)
 		}
-		v := analyzeEgress(in.Pod, in.NetworkPolicies, openings)
 		if v.Selecting == 0 {
 			return []Violation{{Field: "metadata.labels", Reason: "metadata egress is not blocked",
 				Detail: "no NetworkPolicy with Egress in namespace " + namespaceOf(in.Pod.Namespace) + " selects the Pod, so it can reach the metadata service; install kestra-guard's managed policy or one that blocks the metadata ranges"}}
