@@ -43,7 +43,7 @@ func NewRoot(s Streams, serve ServeFunc) *cobra.Command {
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.AddCommand(newCheck(s), newMutate(s), newServe(serve), newAudit(s), newRules(s), newVersion(s))
+	root.AddCommand(newCheck(s), newMutate(s), newServe(serve), newAudit(s), newRules(s), newVersion(s), newGate(s))
 	return root
 }
 

@@ -1,0 +1,193 @@
+// Package gate is the start gate: the first init container kestra-guard puts
+// in every guarded Pod. It tries each metadata endpoint from inside the Pod
+// and returns only once every one of them has been unreachable several times
+// in a row, so that no later container (Kestra's init-files, the user's
+// commands) runs before the NetworkPolicy enforcer has applied the managed
+// policy to the Pod. Where the network never blocks an endpoint (a CNI that
+// ignores NetworkPolicy), it gives up after a bounded wait with an error that
+// names the endpoint, and the Pod fails closed: its task never starts.
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says what the gate tries and for how long.
+type Config struct {
+	// Endpoints are host:port addresses that must be unreachable.
+	Endpoints []string
+	// Consecutive is how many attempts in a row must fail for an endpoint
+	// to count as blocked.
+	Consecutive int
+	// AttemptTimeout bounds one connection attempt: a dropped SYN counts as
+	// blocked once it has passed.
+	AttemptTimeout time.Duration
+	// Interval is the pause between two rounds of attempts.
+	Interval time.Duration
+	// Timeout bounds the whole wait.
+	Timeout time.Duration
+}
+
+// Validate returns every error of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Endpoints) == 0 {
+		errs = append(errs, errors.New("endpoints: expected at least one host:port"))
+	}
+	for i, e := range c.Endpoints {
+		if _, _, err := ParseEndpoint(e); err != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d]: %w", i, err))
+		}
+	}
+	if c.Consecutive < 1 {
+		errs = append(errs, fmt.Errorf("consecutive: %d: expected at least 1", c.Consecutive))
+	}
+	if c.AttemptTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("attemptTimeout: %s: expected a positive duration", c.AttemptTimeout))
+	}
+	if c.Interval < 0 {
+		errs = append(errs, fmt.Errorf("interval: %s: expected 0 or more", c.Interval))
+	}
+	if c.Timeout < c.AttemptTimeout {
+		errs = append(errs, fmt.Errorf("timeout: %s: expected at least attemptTimeout (%s)", c.Timeout, c.AttemptTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseEndpoint reads host:port, where host must be a literal IP address:
+// the gate proves that an address is unreachable, and a name could resolve
+// elsewhere than where task code will connect.
+func ParseEndpoint(s string) (net.IP, string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return nil, "", fmt.Errorf("%q: expected host:port, such as 169.254.169.254:80 or [fd00:ec2::254]:80", s)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return nil, "", fmt.Errorf("%q: expected an IP address, found %q", s, host)
+	}
+	if p, err := net.LookupPort("tcp", port); err != nil || p == 0 {
+		return nil, "", fmt.Errorf("%q: expected a port 1-65535, found %q", s, port)
+	}
+	return ip, port, nil
+}
+
+// Dialer opens a TCP connection, as net.Dialer.DialContext does.
+type Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+
+// Result is what the gate saw.
+type Result struct {
+	// Blocked is true when every endpoint was unreachable Consecutive times
+	// in a row.
+	Blocked bool
+	// Rounds counts the rounds of attempts.
+	Rounds int
+	// Elapsed is the time from the first attempt to the verdict.
+	Elapsed time.Duration
+	// Reached counts, by endpoint, the attempts that connected.
+	Reached map[string]int
+	// Open lists the endpoints not yet blocked when the gate gave up.
+	Open []string
+}
+
+// Message is the gate's termination message: one line that says what it
+// proved or, on timeout, which address stayed reachable and why that
+// matters.
+func (r Result) Message(c Config) string {
+	if r.Blocked {
+		return fmt.Sprintf("kestra-guard start gate: egress to %d metadata endpoint(s) blocked (%d attempts in a row each) after %s; starting the task",
+			len(c.Endpoints), c.Consecutive, r.Elapsed.Round(time.Millisecond))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "kestra-guard start gate: after %s, ", r.Elapsed.Round(time.Second))
+	for i, e := range r.Open {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (reached %d times)", e, r.Reached[e])
+	}
+	b.WriteString(" still reachable from this Pod: NetworkPolicy is not enforced for it (does the cluster's CNI enforce NetworkPolicy? is kestra-guard-block-metadata in its namespace?); the task was not started")
+	return b.String()
+}
+
+// Run tries every endpoint in rounds until each has failed Consecutive
+// times in a row, or until Timeout. Attempts of one round run in parallel,
+// so a round lasts at most AttemptTimeout. It returns an error only for an
+// invalid configuration; a timeout is a Result with Blocked false.
+func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
+	if err := c.Validate(); err != nil {
+		return Result{}, err
+	}
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	res := Result{Reached: map[string]int{}}
+	streak := make([]int, len(c.Endpoints))
+	for {
+		res.Rounds++
+		reached := make([]bool, len(c.Endpoints))
+		var wg sync.WaitGroup
+		for i, e := range c.Endpoints {
+			if streak[i] >= c.Consecutive {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				actx, acancel := context.WithTimeout(ctx, c.AttemptTimeout)
+				defer acancel()
+				conn, err := dial(actx, "tcp", e)
+				if err == nil {
+					_ = conn.Close()
+					reached[i] = true
+				}
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			// An attempt cut short by the overall deadline proves nothing.
+			break
+		}
+		done := true
+		for i, e := range c.Endpoints {
+			if streak[i] >= c.Consecutive {
+				continue
+			}
+			if reached[i] {
+				streak[i] = 0
+				res.Reached[e]++
+			} else {
+				streak[i]++
+			}
+			done = done && streak[i] >= c.Consecutive
+		}
+		if done {
+			res.Blocked = true
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(c.Interval):
+			continue
+		}
+		break
+	}
+	res.Elapsed = time.Since(start)
+	if !res.Blocked {
+		for i, e := range c.Endpoints {
+			if streak[i] < c.Consecutive {
+				res.Open = append(res.Open, e)
+			}
+		}
+	}
+	return res, nil
+}
