@@ -115,7 +115,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 	action := a.Engine.Action(policy.MetadataEgressBlockedID)
 	for i := range pols.Items {
 		np := &pols.Items[i]
-		if vs := scope.ReopeningViolations(sc.MetadataReopenings(np, runnerNS, a.Engine.Options().Metadata), action); vs != nil {
+		if vs := scope.ReopeningViolations(sc.MetadataReopenings(np, runnerNS, a.Engine.Options()), action); vs != nil {
 			out = append(out, result("NetworkPolicy", ns.Name, np.Name, vs))
 		}
 	}

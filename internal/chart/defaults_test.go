@@ -27,6 +27,13 @@ func TestValuesDefaultsAgreeWithGo(t *testing.T) {
 	want.Server.CertDir = "/certs"
 	// The chart names the Service and the Secret after the release.
 	want.Server.ServiceName, want.Server.CertSecret = "kestra-guard", "kestra-guard-cert"
+	// The chart turns the start gate on, with its own image (Go has no
+	// image to give it).
+	ch, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Policy.StartGate.Enabled, want.Policy.StartGate.Image = true, "ghcr.io/kestra-guard/kestra-guard:"+ch.Metadata.AppVersion
 	if reflect.DeepEqual(got, want) {
 		return
 	}

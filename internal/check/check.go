@@ -77,7 +77,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 	if err != nil {
 		return nil, nil, err
 	}
-	specs := opts.Config.ManagedSpecs(sc, e.Options().Metadata)
+	specs := opts.Config.ManagedSpecs(sc, e.Options())
 	byNS := map[string][]networkingv1.NetworkPolicy{}
 	for _, o := range objs {
 		if o.NetworkPolicy != nil {

@@ -217,7 +217,7 @@ func (m *ManagedSpecs) For(runnerNamespace bool) managed.Spec {
 
 // ManagedSpecs builds the managed policy's specs.
 func (c *Compiled) ManagedSpecs() ManagedSpecs {
-	return c.Config.ManagedSpecs(c.Scope, c.Engine.Options().Metadata)
+	return c.Config.ManagedSpecs(c.Scope, c.Engine.Options())
 }
 
 // Scope compiles the scope alone (check's library callers pass a partial
@@ -228,9 +228,9 @@ func (c *Config) Scope() (*scope.Scope, error) {
 
 // ManagedSpecs builds the managed policy's specs from the valid entries of
 // managedNetworkPolicy.allowedCIDRs (Compile refuses the others).
-func (c *Config) ManagedSpecs(sc *scope.Scope, metadata []netip.Prefix) ManagedSpecs {
+func (c *Config) ManagedSpecs(sc *scope.Scope, o *policy.Options) ManagedSpecs {
 	allowed, _ := c.allowedCIDRs()
-	base := managed.Spec{Metadata: metadata, Strict: c.ManagedNetworkPolicy.Strict, AllowedCIDRs: allowed}
+	base := managed.Spec{Metadata: o.Metadata, DNS: o.DNS, Strict: c.ManagedNetworkPolicy.Strict, AllowedCIDRs: allowed}
 	out := ManagedSpecs{LabelSelected: base, RunnerNamespace: base}
 	out.LabelSelected.Selector = sc.Selector()
 	return out
@@ -300,12 +300,7 @@ func (c *Config) Compile() (*Compiled, error) {
 // overlap a metadata range (the managed policy would then allow what the
 // egress rule forbids, and every task runner would be denied).
 func (c *Config) allowedCIDRs() ([]netip.Prefix, []error) {
-	var metadata []netip.Prefix
-	for _, m := range c.Policy.MetadataCIDRs {
-		if p, err := policy.ParseCIDR(m); err == nil {
-			metadata = append(metadata, p)
-		}
-	}
+	metadata := policy.MetadataRanges(c.Policy.MetadataCIDRs)
 	var out []netip.Prefix
 	var errs []error
 	for i, a := range c.ManagedNetworkPolicy.AllowedCIDRs {

@@ -31,6 +31,9 @@ type Spec struct {
 	// Selector chooses the task-runner Pods; empty selects every Pod.
 	Selector metav1.LabelSelector
 	Metadata []netip.Prefix
+	// DNS are node-local DNS addresses (inside a metadata range) the policy
+	// lets task runners reach on port 53, UDP and TCP.
+	DNS []netip.Addr
 	// Strict allows only AllowedCIDRs and DNS to kube-dns Pods.
 	Strict       bool
 	AllowedCIDRs []netip.Prefix
@@ -53,14 +56,22 @@ func Build(ns string, s Spec) *networkingv1.NetworkPolicy {
 		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: b})
 	}
 	rules := []networkingv1.NetworkPolicyEgressRule{{To: peers}}
+	dns := intstr.FromInt32(53)
+	dnsPorts := []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dns}, {Protocol: ptr.To(corev1.ProtocolTCP), Port: &dns}}
+	if len(s.DNS) > 0 {
+		var to []networkingv1.NetworkPolicyPeer
+		for _, a := range s.DNS {
+			to = append(to, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: netip.PrefixFrom(a, a.BitLen()).String()}})
+		}
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: to, Ports: dnsPorts})
+	}
 	if s.Strict {
-		dns := intstr.FromInt32(53)
 		rules = append(rules, networkingv1.NetworkPolicyEgressRule{
 			To: []networkingv1.NetworkPolicyPeer{{
 				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
 				PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
 			}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dns}, {Protocol: ptr.To(corev1.ProtocolTCP), Port: &dns}},
+			Ports: dnsPorts,
 		})
 	}
 	return &networkingv1.NetworkPolicy{

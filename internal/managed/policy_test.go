@@ -12,27 +12,31 @@ import (
 )
 
 // Both variants of the managed policy keep a task runner from every
-// metadata address, as the egress analyzer sees it, and select what they
+// metadata address (NAT64 images included), as the egress analyzer sees it,
+// with DNS to the node-local DNS address allowed, and select what they
 // should.
 func TestManagedPolicyBlocksMetadata(t *testing.T) {
-	var metadata []netip.Prefix
-	for _, s := range policy.DefaultMetadataCIDRs {
-		metadata = append(metadata, netip.MustParsePrefix(s))
-	}
+	metadata := policy.MetadataRanges(policy.DefaultMetadataCIDRs)
+	dns := []netip.Addr{netip.MustParseAddr(policy.DefaultNodeLocalDNS[0])}
 	runner := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Labels: map[string]string{"kestra.io/taskrun-id": "x"}}}
 	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Labels: map[string]string{"app": "web"}}}
 	selector := metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kestra.io/taskrun-id", Operator: metav1.LabelSelectorOpExists}}}
 	for name, spec := range map[string]Spec{
-		"allow all but metadata": {Metadata: metadata, Selector: selector},
-		"strict": {Metadata: metadata, Selector: selector, Strict: true,
+		"allow all but metadata": {Metadata: metadata, DNS: dns, Selector: selector},
+		"strict": {Metadata: metadata, DNS: dns, Selector: selector, Strict: true,
 			AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/15"), netip.MustParsePrefix("::/0")}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			np := Build("ns", spec)
-			if v := policy.AnalyzeEgress(runner, []networkingv1.NetworkPolicy{*np}, metadata); !v.Protected() {
+			if v := policy.AnalyzeEgress(runner, []networkingv1.NetworkPolicy{*np}, metadata, dns); !v.Protected() {
 				t.Errorf("task runner not protected: %+v", v)
 			}
-			if v := policy.AnalyzeEgress(other, []networkingv1.NetworkPolicy{*np}, metadata); v.Selecting != 0 {
+			// The DNS rule is there: an analysis that does not know the
+			// address is node-local DNS sees it as a way to 169.254.20.10.
+			if v := policy.AnalyzeEgress(runner, []networkingv1.NetworkPolicy{*np}, metadata, nil); len(v.Openings) != 1 || v.Openings[0].Address != "169.254.20.10" {
+				t.Errorf("without the DNS allowance the analysis finds %+v; want exactly the DNS rule to 169.254.20.10", v.Openings)
+			}
+			if v := policy.AnalyzeEgress(other, []networkingv1.NetworkPolicy{*np}, metadata, dns); v.Selecting != 0 {
 				t.Errorf("the managed policy selects a Pod that is not a task runner")
 			}
 		})

@@ -9,10 +9,15 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+
+	"github.com/kestra-guard/kestra-guard/internal/gate"
 )
 
 // Config is the policy part of kestra-guard's configuration file.
@@ -27,8 +32,36 @@ type Config struct {
 	MetadataHostnames []string `json:"metadataHostnames,omitempty"`
 	// AllowedRegistries are image prefixes the allowed-registries rule accepts.
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// NodeLocalDNS are DNS servers inside a metadata range (NodeLocal
+	// DNSCache's 169.254.20.10) that task runners may reach on port 53, UDP
+	// and TCP, and nothing else: the managed policy allows them and the
+	// egress analysis does not count such a rule as a reopening.
+	NodeLocalDNS []string `json:"nodeLocalDNS,omitempty"`
 	// Mutation holds the values the mutating webhook fills in.
 	Mutation MutationConfig `json:"mutation"`
+	// StartGate is the init container mutation puts first in a guarded Pod.
+	StartGate StartGateConfig `json:"startGate"`
+}
+
+// StartGateConfig configures the start gate (internal/gate): the first init
+// container of every guarded Pod, which lets the Pod's other containers
+// start only once each endpoint is unreachable from the Pod.
+type StartGateConfig struct {
+	// Enabled adds the gate (it needs Image) and makes start-gate require it.
+	Enabled bool `json:"enabled"`
+	// Image is kestra-guard's own image; the chart sets it, by digest when
+	// it has one.
+	Image           string            `json:"image,omitempty"`
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// Endpoints are the host:port addresses the gate must find unreachable;
+	// each must lie in a metadata range. Empty: DefaultGateEndpoints.
+	Endpoints []string `json:"endpoints,omitempty"`
+	// Consecutive failed attempts in a row make an endpoint blocked.
+	Consecutive    int             `json:"consecutive"`
+	AttemptTimeout metav1.Duration `json:"attemptTimeout"`
+	Interval       metav1.Duration `json:"interval"`
+	// Timeout bounds the wait; then the gate fails and the Pod with it.
+	Timeout metav1.Duration `json:"timeout"`
 }
 
 // UnmarshalJSON reads an action, taking false as off: YAML 1.1 reads an
@@ -76,16 +109,48 @@ func (e *EnvMap) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// DefaultMetadataCIDRs covers every metadata endpoint in FACTS.md: all of
-// link-local (AWS, GCP, Azure, Oracle, OpenStack, ECS, EKS Pod Identity), the
-// IPv6 AWS endpoints, Azure WireServer and Alibaba Cloud.
+// DefaultMetadataCIDRs covers every metadata endpoint of the README's table
+// (each with its source there): all of link-local (AWS, GCP, Azure, Oracle,
+// Akamai, OpenStack, Scaleway, Tencent, ECS, EKS Pod Identity), the IPv6
+// endpoints of AWS, GCP, Oracle, Akamai, Alibaba and Scaleway, Azure
+// WireServer, Alibaba Cloud and Oracle Classic.
 var DefaultMetadataCIDRs = []string{
 	"169.254.0.0/16",
 	"fe80::/10",
 	"fd00:ec2::254/128",
 	"fd00:ec2::23/128",
+	"fd20:ce::254/128",
+	"fd00:c1::a9fe:a9fe/128",
+	"fd00:a9fe:a9fe::1/128",
+	"fd00:100::100:200/128",
+	"fd00:42::42/128",
 	"168.63.129.16/32",
 	"100.100.100.200/32",
+	"192.0.0.192/32",
+}
+
+// DefaultNodeLocalDNS is NodeLocal DNSCache's address in the Kubernetes docs
+// (and on GKE and EKS).
+var DefaultNodeLocalDNS = []string{"169.254.20.10"}
+
+// DefaultGateEndpoints are the metadata services' HTTP endpoints: the gate
+// waits until every one is unreachable.
+var DefaultGateEndpoints = []string{
+	"169.254.169.254:80",
+	"169.254.170.2:80",
+	"169.254.170.23:80",
+	"169.254.42.42:80",
+	"169.254.0.23:80",
+	"[fd00:ec2::254]:80",
+	"[fd00:ec2::23]:80",
+	"[fd20:ce::254]:80",
+	"[fd00:c1::a9fe:a9fe]:80",
+	"[fd00:a9fe:a9fe::1]:80",
+	"[fd00:100::100:200]:80",
+	"[fd00:42::42]:80",
+	"168.63.129.16:80",
+	"100.100.100.200:80",
+	"192.0.0.192:80",
 }
 
 // DefaultMetadataHostnames are DNS names of metadata services.
@@ -96,6 +161,11 @@ func DefaultConfig() Config {
 	return Config{
 		MetadataCIDRs:     append([]string(nil), DefaultMetadataCIDRs...),
 		MetadataHostnames: append([]string(nil), DefaultMetadataHostnames...),
+		NodeLocalDNS:      append([]string(nil), DefaultNodeLocalDNS...),
+		StartGate: StartGateConfig{Consecutive: 3, ImagePullPolicy: corev1.PullIfNotPresent,
+			AttemptTimeout: metav1.Duration{Duration: 500 * time.Millisecond},
+			Interval:       metav1.Duration{Duration: 200 * time.Millisecond},
+			Timeout:        metav1.Duration{Duration: 2 * time.Minute}},
 		Mutation: MutationConfig{RunAsUser: 65532, RunAsGroup: 65532, FSGroup: 65532, TmpSize: "1Gi",
 			Env: EnvMap{"HOME": "/tmp"}, KeepTokenForServiceAccount: true},
 	}
@@ -104,7 +174,11 @@ func DefaultConfig() Config {
 // Options is Config compiled for evaluation.
 type Options struct {
 	HostPathAllowList []string
-	Metadata          []netip.Prefix
+	// Metadata are the metadata ranges, with the NAT64 image
+	// (64:ff9b::/96) of each IPv4 one: see metadataRanges.
+	Metadata []netip.Prefix
+	// DNS are the node-local DNS addresses task runners may reach on port 53.
+	DNS               []netip.Addr
 	MetadataHostnames []string
 	AllowedRegistries []string
 	Mutation          MutationConfig
@@ -112,6 +186,10 @@ type Options struct {
 	env []corev1.EnvVar
 	// openings caches PolicyOpenings per policy version (nil: no cache).
 	openings *openingsCache
+	// Gate is the start gate's container, nil when the gate is off.
+	Gate *corev1.Container
+	// gatePatch is Gate as JSON: alone, and in a list of one.
+	gatePatch, gateListPatch json.RawMessage
 }
 
 // Validate returns every error of cfg, each with its field path.
@@ -142,14 +220,20 @@ func (c Config) compile() (*Options, error) {
 	if len(c.MetadataCIDRs) == 0 {
 		errs = append(errs, errors.New("metadataCIDRs: expected at least one CIDR"))
 	}
-	for i, s := range c.MetadataCIDRs {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("metadataCIDRs[%d]: %q: expected a CIDR such as 169.254.0.0/16", i, s))
+	o.Metadata, errs = metadataRanges(c.MetadataCIDRs, errs)
+	for i, s := range c.NodeLocalDNS {
+		a, err := netip.ParseAddr(s)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("nodeLocalDNS[%d]: %q: expected an IP address such as 169.254.20.10", i, s))
+			continue
+		case slices.Contains(knownEndpoints, a.Unmap()):
+			errs = append(errs, fmt.Errorf("nodeLocalDNS[%d]: %q is a metadata endpoint: expected a DNS server's own address", i, s))
 			continue
 		}
-		o.Metadata = append(o.Metadata, p.Masked())
+		o.DNS = append(o.DNS, a.Unmap())
 	}
+	errs = o.compileGate(c.StartGate, errs)
 	for _, h := range c.MetadataHostnames {
 		o.MetadataHostnames = append(o.MetadataHostnames, strings.ToLower(strings.TrimSuffix(h, ".")))
 	}
@@ -176,4 +260,123 @@ func (c Config) compile() (*Options, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// metadataRanges parses metadataCIDRs. Each IPv4 range also gets its NAT64
+// image in the well-known prefix (64:ff9b::a9fe:a9fe is 169.254.169.254
+// through a NAT64 gateway), so that no-metadata-address (which reads a
+// NAT64 address as the IPv4 address it embeds), the egress analysis and the
+// managed policy's excepts agree. IPv4-mapped ranges are read as the IPv4
+// range they map (ParseCIDR); such addresses never travel on the wire.
+func metadataRanges(cidrs []string, errs []error) ([]netip.Prefix, []error) {
+	var out, images []netip.Prefix
+	for i, s := range cidrs {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("metadataCIDRs[%d]: %q: expected a CIDR such as 169.254.0.0/16", i, s))
+			continue
+		}
+		out = append(out, p)
+		if p.Addr().Is4() {
+			b := nat64.Addr().As16()
+			a4 := p.Addr().As4()
+			copy(b[12:], a4[:])
+			images = append(images, netip.PrefixFrom(netip.AddrFrom16(b), 96+p.Bits()))
+		}
+	}
+	// The images come last, so that messages name a native address first.
+	return append(out, images...), errs
+}
+
+// MetadataRanges is metadataCIDRs as the engine reads them (with NAT64
+// images), leaving out what does not parse (Validate reports it).
+func MetadataRanges(cidrs []string) []netip.Prefix {
+	out, _ := metadataRanges(cidrs, nil)
+	return out
+}
+
+// GateContainerName is the name of the start gate's init container.
+const GateContainerName = "kestra-guard-start-gate"
+
+// compileGate builds the start gate's container once, and its JSON for the
+// patch (a value only mutation writes, marshalled by encoding/json).
+func (o *Options) compileGate(g StartGateConfig, errs []error) []error {
+	if !g.Enabled {
+		return errs
+	}
+	if g.Image == "" {
+		errs = append(errs, errors.New("startGate.image: expected kestra-guard's image (the chart sets it) when startGate.enabled is true"))
+	}
+	switch g.ImagePullPolicy {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		errs = append(errs, fmt.Errorf("startGate.imagePullPolicy: %q: expected Always, IfNotPresent or Never", g.ImagePullPolicy))
+	}
+	endpoints := g.Endpoints
+	if len(endpoints) == 0 {
+		endpoints = DefaultGateEndpoints
+	}
+	gc := gate.Config{Endpoints: endpoints, Consecutive: g.Consecutive, AttemptTimeout: g.AttemptTimeout.Duration,
+		Interval: g.Interval.Duration, Timeout: g.Timeout.Duration}
+	if err := gc.Validate(); err != nil {
+		errs = append(errs, prefixErrors("startGate.", err)...)
+	}
+	for i, e := range g.Endpoints {
+		if ip, _, err := gate.ParseEndpoint(e); err == nil {
+			if a, _ := netip.AddrFromSlice(ip); !o.IsMetadata(a.Unmap()) {
+				errs = append(errs, fmt.Errorf("startGate.endpoints[%d]: %q is in no metadataCIDRs range: the managed policy does not block it, so the gate would never pass", i, e))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	o.Gate = &corev1.Container{
+		Name:            GateContainerName,
+		Image:           g.Image,
+		ImagePullPolicy: g.ImagePullPolicy,
+		Command:         []string{"/kestra-guard"},
+		Args: []string{"gate", "--endpoints=" + strings.Join(endpoints, ","), fmt.Sprintf("--consecutive=%d", gc.Consecutive),
+			"--attempt-timeout=" + gc.AttemptTimeout.String(), "--interval=" + gc.Interval.String(), "--timeout=" + gc.Timeout.String()},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532),
+			ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+	var err error
+	if o.gatePatch, err = json.Marshal(o.Gate); err == nil {
+		o.gateListPatch, err = json.Marshal([]*corev1.Container{o.Gate})
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("startGate: encoding the gate container: %w", err))
+	}
+	return errs
+}
+
+// IsGate reports whether c is the start gate: its name, image, command and
+// args are the ones mutation writes. Rules skip the gate's own arguments,
+// which name metadata addresses on purpose.
+func (o *Options) IsGate(c *corev1.Container) bool {
+	g := o.Gate
+	return g != nil && c.Name == g.Name && c.Image == g.Image && slices.Equal(c.Command, g.Command) && slices.Equal(c.Args, g.Args)
+}
+
+// prefixErrors puts p before each error joined in err.
+func prefixErrors(p string, err error) []error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		return []error{fmt.Errorf("%s%w", p, err)}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, fmt.Errorf("%s%w", p, e))
+	}
+	return out
 }

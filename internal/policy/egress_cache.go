@@ -29,18 +29,18 @@ type policyVersion struct {
 // so versions of edited and deleted policies do not pile up.
 var maxCachedPolicies int64 = 4096
 
-// policyOpenings is PolicyOpenings(p, o.Metadata), from the cache when p has
+// policyOpenings is PolicyOpenings(p, o.Metadata, o.DNS), from the cache when p has
 // been analysed before.
 func (o *Options) policyOpenings(p *networkingv1.NetworkPolicy) []Opening {
 	c := o.openings
 	if c == nil || p.UID == "" || p.ResourceVersion == "" {
-		return PolicyOpenings(p, o.Metadata)
+		return PolicyOpenings(p, o.Metadata, o.DNS)
 	}
 	k := policyVersion{p.UID, p.ResourceVersion}
 	if v, ok := c.m.Load(k); ok {
 		return v.([]Opening)
 	}
-	ops := PolicyOpenings(p, o.Metadata)
+	ops := PolicyOpenings(p, o.Metadata, o.DNS)
 	if c.n.Add(1) > maxCachedPolicies {
 		c.m.Clear()
 		c.n.Store(1)

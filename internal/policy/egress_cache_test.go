@@ -26,7 +26,7 @@ func TestOpeningsCacheAgreesWithAnalyzeEgress(t *testing.T) {
 	pod := minimalPod()
 	for i, c := range egressCases() {
 		pols := served(c.policies, fmt.Sprint(i))
-		want := AnalyzeEgress(pod, pols, o.Metadata)
+		want := AnalyzeEgress(pod, pols, o.Metadata, o.DNS)
 		for _, pass := range []string{"miss", "hit"} {
 			if got := analyzeEgress(pod, pols, o.policyOpenings); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s (%s): cached %+v, AnalyzeEgress %+v", c.name, pass, got, want)

@@ -70,8 +70,8 @@ func FuzzAnalyzeEgress(f *testing.F) {
 		if json.Unmarshal(b, &pols) != nil {
 			return
 		}
-		v := AnalyzeEgress(pod, pols, o.Metadata)
-		if v2 := AnalyzeEgress(pod, pols, o.Metadata); !reflect.DeepEqual(v, v2) {
+		v := AnalyzeEgress(pod, pols, o.Metadata, o.DNS)
+		if v2 := AnalyzeEgress(pod, pols, o.Metadata, o.DNS); !reflect.DeepEqual(v, v2) {
 			t.Fatalf("non-deterministic: %v vs %v", v, v2)
 		}
 		before := map[string]bool{}
@@ -86,7 +86,7 @@ func FuzzAnalyzeEgress(f *testing.F) {
 					}
 					for _, m := range o.Metadata {
 						more := withExcept(pols, i, j, k, m.String())
-						for _, op := range AnalyzeEgress(pod, more, o.Metadata).Openings {
+						for _, op := range AnalyzeEgress(pod, more, o.Metadata, o.DNS).Openings {
 							if !before[op.Policy+" "+op.Field] {
 								t.Fatalf("excepting %s in policies[%d].spec.egress[%d].to[%d] opened %v", m, i, j, k, op)
 							}
@@ -100,7 +100,7 @@ func FuzzAnalyzeEgress(f *testing.F) {
 					if p, err := netip.ParsePrefix(strings.TrimSpace(pols[i].Spec.Egress[j].To[k].IPBlock.CIDR)); err == nil && p.Addr().Is4In6() {
 						continue // an IPv4-mapped cidr: no except has a defined meaning under it, so it stays open
 					}
-					for _, op := range PolicyOpenings(&all[i], o.Metadata) {
+					for _, op := range PolicyOpenings(&all[i], o.Metadata, o.DNS) {
 						if op.Field == field {
 							t.Fatalf("excepting every metadata range left %v open", op)
 						}
@@ -111,7 +111,7 @@ func FuzzAnalyzeEgress(f *testing.F) {
 		for _, rule := range []networkingv1.NetworkPolicyEgressRule{toBlock("0.0.0.0/0"), toBlock("::/0"), {}} {
 			opener := egressPolicy("opener", rule)
 			opener.Namespace = pod.Namespace
-			v := AnalyzeEgress(pod, append(slices.Clone(pols), opener), o.Metadata)
+			v := AnalyzeEgress(pod, append(slices.Clone(pols), opener), o.Metadata, o.DNS)
 			if v.Protected() || !slices.ContainsFunc(v.Openings, func(op Opening) bool { return op.Policy == pod.Namespace+"/opener" }) {
 				t.Fatalf("a policy allowing %+v does not open the Pod: %v", rule, v)
 			}

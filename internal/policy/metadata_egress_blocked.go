@@ -28,7 +28,7 @@ var metadataEgressBlocked = Rule{
 		if in.NetworkPoliciesServed {
 			v = analyzeEgress(in.Pod, in.NetworkPolicies, o.policyOpenings)
 		} else {
-			v = AnalyzeEgress(in.Pod, in.NetworkPolicies, o.Metadata)
+			v = AnalyzeEgress(in.Pod, in.NetworkPolicies, o.Metadata, o.DNS)
 		}
 		if v.Selecting == 0 {
 			return []Violation{{Field: "metadata.labels", Reason: "metadata egress is not blocked",

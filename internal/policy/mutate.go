@@ -94,7 +94,28 @@ func (o *Options) mutate(pod *corev1.Pod, scope Scope, describe bool) Mutation {
 		c := (*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon)
 		m.container(c, "ephemeralContainers", i, scope == ScopePod || m.hasTmpVolume())
 	}
+	if scope == ScopePod {
+		m.startGate() // last: the operations above name init containers by their index before it
+	}
 	return m.result
+}
+
+// startGate puts the start gate first among the init containers, unless it
+// is there already (a reinvoked mutation). A gate found elsewhere is left
+// for start-gate to refuse: moving it would let what runs before it run
+// ungated.
+func (m *mutation) startGate() {
+	g := m.opts.Gate
+	spec := &m.pod.Spec
+	if g == nil || (len(spec.InitContainers) > 0 && m.opts.IsGate(&spec.InitContainers[0])) {
+		return
+	}
+	path, value := "/spec/initContainers/0", m.opts.gatePatch
+	if len(spec.InitContainers) == 0 { // an empty list is not in the JSON
+		path, value = "/spec/initContainers", m.opts.gateListPatch
+	}
+	spec.InitContainers = append([]corev1.Container{*g.DeepCopy()}, spec.InitContainers...)
+	m.changed("spec.initContainers[0]", "", g.Name+" (start gate, image "+g.Image+")", path, value)
 }
 
 type mutation struct {
@@ -150,6 +171,9 @@ func (m *mutation) setInt(p **int64, v int64, parent, suffix, path string) {
 }
 
 func (m *mutation) container(c *corev1.Container, list string, i int, mayMountTmp bool) {
+	if m.opts.IsGate(c) {
+		return // hardened as built; it needs neither /tmp nor the env
+	}
 	idx := strconv.Itoa(i)
 	var field string
 	if m.describe {

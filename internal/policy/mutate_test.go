@@ -44,6 +44,37 @@ func TestMutateKestraDefaultPodPasses(t *testing.T) {
 	}
 }
 
+// With the start gate on, mutation puts it first, once: the Pod then passes
+// start-gate, and a reinvoked mutation adds nothing. In audit mode the
+// change is described.
+func TestMutateAddsTheGateFirst(t *testing.T) {
+	e := testEngine(t, func(c *Config) { c.Rules = nil; withGate(c) })
+	for name, p := range map[string]*corev1.Pod{
+		"kestra default":    loadPod(t, "testdata/pods/kestra-default.yaml"),
+		"no init container": tweak(minimalPod(), func(p *corev1.Pod) { p.Spec.InitContainers = nil }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := len(p.Spec.InitContainers)
+			changes := e.Options().Mutate(p, ScopePod).Changes
+			if len(p.Spec.InitContainers) != n+1 || !e.Options().IsGate(&p.Spec.InitContainers[0]) {
+				t.Fatalf("init containers after mutation: %v; want the gate first, then the %d others", p.Spec.InitContainers, n)
+			}
+			if res := evaluate(e, p); len(res.Violations) != 0 {
+				t.Errorf("after mutation: %v", res.Violations)
+			}
+			if !slices.Contains(changes, "spec.initContainers[0]="+GateContainerName+" (start gate, image "+gateImage+")") {
+				t.Errorf("changes do not report the gate: %v", changes)
+			}
+			if again := e.Options().Mutate(p, ScopePod); again.Changes != nil || again.Patch != nil {
+				t.Errorf("second mutation changed %v", again)
+			}
+			if got := e.Options().Mutate(p, ScopeEphemeral); got.Patch != nil {
+				t.Errorf("an ephemeral-container update got %v", got.Patch)
+			}
+		})
+	}
+}
+
 // Mutation never overwrites an explicit value: explicit violations stay for
 // the validator.
 func TestMutateKeepsExplicitValues(t *testing.T) {
@@ -115,12 +146,14 @@ func applyPatch(t testing.TB, original *corev1.Pod, ops []PatchOp) *corev1.Pod {
 	return &out
 }
 
-// The patch, applied to the original Pod, gives exactly the mutated Pod.
+// The patch, applied to the original Pod, gives exactly the mutated Pod,
+// with the start gate off and on.
 func TestMutatePatchMatchesMutation(t *testing.T) {
-	e := testEngine(t, nil)
 	pods := map[string]*corev1.Pod{
-		"kestra default": loadPod(t, "testdata/pods/kestra-default.yaml"),
-		"hardened":       minimalPod(),
+		"no init container":  tweak(minimalPod(), func(p *corev1.Pod) { p.Spec.InitContainers = nil }),
+		"gate already first": gated(loadPod(t, "testdata/pods/kestra-default.yaml")),
+		"kestra default":     loadPod(t, "testdata/pods/kestra-default.yaml"),
+		"hardened":           minimalPod(),
 		"partial security contexts": tweak(minimalPod(), func(p *corev1.Pod) {
 			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](5)}
 			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE"}}}
@@ -137,15 +170,18 @@ func TestMutatePatchMatchesMutation(t *testing.T) {
 			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
 		}),
 	}
-	for name, pod := range pods {
-		for _, scope := range []Scope{ScopePod, ScopeEphemeral} {
-			t.Run(fmt.Sprintf("%s/scope %d", name, scope), func(t *testing.T) {
-				mutated := pod.DeepCopy()
-				mut := e.Options().Mutate(mutated, scope)
-				if got := applyPatch(t, pod, mut.Patch); !equality.Semantic.DeepEqual(got, mutated) {
-					t.Errorf("patched Pod differs from the mutated Pod:\n%s", cmp.Diff(mutated, got))
-				}
-			})
+	for gate, mod := range map[string]func(*Config){"gate off": nil, "gate on": withGate} {
+		e := testEngine(t, mod)
+		for name, pod := range pods {
+			for _, scope := range []Scope{ScopePod, ScopeEphemeral} {
+				t.Run(fmt.Sprintf("%s/%s/scope %d", gate, name, scope), func(t *testing.T) {
+					mutated := pod.DeepCopy()
+					mut := e.Options().Mutate(mutated, scope)
+					if got := applyPatch(t, pod, mut.Patch); !equality.Semantic.DeepEqual(got, mutated) {
+						t.Errorf("patched Pod differs from the mutated Pod:\n%s", cmp.Diff(mutated, got))
+					}
+				})
+			}
 		}
 	}
 }

@@ -42,8 +42,10 @@ func (v EgressVerdict) Protected() bool { return v.Selecting > 0 && len(v.Openin
 // reach any address in metadata on any port or protocol. Egress is allowed
 // when any policy of the Pod's namespace that selects it and has Egress in
 // its policyTypes allows it; a Pod selected by none may reach everything.
-func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metadata []netip.Prefix) EgressVerdict {
-	return analyzeEgress(pod, policies, func(p *networkingv1.NetworkPolicy) []Opening { return PolicyOpenings(p, metadata) })
+// A rule that reaches only the node-local DNS addresses dns on port 53
+// reopens nothing (PolicyOpenings).
+func AnalyzeEgress(pod *corev1.Pod, policies []networkingv1.NetworkPolicy, metadata []netip.Prefix, dns []netip.Addr) EgressVerdict {
+	return analyzeEgress(pod, policies, func(p *networkingv1.NetworkPolicy) []Opening { return PolicyOpenings(p, metadata, dns) })
 }
 
 // analyzeEgress is AnalyzeEgress with the openings of each policy given by
@@ -107,8 +109,11 @@ func HasEgress(p *networkingv1.NetworkPolicy) bool {
 // PolicyOpenings lists the egress rules of p that allow traffic to an
 // address in metadata, whichever Pods p selects. Ports never close the way
 // (any port is a way), except that a rule whose ports are all named matches
-// no ipBlock destination: a named port resolves only on a destination Pod.
-func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix) []Opening {
+// no ipBlock destination: a named port resolves only on a destination Pod;
+// and a rule whose ports are all DNS (53, UDP or TCP) does not reach the
+// node-local DNS addresses dns (which lie in a metadata range, but are no
+// metadata service: the configuration refuses a known endpoint there).
+func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix, dns []netip.Addr) []Opening {
 	if !HasEgress(p) {
 		return nil
 	}
@@ -117,6 +122,10 @@ func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix) []Op
 		r := &p.Spec.Egress[i]
 		if onlyNamedPorts(r.Ports) {
 			continue
+		}
+		var allowedDNS []netip.Addr
+		if onlyDNSPorts(r.Ports) {
+			allowedDNS = dns
 		}
 		if len(r.To) == 0 {
 			field := "spec.egress[" + strconv.Itoa(i) + "]"
@@ -128,13 +137,28 @@ func PolicyOpenings(p *networkingv1.NetworkPolicy, metadata []netip.Prefix) []Op
 			if b == nil {
 				continue // Pod and namespace selectors choose Pods, never the metadata service
 			}
-			if addr, open := ipBlockReaches(b, metadata); open {
+			if addr, open := ipBlockReaches(b, metadata, allowedDNS); open {
 				field := "spec.egress[" + strconv.Itoa(i) + "]"
 				out = append(out, Opening{Policy: namespaceOf(p.Namespace) + "/" + p.Name, Field: field + ".to[" + strconv.Itoa(j) + "].ipBlock", Address: addr})
 			}
 		}
 	}
 	return out
+}
+
+// onlyDNSPorts reports whether every port of a rule is DNS: port 53 (no
+// range past it) over UDP or TCP.
+func onlyDNSPorts(ports []networkingv1.NetworkPolicyPort) bool {
+	if len(ports) == 0 {
+		return false
+	}
+	for _, p := range ports {
+		if p.Port == nil || p.Port.Type != intstr.Int || p.Port.IntVal != 53 || (p.EndPort != nil && *p.EndPort != 53) ||
+			(p.Protocol != nil && *p.Protocol != corev1.ProtocolUDP && *p.Protocol != corev1.ProtocolTCP) {
+			return false
+		}
+	}
+	return true
 }
 
 func onlyNamedPorts(ports []networkingv1.NetworkPolicyPort) bool {
@@ -150,21 +174,32 @@ func onlyNamedPorts(ports []networkingv1.NetworkPolicyPort) bool {
 }
 
 // knownEndpoints are named in messages in preference to a sub-range.
+// The configuration refuses them as node-local DNS addresses.
 var knownEndpoints = []netip.Addr{
 	netip.MustParseAddr("169.254.169.254"),
 	netip.MustParseAddr("169.254.170.2"),
 	netip.MustParseAddr("169.254.170.23"),
+	netip.MustParseAddr("169.254.42.42"),
+	netip.MustParseAddr("169.254.0.23"),
 	netip.MustParseAddr("fd00:ec2::254"),
 	netip.MustParseAddr("fd00:ec2::23"),
+	netip.MustParseAddr("fd20:ce::254"),
+	netip.MustParseAddr("fd00:c1::a9fe:a9fe"),
+	netip.MustParseAddr("fd00:a9fe:a9fe::1"),
+	netip.MustParseAddr("fd00:100::100:200"),
+	netip.MustParseAddr("fd00:42::42"),
 	netip.MustParseAddr("fe80::a9fe:a9fe"),
 	netip.MustParseAddr("168.63.129.16"),
 	netip.MustParseAddr("100.100.100.200"),
+	netip.MustParseAddr("192.0.0.192"),
+	netip.MustParseAddr("64:ff9b::a9fe:a9fe"),
 }
 
-// ipBlockReaches reports whether cidr minus except holds any metadata
-// address, and names one. A block that cannot be parsed is taken as open;
-// an except that cannot be parsed, or is of another family, excludes nothing.
-func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, bool) {
+// ipBlockReaches reports whether cidr minus except (and minus the DNS
+// addresses dns) holds any metadata address, and names one. A block that
+// cannot be parsed is taken as open; an except that cannot be parsed, or is
+// of another family, excludes nothing.
+func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix, dns []netip.Addr) (string, bool) {
 	cidr, err := ParseCIDR(b.CIDR)
 	if err != nil {
 		return "an unknown range (invalid cidr " + strconv.Quote(b.CIDR) + ")", true
@@ -181,6 +216,11 @@ func ipBlockReaches(b *networkingv1.IPBlock, metadata []netip.Prefix) (string, b
 			continue
 		}
 		except = append(except, ep.Masked())
+	}
+	for _, a := range dns {
+		if a.Is4() == written4 {
+			except = append(except, netip.PrefixFrom(a, a.BitLen()))
+		}
 	}
 	for _, m := range metadata {
 		if !cidr.Overlaps(m) {

@@ -238,7 +238,7 @@ func cyclonusOpen(pod *corev1.Pod, pols []networkingv1.NetworkPolicy, addrs []ne
 func agreeWithCyclonus(pols []networkingv1.NetworkPolicy) (string, bool) {
 	pod := minimalPod()
 	metadata := defaultMetadata()
-	v := AnalyzeEgress(pod, pols, metadata)
+	v := AnalyzeEgress(pod, pols, metadata, nil)
 	ours := !v.Protected()
 	addr, theirs := cyclonusOpen(pod, pols, sampleAddresses(pols, metadata))
 	if ours == theirs {

@@ -43,6 +43,9 @@ func TestAppendPatchMatchesMarshal(t *testing.T) {
 		if r.IntN(2) == 0 {
 			p.Spec.Volumes = nil
 		}
+		if r.IntN(4) == 0 {
+			p.Spec.InitContainers = nil
+		}
 		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}}
 		pods = append(pods, p)
 	}
@@ -53,6 +56,7 @@ func TestAppendPatchMatchesMarshal(t *testing.T) {
 			c.Mutation.TmpSize = "512Mi"
 		},
 		"odd size": func(c *Config) { c.Mutation.TmpSize = "1.5G"; c.Mutation.RunAsUser = 1 << 40 },
+		"start gate": withGate,
 	}
 	n := 0
 	for name, mod := range configs {

@@ -83,6 +83,7 @@ var Rules = []Rule{
 	noHostPath,
 	noHostNetwork,
 	metadataEgressBlocked,
+	startGate,
 	noHostNamespaces,
 	noPrivileged,
 	noPrivilegeEscalation,

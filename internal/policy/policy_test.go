@@ -42,16 +42,23 @@ func minimalPod() *corev1.Pod {
 }
 
 // blockingPolicy is what kestra-guard's managed policy does: allow egress
-// everywhere but the metadata ranges.
+// everywhere but the metadata ranges (the defaults, with the NAT64 images
+// of the IPv4 ones).
 func blockingPolicy() networkingv1.NetworkPolicy {
+	v4 := &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}
+	v6 := &networkingv1.IPBlock{CIDR: "::/0"}
+	for _, p := range MetadataRanges(DefaultMetadataCIDRs) {
+		if p.Addr().Is4() {
+			v4.Except = append(v4.Except, p.String())
+		} else {
+			v6.Except = append(v6.Except, p.String())
+		}
+	}
 	return networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "block-metadata", Namespace: "kestra"},
 		Spec: networkingv1.NetworkPolicySpec{
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{
-				{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"169.254.0.0/16", "168.63.129.16/32", "100.100.100.200/32"}}},
-				{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: []string{"fe80::/10", "fd00:ec2::254/128", "fd00:ec2::23/128"}}},
-			}}},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: v4}, {IPBlock: v6}}}},
 		},
 	}
 }
@@ -95,6 +102,27 @@ type ruleCase struct {
 }
 
 var sysAdmin = []corev1.Capability{"SYS_ADMIN"}
+
+// gateImage is outside the test engine's allowed registries: the gate's
+// image is the operator's choice, not the flow author's.
+const gateImage = "registry.example.com/kestra-guard@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// withGate turns the start gate on, with the default endpoints (which name
+// metadata addresses in the gate's arguments).
+func withGate(c *Config) { c.StartGate.Enabled, c.StartGate.Image = true, gateImage }
+
+// gated puts the start gate first, as mutation does.
+func gated(p *corev1.Pod) *corev1.Pod {
+	cfg := DefaultConfig()
+	withGate(&cfg)
+	e, err := NewEngine(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return tweak(p, func(p *corev1.Pod) {
+		p.Spec.InitContainers = append([]corev1.Container{*e.Options().Gate}, p.Spec.InitContainers...)
+	})
+}
 
 func ruleCases() []ruleCase {
 	p := minimalPod()
@@ -239,6 +267,21 @@ func ruleCases() []ruleCase {
 		})},
 		{name: "GCP name in env", rule: "no-metadata-address", field: "spec.containers[0].env[0].value", detail: "metadata.google.internal", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env[0].Value = "http://Metadata.Google.Internal./computeMetadata/v1/"
+		})},
+		// start-gate
+		{name: "the gate first passes", config: withGate, pod: gated(p)},
+		{name: "no gate", rule: "start-gate", field: "spec.initContainers[0]", detail: `the first init container is "init-files"`, config: withGate, pod: p},
+		{name: "gate after another init container", rule: "start-gate", field: "spec.initContainers[0]", detail: `the first init container is "init-files"`, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0], p.Spec.InitContainers[1] = p.Spec.InitContainers[1], p.Spec.InitContainers[0]
+		})},
+		{name: "gate with other arguments", rule: "start-gate", field: "spec.initContainers[0]", also: []string{"no-metadata-address", "allowed-registries"}, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].Args = append(p.Spec.InitContainers[0].Args, "--timeout=0s")
+		})},
+		{name: "gate with another image", rule: "start-gate", field: "spec.initContainers[0]", also: []string{"no-metadata-address", "allowed-registries"}, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].Image = "evil.example.com/kestra-guard:latest"
+		})},
+		{name: "no init container at all", rule: "start-gate", field: "spec.initContainers[0]", detail: "the Pod has no init container", config: withGate, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers = nil
 		})},
 		// allowed-registries
 		{name: "image from an unknown registry", rule: "allowed-registries", field: "spec.containers[0].image", detail: "evil.example.com/x", pod: tweak(p, func(p *corev1.Pod) {

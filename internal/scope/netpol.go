@@ -1,8 +1,6 @@
 package scope
 
 import (
-	"net/netip"
-
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/kestra-guard/kestra-guard/internal/policy"
@@ -21,11 +19,11 @@ func (s *Scope) GuardedNamespace(name string, labels map[string]string, holdsMan
 // namespace, that let task runners reach a metadata address: nil when none
 // does, or when np's podSelector can never select a task runner (in a runner
 // namespace every Pod is one, so it always can).
-func (s *Scope) MetadataReopenings(np *networkingv1.NetworkPolicy, runnerNamespace bool, metadata []netip.Prefix) []policy.Opening {
+func (s *Scope) MetadataReopenings(np *networkingv1.NetworkPolicy, runnerNamespace bool, o *policy.Options) []policy.Opening {
 	if !runnerNamespace && s.ExcludesTaskRunners(np.Spec.PodSelector) {
 		return nil
 	}
-	return policy.PolicyOpenings(np, metadata)
+	return policy.PolicyOpenings(np, o.Metadata, o.DNS)
 }
 
 // ReopeningViolations is the finding "a NetworkPolicy reopens metadata

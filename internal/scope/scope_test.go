@@ -81,7 +81,7 @@ func TestNamespacesAndTaskRunners(t *testing.T) {
 // namespaces, where every Pod is one).
 func TestMetadataReopenings(t *testing.T) {
 	s := defaults(t)
-	metadata := []netip.Prefix{netip.MustParsePrefix("169.254.0.0/16")}
+	o := &policy.Options{Metadata: []netip.Prefix{netip.MustParsePrefix("169.254.0.0/16")}}
 	allowAll := func(sel metav1.LabelSelector) *networkingv1.NetworkPolicy {
 		return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "apps"}, Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: sel, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
@@ -97,7 +97,7 @@ func TestMetadataReopenings(t *testing.T) {
 		"excludes them in a runner ns too": {allowAll(notRunners), true, 1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			vs := ReopeningViolations(s.MetadataReopenings(tc.np, tc.runnerNS, metadata), policy.Warn)
+			vs := ReopeningViolations(s.MetadataReopenings(tc.np, tc.runnerNS, o), policy.Warn)
 			if len(vs) != tc.want {
 				t.Fatalf("violations = %v, want %d", vs, tc.want)
 			}

@@ -49,7 +49,7 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 	if !v.scope.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, false) || mode == config.Off || action == policy.Off {
 		return admission.Allowed(""), "skipped", nil
 	}
-	openings := v.scope.MetadataReopenings(np, runnerNS, v.Engine.Options().Metadata)
+	openings := v.scope.MetadataReopenings(np, runnerNS, v.Engine.Options())
 	if len(openings) == 0 {
 		return admission.Allowed(""), "skipped", nil
 	}

@@ -86,3 +86,12 @@ matchExpressions:
 {{- fail "taskRunnerSelector is not a bare label key: set webhook.objectSelector to the same selector as a LabelSelector" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* kestra-guard's image: repository@digest when a digest is given, else repository:tag. */}}
+{{- define "kestra-guard.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
