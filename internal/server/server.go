@@ -15,10 +15,14 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -166,10 +170,15 @@ func (sv *server) webhooks(*rest.Config) error {
 	}}
 	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
 	kgwebhook.Register(ctrlmetrics.Registry, BuildInfo(version.Get()))
+	self, err := whoAmI(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	log.Info("identified", "user", self)
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: sv.cfg.Engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
-		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(),
+		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(), Self: self,
 	})
 	if err != nil {
 		return err
@@ -330,4 +339,30 @@ func addRotator(mgr manager.Manager, cfg config.Config, ready chan struct{}, log
 		return nil, err
 	}
 	return injector, nil
+}
+
+// whoAmI asks the API server which user kestra-guard is (a SelfSubjectReview,
+// GA since 1.28): the NetworkPolicy webhook admits that user's writes of the
+// managed policy and refuses everyone else's in runner namespaces. It tries
+// for up to 30 s, as the API server may still be starting.
+func whoAmI(rc *rest.Config) (string, error) {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return "", fmt.Errorf("identifying kestra-guard's user: %w", err)
+	}
+	var user string
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			return false, nil
+		}
+		user = r.Status.UserInfo.Username
+		return user != "", nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("identifying kestra-guard's user with a SelfSubjectReview (authentication.k8s.io/v1): no answer in 30s: %w", err)
+	}
+	return user, nil
 }

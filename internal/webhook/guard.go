@@ -40,6 +40,10 @@ type Guard struct {
 	// Exceptions lists PolicyExceptions (the informer cache); nil: none apply.
 	Exceptions       client.Reader
 	ExceptionMetrics *exception.Metrics
+	// Self is kestra-guard's own user name (its ServiceAccount's), as the
+	// API server authenticates it: the one identity that may change the
+	// managed policy in a runner namespace.
+	Self string
 
 	scope *scope.Scope
 	// managed are the managed policy's specs, per kind of guarded namespace.

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +21,8 @@ import (
 
 // NetworkPolicyValidator refuses, in guarded namespaces
 // (scope.GuardedNamespace), a NetworkPolicy that would let task-runner Pods
-// reach a metadata address.
+// reach a metadata address, and in runner namespaces any CREATE, UPDATE or
+// DELETE of the managed policy by another identity than kestra-guard's own.
 type NetworkPolicyValidator struct{ *Guard }
 
 const metadataRule = policy.MetadataEgressBlockedID
@@ -38,6 +41,14 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 		return admission.Response{}, "", err
 	}
 	runnerNS := v.scope.RunnerNamespace(ns.Name, ns.Labels)
+	if req.Name == managed.Name {
+		if resp, outcome, decided := v.managedPolicy(req, ns, runnerNS); decided {
+			return resp, outcome, nil
+		}
+	}
+	if np == nil { // a DELETE of another policy
+		return admission.Allowed(""), "skipped", nil
+	}
 	holdsManaged := false
 	if !runnerNS {
 		if holdsManaged, err = v.holdsManagedPolicy(ctx, ns.Name); err != nil {
@@ -70,11 +81,17 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 		np.Namespace, np.Name, metadataRule, strings.Join(msgs, "\n- "), v.scope.SelectorText())), "denied", nil
 }
 
-// decode reads the NetworkPolicy of req; skipped says why it is admitted
-// unread (an excluded namespace, the managed policy itself).
+// decode reads the NetworkPolicy of req (nil for a DELETE, which carries
+// none); skipped says why it is admitted unread (an excluded namespace).
 func (v NetworkPolicyValidator) decode(req admission.Request) (np *networkingv1.NetworkPolicy, skipped string, err error) {
 	if req.Kind.Group != networkingv1.GroupName || req.Kind.Kind != "NetworkPolicy" {
 		return nil, "", badRequest(fmt.Errorf("expected a networking.k8s.io/v1 NetworkPolicy, got %s", req.Kind.String()))
+	}
+	if req.Operation == admissionv1.Delete {
+		if v.scope.Excluded(req.Namespace) {
+			return nil, "namespace " + req.Namespace + " is never intercepted", nil
+		}
+		return nil, "", nil
 	}
 	if len(req.Object.Raw) == 0 {
 		return nil, "", badRequest(fmt.Errorf("request %s for NetworkPolicy %s/%s carries no object", req.Operation, req.Namespace, req.Name))
@@ -87,10 +104,41 @@ func (v NetworkPolicyValidator) decode(req admission.Request) (np *networkingv1.
 		return nil, "", badRequest(fmt.Errorf("decoding NetworkPolicy %s/%s: %w", req.Namespace, req.Name, err))
 	}
 	np.Namespace = req.Namespace
-	if np.Name == managed.Name {
-		return nil, "the managed policy", nil // repaired by the controller if edited
-	}
 	return np, "", nil
+}
+
+// managedPolicy decides a write of the managed policy: kestra-guard's own
+// are admitted, as is anything in a namespace being deleted (the namespace
+// controller empties it), not guarded or off; in a runner namespace every
+// other CREATE, UPDATE or DELETE is refused (admitted with a warning in
+// audit mode). Elsewhere decided is false: a CREATE or UPDATE is judged as
+// any other policy, and a DELETE is admitted (the controller recreates it
+// where task runners were admitted).
+func (v NetworkPolicyValidator) managedPolicy(req admission.Request, ns *corev1.Namespace, runnerNS bool) (resp admission.Response, outcome string, decided bool) {
+	user := req.UserInfo.Username
+	mode, _ := v.scope.Mode(ns)
+	switch {
+	case v.Self != "" && user == v.Self:
+		return admission.Allowed("kestra-guard's own write of its managed policy"), "skipped", true
+	case ns.DeletionTimestamp != nil:
+		return admission.Allowed("namespace " + ns.Name + " is being deleted"), "skipped", true
+	case !v.Config.ManagedNetworkPolicy.Enabled || mode == config.Off:
+		return admission.Allowed("the managed policy is not kept here"), "skipped", true
+	case !runnerNS && req.Operation == admissionv1.Delete:
+		return admission.Allowed("the controller recreates it where task runners were admitted"), "skipped", true
+	case !runnerNS:
+		return admission.Response{}, "", false
+	}
+	msg := fmt.Sprintf("%s of NetworkPolicy %s/%s by %s: only kestra-guard changes its managed policy in a runner namespace (it blocks metadata egress for every task there); set the namespace's %s label to off to stop keeping it",
+		strings.ToLower(string(req.Operation)), req.Namespace, managed.Name, user, config.ModeLabel)
+	v.Metrics.violation(metadataRule, string(policy.Deny), string(mode))
+	log := v.Log.WithValues("uid", req.UID, "namespace", req.Namespace, "networkPolicy", managed.Name, "operation", req.Operation, "user", user, "mode", mode)
+	if mode == config.Audit {
+		log.Info("admitted a change of the managed policy by another identity")
+		return admission.Allowed("").WithWarnings("kestra-guard audit: enforce would deny: " + msg), "admitted", true
+	}
+	log.Info("denied a change of the managed policy by another identity")
+	return admission.Denied("kestra-guard denied the " + msg), "denied", true
 }
 
 // holdsManagedPolicy reads from the API server whether ns holds the managed
