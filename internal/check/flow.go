@@ -38,6 +38,7 @@ var fieldRules = map[string]string{
 	"hostPath":                     policy.NoHostPathID,
 	"capabilities":                 policy.DropAllCapabilitiesID,
 	"seccompProfile":               policy.SeccompProfileID,
+	"egress":                       policy.MetadataEgressBlockedID, // a NetworkPolicy's egress rules (kubectl.go)
 }
 
 type overlayKind int

@@ -154,7 +154,7 @@ tasks:
 // Any flow is linted without a panic; a templated key put into a runner's
 // podSpec is always a denial naming it.
 func FuzzFlow(f *testing.F) {
-	for _, file := range []string{"defaults-prefix", "apply-list", "case-variant", "benign"} {
+	for _, file := range []string{"defaults-prefix", "apply-list", "case-variant", "benign", "kubectl-apply-allow-all-egress", "kubectl-patch-namespace-label", "kubectl-patch-json-privileged", "kubectl-harmless"} {
 		b, err := os.ReadFile("testdata/flows/" + file + ".yaml")
 		if err != nil {
 			f.Fatal(err)

@@ -157,7 +157,6 @@ func (l *linter) apply(k kubectlTask) {
 		l.cannot(sp, "expected the manifests as a YAML string")
 		return
 	}
-	ns, _ := k.t["namespace"].(string)
 	objs, problems := input.KestraManifests(s, sp)
 	l.problems(problems)
 	for _, o := range objs {
@@ -165,11 +164,11 @@ func (l *linter) apply(k kubectlTask) {
 			l.scan(o.Raw, o.Path)
 			continue
 		}
-		l.applied(k, o, ns)
+		l.applied(k, o)
 	}
 }
 
-func (l *linter) applied(k kubectlTask, o input.ManifestObject, ns string) {
+func (l *linter) applied(k kubectlTask, o input.ManifestObject) {
 	group := groupOf(o.APIVersion)
 	what := o.Kind + " " + strconv.Quote(o.Name)
 	switch {
@@ -185,7 +184,7 @@ func (l *linter) applied(k kubectlTask, o input.ManifestObject, ns string) {
 		l.guardObject(o.Path, "a flow changes admission control", k.who()+" applies "+what+"; webhook configurations and admission policies decide whether kestra-guard sees a Pod at all: remove it from the flow")
 	case o.Kind == "NetworkPolicy":
 		l.scanSkipping(o.Value, o.Path, "ipBlock") // ipBlocks are judged below
-		l.appliedPolicy(k, o, ns)
+		l.appliedPolicy(k, o)
 	case o.Kind == "Namespace":
 		l.scan(o.Value, o.Path)
 		meta, _ := o.Value["metadata"].(map[string]any)
@@ -204,15 +203,12 @@ func (l *linter) applied(k kubectlTask, o input.ManifestObject, ns string) {
 
 // appliedPolicy judges a NetworkPolicy a flow applies as the NetworkPolicy
 // webhook judges it in a runner namespace.
-func (l *linter) appliedPolicy(k kubectlTask, o input.ManifestObject, ns string) {
+func (l *linter) appliedPolicy(k kubectlTask, o input.ManifestObject) {
 	var np networkingv1.NetworkPolicy
 	l.problems(input.DecodeKestra(o.Value, &np, o.Path))
-	if np.Namespace == "" && !input.IsTemplated(ns) {
-		np.Namespace = ns
-	}
 	switch {
 	case np.Name == managed.Name || input.IsTemplated(np.Name):
-		l.managedPolicy(k, join(o.Path, "metadata.name"), "applies")
+		l.managedPolicy(k, join(o.Path, "metadata.name"), "applies", np.Name)
 		return
 	}
 	spec, _ := o.Value["spec"].(map[string]any)
@@ -220,9 +216,13 @@ func (l *linter) appliedPolicy(k kubectlTask, o input.ManifestObject, ns string)
 	l.openings(k, &np, o.Path)
 }
 
-func (l *linter) managedPolicy(k kubectlTask, field, verb string) {
+func (l *linter) managedPolicy(k kubectlTask, field, verb string, name any) {
+	what := "NetworkPolicy " + managed.Name + ","
+	if name != managed.Name {
+		what = fmt.Sprintf("a NetworkPolicy named %v, which Kestra renders at run time: it may be %s,", name, managed.Name)
+	}
 	l.guardObject(field, "a flow changes kestra-guard's managed NetworkPolicy",
-		k.who()+" "+verb+" NetworkPolicy "+managed.Name+" (or a name Kestra renders at run time), which blocks task runners' egress to the metadata service and belongs to kestra-guard: remove the task; to allow other egress, add a NetworkPolicy whose ipBlocks except the metadata ranges")
+		k.who()+" "+verb+" "+what+" which blocks task runners' egress to the metadata service and belongs to kestra-guard: remove the task; to allow other egress, add a NetworkPolicy whose ipBlocks except the metadata ranges")
 }
 
 // templatedEgress reports every template in the egress rules and
@@ -262,6 +262,12 @@ func templatedPaths(v any, path string) []string {
 // in a runner namespace (every Pod there is a task runner), under
 // metadata-egress-blocked with its action; base is np's path in the flow.
 func (l *linter) openings(k kubectlTask, np *networkingv1.NetworkPolicy, base string) {
+	if name, _ := k.t["resourceName"].(string); np.Name == "" {
+		np.Name = name // a patch names its target in the task
+	}
+	if ns, _ := k.t["namespace"].(string); np.Namespace == "" && !input.IsTemplated(ns) {
+		np.Namespace = ns
+	}
 	action := l.e.Action(policy.MetadataEgressBlockedID)
 	if action == policy.Off {
 		return
@@ -335,12 +341,12 @@ func (l *linter) delete(k kubectlTask) {
 	case []any:
 		for i, n := range names {
 			if s, ok := n.(string); !ok || s == managed.Name || input.IsTemplated(s) {
-				l.managedPolicy(k, index(np, i), "deletes")
+				l.managedPolicy(k, index(np, i), "deletes", n)
 			}
 		}
 	case nil:
 	default:
-		l.managedPolicy(k, np, "deletes")
+		l.managedPolicy(k, np, "deletes", names)
 	}
 }
 
@@ -356,7 +362,7 @@ func (l *linter) patch(k kubectlTask) {
 	case "NetworkPolicy":
 		name, ok := l.str(k, "resourceName")
 		if ok && (name == managed.Name || input.IsTemplated(name)) {
-			l.managedPolicy(k, join(k.path, "resourceName"), "patches")
+			l.managedPolicy(k, join(k.path, "resourceName"), "patches", name)
 			l.scanPatch(k)
 			return
 		}
@@ -374,13 +380,14 @@ func (l *linter) patch(k kubectlTask) {
 		l.scanPatch(k)
 		return
 	}
+	written := strategy
 	strategy = strings.ToUpper(strings.TrimSpace(strategy))
 	if strategy == "" {
 		strategy = "STRATEGIC_MERGE"
 	}
 	if input.IsTemplated(strategy) || !slices.Contains([]string{"STRATEGIC_MERGE", "JSON_MERGE", "JSON_PATCH"}, strategy) {
 		l.scanPatch(k)
-		l.cannot(join(k.path, "patchStrategy"), fmt.Sprintf("expected STRATEGIC_MERGE, JSON_MERGE or JSON_PATCH, found %q; the lint cannot know how the patch applies", strategy))
+		l.cannot(join(k.path, "patchStrategy"), fmt.Sprintf("expected STRATEGIC_MERGE, JSON_MERGE or JSON_PATCH, found %q; the lint cannot know how the patch applies", written))
 		return
 	}
 	v, ok := l.patchValue(k)
