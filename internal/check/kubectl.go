@@ -52,7 +52,7 @@ const labelPrefix = "kestra-guard.io/"
 
 // kubectlKinds maps what a kubectl task may name in resourceType (singular
 // or plural, any case) to the kind the lint judges.
-var kubectlKinds = map[string]string{}
+var kubectlKinds = kindNames()
 
 // harmlessKinds hold nothing kestra-guard decides with: applying or patching
 // them is a notice.
@@ -60,19 +60,21 @@ var harmlessKinds = []string{"ConfigMap", "Secret", "Service", "ServiceAccount",
 	"HorizontalPodAutoscaler", "PodDisruptionBudget", "Endpoints", "EndpointSlice", "Event", "Lease",
 	"LimitRange", "ResourceQuota", "PodTemplate", "Role", "RoleBinding"}
 
-func init() {
+func kindNames() map[string]string {
+	names := map[string]string{}
 	for _, k := range slices.Concat(input.PodKinds, harmlessKinds, []string{"NetworkPolicy", "Namespace", "PolicyException"}) {
 		l := strings.ToLower(k)
-		kubectlKinds[l] = k
+		names[l] = k
 		switch {
 		case strings.HasSuffix(l, "y"):
-			kubectlKinds[strings.TrimSuffix(l, "y")+"ies"] = k
+			names[strings.TrimSuffix(l, "y")+"ies"] = k
 		case strings.HasSuffix(l, "s"):
-			kubectlKinds[l+"es"] = k
+			names[l+"es"] = k
 		default:
-			kubectlKinds[l+"s"] = k
+			names[l+"s"] = k
 		}
 	}
+	return names
 }
 
 // groupOf is the API group of an apiVersion ("" for core).
@@ -206,8 +208,7 @@ func (l *linter) applied(k kubectlTask, o input.ManifestObject) {
 func (l *linter) appliedPolicy(k kubectlTask, o input.ManifestObject) {
 	var np networkingv1.NetworkPolicy
 	l.problems(input.DecodeKestra(o.Value, &np, o.Path))
-	switch {
-	case np.Name == managed.Name || input.IsTemplated(np.Name):
+	if np.Name == managed.Name || input.IsTemplated(np.Name) {
 		l.managedPolicy(k, join(o.Path, "metadata.name"), "applies", np.Name)
 		return
 	}
