@@ -108,7 +108,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			r.Violations, r.Notes = res.Violations, res.Notes
 			r = WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
-			r.Violations, r.Notes = Flow(e, o.Flow)
+			r.Violations, r.Notes = Flow(e, sc, o.Flow)
 		case o.Skip != "":
 			skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
 			continue

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // StaticRule is the rule ID of a value in a flow that cannot be checked
@@ -37,6 +38,7 @@ var fieldRules = map[string]string{
 	"hostPath":                     policy.NoHostPathID,
 	"capabilities":                 policy.DropAllCapabilitiesID,
 	"seccompProfile":               policy.SeccompProfileID,
+	"egress":                       policy.MetadataEgressBlockedID, // a NetworkPolicy's egress rules (kubectl.go)
 }
 
 type overlayKind int
@@ -46,7 +48,6 @@ const (
 	containerOverlay
 	metadataOverlay
 	jobSpecOverlay
-	manifestsOverlay
 )
 
 // overlay is a property of a Kestra plugin that becomes part of a Pod.
@@ -83,7 +84,7 @@ func overlaysOf(typ string) []overlay {
 	case strings.HasSuffix(typ, ".PodCreate"):
 		return podCreateOverlays
 	case strings.HasSuffix(typ, ".kubectl.Apply"):
-		return []overlay{{[]string{"spec"}, manifestsOverlay}}
+		return nil // its spec is judged object by object (kubectl.go)
 	case strings.HasSuffix(typ, ".JobCreate"):
 		return []overlay{{[]string{"metadata"}, metadataOverlay}, {[]string{"spec"}, jobSpecOverlay}}
 	}
@@ -118,28 +119,33 @@ func defaultsOf(flow map[string]any) []pluginDefault {
 
 type linter struct {
 	e        *policy.Engine
+	sc       *scope.Scope
 	defaults []pluginDefault
 	// origin maps a path in the flow as defaults are applied to where the
 	// value is written (in pluginDefaults).
 	origin map[string]string
 	vs     []policy.Violation
 	seen   map[policy.Violation]bool
+	notes  []string
 }
 
 // Flow checks a Kestra flow as Kestra would build its Pods: every string
 // and number is scanned for metadata addresses; every Pod overlay of a
 // Kubernetes task or task runner, with the flow's pluginDefaults applied by
 // type prefix, is decoded as Kestra decodes it and evaluated for explicit
-// dangerous values; a value that cannot be checked statically is a denial.
-func Flow(e *policy.Engine, flow map[string]any) ([]policy.Violation, []string) {
-	l := &linter{e: e, defaults: defaultsOf(flow), origin: map[string]string{}, seen: map[policy.Violation]bool{}}
+// dangerous values; the kubectl tasks are judged object by object
+// (kubectl.go), as the webhooks would judge them in a runner namespace of sc;
+// a value that cannot be checked statically is a denial. The notes name
+// what was read and not checked.
+func Flow(e *policy.Engine, sc *scope.Scope, flow map[string]any) ([]policy.Violation, []string) {
+	l := &linter{e: e, sc: sc, defaults: defaultsOf(flow), origin: map[string]string{}, seen: map[policy.Violation]bool{}}
 	l.scan(flow, "")
 	for _, k := range slices.Sorted(maps.Keys(flow)) {
 		if k != "pluginDefaults" && k != "taskDefaults" {
 			l.walk(flow[k], k)
 		}
 	}
-	return l.vs, nil
+	return l.vs, l.notes
 }
 
 func (l *linter) add(v policy.Violation) {
@@ -150,8 +156,14 @@ func (l *linter) add(v policy.Violation) {
 	}
 }
 
-// scan reports every string, number and key that writes a metadata address.
-func (l *linter) scan(v any, path string) {
+// scan reports every string, number and key that writes a metadata
+// address. The YAML strings of kubectl tasks are left to kubectl.go, which
+// scans what it reads of them.
+func (l *linter) scan(v any, path string) { l.scanSkipping(v, path, "") }
+
+// scanSkipping is scan without the values of the keys named skip (a
+// NetworkPolicy's ipBlocks, which are judged as a whole).
+func (l *linter) scanSkipping(v any, path, skip string) {
 	switch t := v.(type) {
 	case string:
 		l.address(t, path)
@@ -159,16 +171,22 @@ func (l *linter) scan(v any, path string) {
 		l.address(formatNumber(t), path)
 	case []any:
 		for i, x := range t {
-			l.scan(x, index(path, i))
+			l.scanSkipping(x, index(path, i), skip)
 		}
 	case map[string]any:
-		for _, k := range slices.Sorted(maps.Keys(t)) {
+		typ, _ := t["type"].(string)
+		for _, k := range sortedKeys(t) {
 			p := join(path, k)
 			l.address(k, p)
-			l.scan(t[k], p)
+			if _, isString := t[k].(string); k == skip || isString && kubectlString(typ, k) {
+				continue
+			}
+			l.scanSkipping(t[k], p, skip)
 		}
 	}
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func (l *linter) address(s, path string) {
 	action := l.e.Action(policy.NoMetadataAddressID)
@@ -208,6 +226,7 @@ func (l *linter) walk(v any, path string) {
 					t = l.merge(t, d.values, d.forced, path, d.path)
 				}
 			}
+			l.kubectl(typ, t, path)
 			for _, o := range overlaysOf(typ) {
 				if x := lookup(t, o.key); x != nil {
 					l.overlay(o.kind, x, path+"."+strings.Join(o.key, "."))
@@ -294,10 +313,6 @@ func (l *linter) source(f string) string {
 // overlay decodes one overlay as Kestra would and evaluates it as a
 // fragment of a Pod: only explicit dangerous values are reported.
 func (l *linter) overlay(kind overlayKind, v any, path string) {
-	if kind == manifestsOverlay {
-		l.manifests(v, path)
-		return
-	}
 	pod := &corev1.Pod{}
 	var problems []input.Problem
 	var remap [][2]string // evaluated Pod's field prefix -> flow path
@@ -320,20 +335,6 @@ func (l *linter) overlay(kind overlayKind, v any, path string) {
 	}
 	l.problems(problems)
 	l.evaluate(pod, remap)
-}
-
-// manifests checks the YAML string of manifests kubectl.Apply applies.
-func (l *linter) manifests(v any, path string) {
-	s, ok := v.(string)
-	if !ok {
-		l.problems([]input.Problem{{Path: path, Reason: "expected the manifests as a YAML string"}})
-		return
-	}
-	pods, problems := input.KestraManifests(s, path)
-	l.problems(problems)
-	for _, p := range pods {
-		l.evaluate(p.Pod, [][2]string{{"spec", p.SpecPath}, {"metadata", p.MetaPath}})
-	}
 }
 
 func (l *linter) evaluate(pod *corev1.Pod, remap [][2]string) {

@@ -4,11 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 func engine(t testing.TB) *policy.Engine {
@@ -20,11 +23,15 @@ func engine(t testing.TB) *policy.Engine {
 	return e
 }
 
-var wantLine = regexp.MustCompile(`(?m)^# want: (\S+) (.+)$`)
+var (
+	wantLine = regexp.MustCompile(`(?m)^# want: (\S+) (.+)$`)
+	noteLine = regexp.MustCompile(`(?m)^# note: (.+)$`)
+)
 
 // Each file in testdata/flows is one case: its "# want: RULE FIELD" lines
-// are the denials it must get (a file with none must be allowed). Each
-// case is a way the lint once let through what Kestra would run.
+// are the denials it must get (a file with none must be allowed), its
+// "# note: TEXT" lines notes it must get (a note holding TEXT). Each case
+// is a way the lint once let through what Kestra would run.
 func TestFlowFixtures(t *testing.T) {
 	files, err := filepath.Glob("testdata/flows/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -41,7 +48,7 @@ func TestFlowFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			results, _, err := Objects(e, objs, Options{AllPods: true})
+			results, _, err := Objects(e, objs, Options{AllPods: true, Config: config.Default()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,6 +71,15 @@ func TestFlowFixtures(t *testing.T) {
 				v, ok := got[w[1]+" "+w[2]]
 				if !ok || v.Action != policy.Deny {
 					t.Errorf("want a denial %s at %s; got:\n%s", w[1], w[2], list(results))
+				}
+			}
+			var notes []string
+			for _, r := range results {
+				notes = append(notes, r.Notes...)
+			}
+			for _, n := range noteLine.FindAllStringSubmatch(string(b), -1) {
+				if !slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, n[1]) }) {
+					t.Errorf("want a note holding %q; got %q", n[1], notes)
 				}
 			}
 		})
@@ -117,7 +133,7 @@ tasks:
 			if err != nil {
 				t.Fatal(err)
 			}
-			vs, _ := Flow(e, flow(tc.podSpec))
+			vs, _ := Flow(e, testScope(t), flow(tc.podSpec))
 			if tc.off {
 				if len(vs) != 0 {
 					t.Errorf("want nothing with the rule off, got %v", vs)
@@ -138,7 +154,7 @@ tasks:
 // Any flow is linted without a panic; a templated key put into a runner's
 // podSpec is always a denial naming it.
 func FuzzFlow(f *testing.F) {
-	for _, file := range []string{"defaults-prefix", "apply-list", "case-variant", "benign"} {
+	for _, file := range []string{"defaults-prefix", "apply-list", "case-variant", "benign", "kubectl-apply-allow-all-egress", "kubectl-patch-namespace-label", "kubectl-patch-json-privileged", "kubectl-harmless"} {
 		b, err := os.ReadFile("testdata/flows/" + file + ".yaml")
 		if err != nil {
 			f.Fatal(err)
@@ -149,14 +165,14 @@ func FuzzFlow(f *testing.F) {
 	e := engine(f)
 	f.Fuzz(func(t *testing.T, flow, podSpec []byte) {
 		if m, err := input.ParseFlow(flow); err == nil {
-			Flow(e, m)
+			Flow(e, testScope(t), m)
 		}
 		spec, err := input.ParseFlow(podSpec)
 		if err != nil {
 			return
 		}
 		spec["{{ k }}"] = true
-		vs, _ := Flow(e, map[string]any{"id": "f", "namespace": "n", "tasks": []any{map[string]any{
+		vs, _ := Flow(e, testScope(t), map[string]any{"id": "f", "namespace": "n", "tasks": []any{map[string]any{
 			"id": "t", "type": "io.kestra.plugin.scripts.shell.Commands",
 			"taskRunner": map[string]any{"type": "io.kestra.plugin.ee.kubernetes.runner.Kubernetes", "podSpec": spec},
 		}}})
@@ -167,4 +183,14 @@ func FuzzFlow(f *testing.F) {
 		}
 		t.Fatalf("templated key not denied: %v", vs)
 	})
+}
+
+func testScope(t testing.TB) *scope.Scope {
+	t.Helper()
+	cfg := config.Default()
+	sc, err := cfg.Scope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
 }

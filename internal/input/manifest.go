@@ -10,23 +10,42 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// ManifestPod is a Pod, or the Pod template of a workload, in the manifests
-// a flow applies (io.kestra.plugin.kubernetes.kubectl.Apply's spec).
+// ManifestObject is one object of the manifests a flow applies
+// (io.kestra.plugin.kubernetes.kubectl.Apply's spec), the items of a List
+// expanded.
+type ManifestObject struct {
+	// APIVersion, Kind and Name are as written ("" when absent or not a
+	// string).
+	APIVersion, Kind, Name string
+	// Path is the object's field path from the flow's root, e.g.
+	// tasks[0].spec(document 2) or tasks[0].spec(document 1).items[0].
+	Path string
+	// Value is the object as read from YAML; nil when the document cannot
+	// be read, and then Raw holds its text.
+	Value map[string]any
+	Raw   string
+	// Pod is set for a Pod, or the Pod template of a workload.
+	Pod *ManifestPod
+}
+
+// ManifestPod is a Pod, or the Pod template of a workload.
 type ManifestPod struct {
-	Kind string
-	Name string
-	Pod  *corev1.Pod
+	Pod *corev1.Pod
 	// SpecPath and MetaPath are the field paths of the Pod's spec and
 	// metadata, from the flow's root.
 	SpecPath, MetaPath string
 }
 
+// PodKinds are the kinds that hold a Pod or a Pod template.
+var PodKinds = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+
 // KestraManifests reads the YAML string of manifests a flow applies, at
 // path in the flow, as Kestra's Kubernetes client does (Jackson: keys
-// case-sensitive, scalars converted). Lists are expanded. Objects that hold
-// no Pod are skipped; what cannot be read is a Problem.
-func KestraManifests(spec, path string) ([]ManifestPod, []Problem) {
-	var pods []ManifestPod
+// case-sensitive, scalars converted). Lists are expanded; the Pods and Pod
+// templates are decoded. What cannot be read is a Problem (and a document
+// that is not YAML is returned with its Raw text).
+func KestraManifests(spec, path string) ([]ManifestObject, []Problem) {
+	var objs []ManifestObject
 	var problems []Problem
 	n := 0
 	for _, d := range splitDocuments([]byte(spec)) {
@@ -38,6 +57,7 @@ func KestraManifests(spec, path string) ([]ManifestPod, []Problem) {
 		}
 		if err != nil {
 			problems = append(problems, Problem{Path: base, Reason: fmt.Sprintf("cannot be read as YAML manifests (%v); a template in it is rendered by Kestra at run time", err)})
+			objs = append(objs, ManifestObject{Path: base, Raw: string(d.data)})
 			n++
 			continue
 		}
@@ -45,13 +65,13 @@ func KestraManifests(spec, path string) ([]ManifestPod, []Problem) {
 			continue
 		}
 		n++
-		p, probs := manifestObject(v, base, 0)
-		pods, problems = append(pods, p...), append(problems, probs...)
+		o, probs := manifestObject(v, base, 0)
+		objs, problems = append(objs, o...), append(problems, probs...)
 	}
-	return pods, problems
+	return objs, problems
 }
 
-func manifestObject(v any, base string, depth int) ([]ManifestPod, []Problem) {
+func manifestObject(v any, base string, depth int) ([]ManifestObject, []Problem) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, []Problem{{Path: base, Reason: "expected a Kubernetes object, found " + shown(v)}}
@@ -65,36 +85,46 @@ func manifestObject(v any, base string, depth int) ([]ManifestPod, []Problem) {
 		if !ok || depth >= maxListDepth {
 			return nil, []Problem{{Path: join(base, "items"), Reason: fmt.Sprintf("expected a list of objects nested at most %d deep", maxListDepth)}}
 		}
-		var pods []ManifestPod
+		var objs []ManifestObject
 		var problems []Problem
 		for i, item := range items {
-			p, probs := manifestObject(item, base+".items["+strconv.Itoa(i)+"]", depth+1)
-			pods, problems = append(pods, p...), append(problems, probs...)
+			o, probs := manifestObject(item, base+".items["+strconv.Itoa(i)+"]", depth+1)
+			objs, problems = append(objs, o...), append(problems, probs...)
 		}
-		return pods, problems
+		return objs, problems
 	}
+	out := ManifestObject{Kind: kind, Path: base, Value: m}
+	out.APIVersion, _ = m["apiVersion"].(string)
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		out.Name, _ = meta["name"].(string)
+	}
+	pod, problems := KestraPod(kind, m, base)
+	out.Pod = pod
+	return []ManifestObject{out}, problems
+}
+
+// KestraPod decodes v, an object (or a partial object: a merge patch) of
+// the given kind at path, as Kestra does, and returns its Pod or Pod
+// template; nil when the kind holds no Pod.
+func KestraPod(kind string, v map[string]any, path string) (*ManifestPod, []Problem) {
 	var problems []Problem
 	decode := func(into any) error {
-		problems = append(problems, DecodeKestra(m, into, base)...)
+		problems = append(problems, DecodeKestra(v, into, path)...)
 		return nil
 	}
-	out := ManifestPod{Kind: kind, SpecPath: base + ".spec", MetaPath: base + ".metadata"}
 	switch kind {
 	case "Pod":
-		out.Pod = &corev1.Pod{}
+		out := &ManifestPod{Pod: &corev1.Pod{}, SpecPath: path + ".spec", MetaPath: path + ".metadata"}
 		_ = decode(out.Pod)
-		out.Name = out.Pod.Name
+		return out, problems
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob":
-		meta, tmpl, _ := workloadTemplate(kind, decode)
-		out.Name = meta.Name
-		out.Pod = &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec}
+		_, tmpl, _ := workloadTemplate(kind, decode)
 		tp := ".spec.template"
 		if kind == "CronJob" {
 			tp = ".spec.jobTemplate.spec.template"
 		}
-		out.SpecPath, out.MetaPath = base+tp+".spec", base+tp+".metadata"
-	default:
-		return nil, nil
+		return &ManifestPod{Pod: &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec},
+			SpecPath: path + tp + ".spec", MetaPath: path + tp + ".metadata"}, problems
 	}
-	return []ManifestPod{out}, problems
+	return nil, nil
 }
