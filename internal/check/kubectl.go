@@ -273,7 +273,7 @@ func (l *linter) openings(k kubectlTask, np *networkingv1.NetworkPolicy, base st
 	if action == policy.Off {
 		return
 	}
-	for _, v := range scope.ReopeningViolations(l.sc.MetadataReopenings(np, true, l.e.Options().Metadata), action) {
+	for _, v := range scope.ReopeningViolations(l.sc.MetadataReopenings(np, true, l.e.Options()), action) {
 		v.Field = join(base, v.Field)
 		v.Detail += " (" + k.who() + "); add the metadata ranges to the ipBlock's except, or keep the policy out of the namespaces that run Kestra tasks"
 		l.add(v)

@@ -45,7 +45,7 @@ func TestKubectlTasks(t *testing.T) {
 		},
 		"merge patch keeps the except": {
 			task: `{type: io.kestra.plugin.kubernetes.kubectl.Patch, resourceType: networkpolicy, resourceName: np, patchStrategy: JSON_MERGE,
-				patch: '{"spec": {"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16", "168.63.129.16/32", "100.100.100.200/32"]}}]}]}}'}`,
+				patch: '{"spec": {"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16", "168.63.129.16/32", "100.100.100.200/32", "192.0.0.192/32"]}}]}]}}'}`,
 		},
 		"applied policy with a templated cidr": {
 			task: `{type: io.kestra.plugin.kubernetes.kubectl.Apply, spec: "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: np}\nspec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: '{{ inputs.cidr }}'}}]}]}"}`,
