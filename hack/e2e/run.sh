@@ -13,9 +13,11 @@
 #                 listen there (so Pods reach the API server and the API server reaches Pods);
 #                 the root namespace does not forward (net.ipv4.ip_forward stays 0, asserted)
 #   kg-e2e-gw     network namespace: 10.77.0.1 (the Pods' only gateway) and the fake metadata
-#                 server 169.254.77.77:80; no other interface, no default route
+#                 server 169.254.77.77:80 and a stand-in node-local DNS address 169.254.77.53 (the
+#                 suite serves DNS there); no other interface, no default route
 #   kg-e2e-peer   network namespace: a peer web server 10.77.0.3:8080
-#   Pods          10.77.0.16-250/24, routes: the /24 and 169.254.77.77/32 via 10.77.0.1, nothing else
+#   Pods          10.77.0.16-250/24, routes: the /24, 169.254.77.77/32 and 169.254.77.53/32 via
+#                 10.77.0.1, nothing else
 #   tripwire      nftables table inet kg_e2e_tripwire: drops and counts anything from 10.77.0.0/24
 #                 (or coming off kg0/kgh) that would leave by an interface the e2e did not create;
 #                 the counters must be 0 at the end
@@ -33,6 +35,7 @@ gw_ip="10.77.0.1"
 peer_ip="10.77.0.3"
 pod_cidr="10.77.0.0/24"
 meta_ip="169.254.77.77"
+dns_ip="169.254.77.53"
 service_cidr="10.96.0.0/24"
 gw_ns="kg-e2e-gw"
 peer_ns="kg-e2e-peer"
@@ -215,6 +218,7 @@ table inet kg_e2e_tripwire {
     oifname != { "lo", "kg0", "kgh" } ip saddr ${pod_cidr} counter drop
     oifname != { "lo", "kg0", "kgh" } ip daddr ${pod_cidr} counter drop
     oifname != { "lo", "kg0", "kgh" } ip daddr ${meta_ip} counter drop
+    oifname != { "lo", "kg0", "kgh" } ip daddr ${dns_ip} counter drop
   }
 }
 EOF
@@ -235,6 +239,7 @@ ip link set kgw-br master kg0 up
 ip -n "${gw_ns}" addr add "${gw_ip}/24" dev eth0
 ip -n "${gw_ns}" link set eth0 up
 ip -n "${gw_ns}" addr add "${meta_ip}/32" dev lo
+ip -n "${gw_ns}" addr add "${dns_ip}/32" dev lo
 ip link add kgp-br type veth peer name eth0 netns "${peer_ns}"
 ip link set kgp-br master kg0 up
 ip -n "${peer_ns}" addr add "${peer_ip}/24" dev eth0
@@ -343,7 +348,7 @@ cat > "${state}/cni/net.d/10-kg-e2e.conflist" <<EOF
     "ipam": {
       "type": "host-local", "dataDir": "${state}/cni/ipam",
       "ranges": [[{"subnet": "${pod_cidr}", "rangeStart": "10.77.0.16", "rangeEnd": "10.77.0.250", "gateway": "${gw_ip}"}]],
-      "routes": [{"dst": "${meta_ip}/32", "gw": "${gw_ip}"}]
+      "routes": [{"dst": "${meta_ip}/32", "gw": "${gw_ip}"}, {"dst": "${dns_ip}/32", "gw": "${gw_ip}"}]
     }
   }]
 }
@@ -432,6 +437,7 @@ alive || die "a component exited during start-up"
 log "running the e2e suite"
 export KUBECONFIG="${state}/admin.kubeconfig"
 E2E_NODE="${node_name}" E2E_API_HOST="${host_ip}" E2E_META_IP="${meta_ip}" E2E_PEER_IP="${peer_ip}" \
+  E2E_DNS_IP="${dns_ip}" E2E_GW_NS="${gw_ns}" E2E_STATE="${state}" \
   E2E_GATEWAY_IP="${gw_ip}" E2E_BUSYBOX_IMAGE="${busybox_image}" E2E_GUARD_IMAGE="${guard_image}" \
   E2E_GUARD_BIN="${root}/bin/kestra-guard" E2E_LOGS="${state}/logs" \
   go test -tags e2e -count=1 -timeout 20m ${E2E_GOTEST_FLAGS:--v} ./test/e2e/ 2>&1 | tee "${state}/logs/go-test.log" \

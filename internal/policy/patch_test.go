@@ -55,7 +55,7 @@ func TestAppendPatchMatchesMarshal(t *testing.T) {
 			c.Mutation.Env = EnvMap{"HOME": "/tmp", "A": `<"&">` + "\u2028\x01é", "EMPTY": ""}
 			c.Mutation.TmpSize = "512Mi"
 		},
-		"odd size": func(c *Config) { c.Mutation.TmpSize = "1.5G"; c.Mutation.RunAsUser = 1 << 40 },
+		"odd size":   func(c *Config) { c.Mutation.TmpSize = "1.5G"; c.Mutation.RunAsUser = 1 << 40 },
 		"start gate": withGate,
 	}
 	n := 0

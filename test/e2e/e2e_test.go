@@ -111,8 +111,8 @@ func runProbes(t *testing.T, probes []probe) {
 			t.Run(pr.ns+"/"+pr.target+"/"+pr.expect, func(t *testing.T) {
 				code, msg := terminated(t, pr.ns, p.Name, "main", 4*time.Minute)
 				t.Logf("probe %s in %s: exit %d, %q", pr.target, pr.ns, code, msg)
-				if code != 0 || !strings.HasPrefix(msg, pr.want) {
-					t.Errorf("probe of %s from %s: exit %d, message %q; want exit 0 and %q", pr.target, pr.ns, code, msg, pr.want)
+				if code != 0 || !strings.HasPrefix(msg, pr.want) || !strings.HasSuffix(msg, pr.answer) {
+					t.Errorf("probe of %s from %s: exit %d, message %q; want exit 0 and %q...%q", pr.target, pr.ns, code, msg, pr.want, pr.answer)
 				}
 			})
 		}()
@@ -120,7 +120,9 @@ func runProbes(t *testing.T, probes []probe) {
 	wg.Wait()
 }
 
-type probe struct{ ns, target, expect, want string }
+// probe is one probe Pod: the message must start with want and end with
+// answer.
+type probe struct{ ns, target, expect, want, answer string }
 
 // Case 2: from a task runner, the fake metadata server is unreachable and
 // a peer on the Pod network answers; from a namespace kestra-guard does not
@@ -128,23 +130,39 @@ type probe struct{ ns, target, expect, want string }
 // carry the packet).
 func TestMetadataEgress(t *testing.T) {
 	runProbes(t, []probe{
-		{runnerNS, "metadata", "blocked", "blocked metadata"},
-		{runnerNS, "peer", "reached", "reached peer: peer-ok"},
-		{plainNS, "metadata", "reached", "reached metadata: fake-metadata-secret"},
+		{runnerNS, "metadata", "blocked", "blocked metadata at ", ""},
+		{runnerNS, "peer", "reached", "reached peer at ", ": peer-ok"},
+		{plainNS, "metadata", "reached", "reached metadata at ", ": fake-metadata-secret"},
 	})
 }
 
-// Case 3: the managed NetworkPolicy deleted is restored by the controller,
-// and a new probe is blocked again; a NetworkPolicy reopening metadata
-// egress is refused in a runner namespace.
+// Case 3: only kestra-guard changes the managed NetworkPolicy in a runner
+// namespace: a user with every NetworkPolicy right there can neither open
+// its egress nor delete it. Deleted anyway (here by kestra-guard's own
+// identity, standing for a write that got through), it is restored by the
+// controller, and a new probe is blocked again; a NetworkPolicy reopening
+// metadata egress is refused in a runner namespace.
 func TestManagedPolicyRestored(t *testing.T) {
 	ctx := context.Background()
 	old, err := cs.NetworkingV1().NetworkPolicies(runnerNS).Get(ctx, managed.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("managed NetworkPolicy: %v", err)
 	}
-	if err := cs.NetworkingV1().NetworkPolicies(runnerNS).Delete(ctx, managed.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("deleting the managed NetworkPolicy: %v", err)
+	user := netpolAdmin(t)
+	opened := old.DeepCopy()
+	opened.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{}}
+	if _, err := user.NetworkingV1().NetworkPolicies(runnerNS).Update(ctx, opened, metav1.UpdateOptions{}); err == nil {
+		t.Errorf("a user with NetworkPolicy rights in %s set the managed policy's egress to [{}]", runnerNS)
+	} else {
+		t.Logf("update to egress [{}] refused: %v", err)
+	}
+	if err := user.NetworkingV1().NetworkPolicies(runnerNS).Delete(ctx, managed.Name, metav1.DeleteOptions{}); err == nil {
+		t.Errorf("a user with NetworkPolicy rights in %s deleted the managed policy", runnerNS)
+	} else {
+		t.Logf("delete refused: %v", err)
+	}
+	if err := asGuard(t).NetworkingV1().NetworkPolicies(runnerNS).Delete(ctx, managed.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting the managed NetworkPolicy as kestra-guard: %v", err)
 	}
 	if err := poll(ctx, time.Minute, func() (bool, error) {
 		np, err := cs.NetworkingV1().NetworkPolicies(runnerNS).Get(ctx, managed.Name, metav1.GetOptions{})
@@ -152,7 +170,7 @@ func TestManagedPolicyRestored(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the managed NetworkPolicy was not restored: %v", err)
 	}
-	runProbes(t, []probe{{runnerNS, "metadata", "blocked", "blocked metadata"}})
+	runProbes(t, []probe{{runnerNS, "metadata", "blocked", "blocked metadata at ", ""}})
 
 	port := intstr.FromInt32(80)
 	for name, egress := range map[string][]networkingv1.NetworkPolicyEgressRule{

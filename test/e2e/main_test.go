@@ -49,7 +49,14 @@ const (
 // env is the node's settings, from hack/e2e/run.sh.
 var env struct {
 	apiHost, metaIP, peerIP, gatewayIP, busybox, guardImage, guardBin, kubeconfig string
+	// dnsIP is the stand-in node-local DNS address, in the gateway's
+	// network namespace gwNS; state is run.sh's state folder.
+	dnsIP, gwNS, state string
 }
+
+// gateTimeout is the start gate's bound in this suite: long enough for a
+// burst of Pods on two cores, short enough for the enforcer-off case.
+const gateTimeout = 60 * time.Second
 
 var (
 	cs       *kubernetes.Clientset
@@ -60,10 +67,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(dnsServeEnv); addr != "" {
+		os.Exit(serveDNS(addr, os.Getenv(dnsAnswerEnv))) // re-executed in the gateway's namespace (dns_test.go)
+	}
 	for name, dst := range map[string]*string{
 		"E2E_API_HOST": &env.apiHost, "E2E_META_IP": &env.metaIP, "E2E_PEER_IP": &env.peerIP,
 		"E2E_GATEWAY_IP": &env.gatewayIP, "E2E_BUSYBOX_IMAGE": &env.busybox, "E2E_GUARD_IMAGE": &env.guardImage,
 		"E2E_GUARD_BIN": &env.guardBin, "KUBECONFIG": &env.kubeconfig,
+		"E2E_DNS_IP": &env.dnsIP, "E2E_GW_NS": &env.gwNS, "E2E_STATE": &env.state,
 	} {
 		*dst = os.Getenv(name)
 		if *dst == "" {
@@ -131,6 +142,11 @@ func setup() error {
 		"replicaCount": 2,
 		"certificates": map[string]any{"mode": "self"},
 		"image":        map[string]any{"repository": env.guardImage[:i], "tag": env.guardImage[i+1:]},
+		// The gate tries the fake metadata server only: no test sends a
+		// packet to a real metadata address.
+		"startGate": map[string]any{"endpoints": []any{env.metaIP + ":80"}, "timeout": gateTimeout.String()},
+		// The stand-in node-local DNS, inside the blocked 169.254.0.0/16.
+		"policy": map[string]any{"nodeLocalDNS": []any{env.dnsIP}},
 		// No kube-proxy on this node: the kubernetes Service's ClusterIP
 		// leads nowhere, so the Pods reach the API server on the node's
 		// address on the Pod bridge.

@@ -21,42 +21,53 @@ import (
 )
 
 // probeScript is shipped in a ConfigMap, not in the Pod's command:
-// kestra-guard refuses Pods whose command names a metadata address. It first
-// checks the route inside the Pod (the target goes through the test gateway;
-// the real metadata address has no route at all), then tries the target with
-// a bounded retry, since kube-router learns a new Pod's address a few
-// seconds after it starts. Its verdict is the termination message.
+// kestra-guard refuses Pods whose command names a metadata address. Its first
+// action is one connection to the target, with no retry: a task's first
+// connection is the attacker's, so it must already be blocked (the start
+// gate holds the task until the enforcer has applied the managed policy).
+// Before it, only the host's uptime is read (no packet): the time the task
+// started, compared with the uptime at creation by the test. The route
+// checks come after the attempt (the target goes through the test gateway;
+// the real metadata address has no route at all; the tripwire counts
+// anything that would leave). Its verdict is the termination message:
+// "<blocked|reached> <target> at <uptime>[: <answer>]".
 const probeScript = `#!/bin/sh
+t0=$(cut -d' ' -f1 /proc/uptime)
 kind="$1" expect="$2"
 case "$kind" in
   metadata) host=%[1]s; port=80; via="via %[3]s dev eth0" ;;
   peer) host=%[2]s; port=8080; via="dev eth0" ;;
   *) echo "unknown target $kind" > /dev/termination-log; exit 2 ;;
 esac
+if out=$(timeout 3 wget -q -O- "http://$host:$port/" 2>/dev/null); then got=reached; else got=blocked; fi
 say() { echo "$*" > /dev/termination-log; echo "$*"; }
 route=$(ip route get "$host" 2>&1)
 case "$route" in *"$via"*) ;; *) say "route-unexpected: $route"; exit 3 ;; esac
 if ip route get 169.254.169.254 >/dev/null 2>&1; then say "real-metadata-routable"; exit 4; fi
-i=0; blocked=0; reached=0
-while [ $i -lt 40 ]; do
-  i=$((i+1))
-  if out=$(timeout 3 wget -q -O- "http://$host:$port/" 2>/dev/null); then
-    blocked=0; reached=$((reached+1))
-    if [ "$expect" = reached ]; then say "reached $kind: $out"; exit 0; fi
-  else
-    blocked=$((blocked+1))
-    if [ "$expect" = blocked ] && [ $blocked -ge 3 ]; then say "blocked $kind (reached $reached times before the firewall knew the Pod)"; exit 0; fi
-  fi
-  sleep 1
-done
-say "expected $expect for $kind, got reached=$reached blocked-in-a-row=$blocked after $i attempts"
-exit 1
+if [ "$got" = reached ]; then say "reached $kind at $t0: $out"; else say "blocked $kind at $t0"; fi
+[ "$got" = "$expect" ]
+`
+
+// dnsScript resolves a name through the stand-in node-local DNS server
+// (UDP) and opens TCP to its port 53, then tries its port 80, which the
+// managed policy must keep closed, and the fake metadata server, first.
+const dnsScript = `#!/bin/sh
+if timeout 3 wget -q -O- "http://%[1]s:80/" >/dev/null 2>&1; then meta=reached; else meta=blocked; fi
+if out=$(timeout 5 nslookup kg-e2e.test %[4]s 2>&1); then
+  case "$out" in *%[2]s*) udp=resolved ;; *) udp="no-answer" ;; esac
+else udp=failed; fi
+if timeout 3 nc %[4]s 53 </dev/null >/dev/null 2>&1; then tcp=open; else tcp=closed; fi
+if timeout 3 nc %[4]s 80 </dev/null >/dev/null 2>&1; then other=open; else other=closed; fi
+echo "metadata=$meta dns-udp=$udp dns-tcp=$tcp port80=$other" > /dev/termination-log
 `
 
 func createProbeScripts(ctx context.Context, ns string) error {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "kg-e2e-probes"},
-		Data:       map[string]string{"probe.sh": fmt.Sprintf(probeScript, env.metaIP, env.peerIP, env.gatewayIP)},
+		Data: map[string]string{
+			"probe.sh": fmt.Sprintf(probeScript, env.metaIP, env.peerIP, env.gatewayIP),
+			"dns.sh":   fmt.Sprintf(dnsScript, env.metaIP, env.peerIP, env.gatewayIP, env.dnsIP),
+		},
 	}
 	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
 	if err != nil {
@@ -90,7 +101,12 @@ func taskPod(name string, command []string) *corev1.Pod {
 // probePod runs the probe script against target ("metadata" or "peer"),
 // expecting "blocked" or "reached".
 func probePod(target, expect string) *corev1.Pod {
-	p := taskPod("probe-"+target, []string{"/bin/sh", "/probes/probe.sh", target, expect})
+	return scriptPod("probe-"+target, "/probes/probe.sh", target, expect)
+}
+
+// scriptPod runs a script of the probe ConfigMap.
+func scriptPod(name string, command ...string) *corev1.Pod {
+	p := taskPod(name, append([]string{"/bin/sh"}, command...))
 	mode := int32(0o555)
 	p.Spec.Volumes = []corev1.Volume{{Name: "probes", VolumeSource: corev1.VolumeSource{
 		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "kg-e2e-probes"}, DefaultMode: &mode},

@@ -1,9 +1,13 @@
 package framework
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
 )
 
 // PassingTaskRunner is a typical hardened Kestra task runner that every rule
@@ -44,6 +48,21 @@ func WithHome(p *corev1.Pod) *corev1.Pod {
 		for i := range cs {
 			cs[i].Env = append(cs[i].Env, corev1.EnvVar{Name: "HOME", Value: "/tmp"})
 		}
+	}
+	return p
+}
+
+// Gated puts the start gate of cfg first in p's init containers, as the
+// mutating webhook does: a Pod posted straight to the validating webhook
+// needs it when the gate is on (the chart's default).
+func Gated(cfg config.Config, p *corev1.Pod) *corev1.Pod {
+	c, err := cfg.Compile()
+	if err != nil {
+		panic(fmt.Sprintf("compiling the configuration: %v", err))
+	}
+	if g := c.Engine.Options().Gate; g != nil {
+		p = p.DeepCopy()
+		p.Spec.InitContainers = append([]corev1.Container{*g.DeepCopy()}, p.Spec.InitContainers...)
 	}
 	return p
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/cli"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 	"github.com/kestra-guard/kestra-guard/test/podspec"
 )
@@ -84,7 +85,12 @@ func TestKestraTasksKeepWorking(t *testing.T) {
 			if err := g.Client.Get(ctx, client.ObjectKeyFromObject(tc.pod), &got); err != nil {
 				t.Fatal(err)
 			}
-			cs := append(append([]corev1.Container{}, got.Spec.InitContainers...), got.Spec.Containers...)
+			// The start gate comes first; it runs as its image's own user, shares
+			// no file and needs no HOME. Every other container shares one identity.
+			if len(got.Spec.InitContainers) == 0 || got.Spec.InitContainers[0].Name != policy.GateContainerName {
+				t.Fatalf("the start gate is not the first init container: %v", got.Spec.InitContainers)
+			}
+			cs := append(append([]corev1.Container{}, got.Spec.InitContainers[1:]...), got.Spec.Containers...)
 			for i := range cs {
 				c := &cs[i]
 				if id := podspec.Identity(&got, c); id != tc.want {

@@ -110,7 +110,7 @@ func TestServerSecurity(t *testing.T) {
 	// refuses it, with HTTP 413, whether the length is announced or not.
 	limit := int(g.Config.Server.MaxBodyBytes)
 	sized := func(n int) []byte {
-		p := hardenedPod("runners", "big")
+		p := framework.Gated(g.Config, hardenedPod("runners", "big"))
 		p.Annotations = map[string]string{"pad": ""}
 		b := review("big", "runners", p, "Pod")
 		p.Annotations["pad"] = strings.Repeat("x", n-len(b))

@@ -123,7 +123,7 @@ func TestSoak(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
 	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
 	c, base := g.HTTPClient()
-	hardened := review("soak", "runners", hardenedPod("runners", "ok"), "Pod")
+	hardened := review("soak", "runners", framework.Gated(g.Config, hardenedPod("runners", "ok")), "Pod")
 	bad := review("soak", "runners", badPod("runners", "bad"), "Pod")
 	def := review("soak", "runners", kestraDefaultPod("runners", "default"), "Pod")
 	cases := []soakCase{

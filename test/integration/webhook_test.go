@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -203,8 +204,12 @@ func TestMetadataEgressGuarantee(t *testing.T) {
 	t.Run("the managed policy appears in a new guarded namespace", func(t *testing.T) {
 		var np networkingv1.NetworkPolicy
 		framework.Eventually(t, func() error { return g.Client.Get(ctx, key("runners"), &np) })
-		if len(np.Spec.Egress) != 1 || len(np.Spec.Egress[0].To) != 2 || np.Spec.Egress[0].To[0].IPBlock.CIDR != "0.0.0.0/0" {
+		if len(np.Spec.Egress) != 2 || len(np.Spec.Egress[0].To) != 2 || np.Spec.Egress[0].To[0].IPBlock.CIDR != "0.0.0.0/0" {
 			t.Errorf("managed policy spec = %+v", np.Spec)
+		}
+		// The second rule lets DNS reach node-local DNS, and nothing else.
+		if dns := np.Spec.Egress[len(np.Spec.Egress)-1]; len(dns.To) != 1 || dns.To[0].IPBlock.CIDR != "169.254.20.10/32" || len(dns.Ports) != 2 || dns.Ports[0].Port.IntValue() != 53 {
+			t.Errorf("managed policy's DNS rule = %+v", dns)
 		}
 	})
 
@@ -244,6 +249,42 @@ func TestMetadataEgressGuarantee(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	// The server runs as the control plane's admin here (its SelfSubjectReview
+	// says so): the writes above are kestra-guard's own. Anyone else with
+	// every right on NetworkPolicies in the namespace is refused.
+	t.Run("another user can neither edit nor delete it", func(t *testing.T) {
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "runners", Name: "netpol-admin"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"*"}}}}
+		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "runners", Name: "netpol-admin"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "netpol-admin"},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "alice"}}}
+		for _, o := range []client.Object{role, rb} {
+			if err := g.Client.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice := g.UserClient(t, "alice")
+		var np networkingv1.NetworkPolicy
+		framework.Eventually(t, func() error { return alice.Get(ctx, key("runners"), &np) })
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{}}
+		err := alice.Update(ctx, &np)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "update of NetworkPolicy runners/kestra-guard-block-metadata by alice: only kestra-guard changes its managed policy") {
+			t.Errorf("alice's update to egress [{}]: want refused by kestra-guard, got %v", err)
+		}
+		err = alice.Delete(ctx, &np)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "delete of NetworkPolicy runners/kestra-guard-block-metadata by alice") {
+			t.Errorf("alice's delete: want refused by kestra-guard, got %v", err)
+		}
+		other := allowAll("runners", "to-pods-alice")
+		other.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}
+		if err := alice.Create(ctx, other); err != nil {
+			t.Fatalf("alice's own harmless policy: %v", err)
+		}
+		if err := alice.Delete(ctx, other); err != nil {
+			t.Errorf("alice deleting her own policy: %v", err)
+		}
 	})
 
 	t.Run("a reopening policy is refused in a guarded namespace", func(t *testing.T) {
