@@ -322,6 +322,9 @@ func ruleCases() []ruleCase {
 		{name: "image from an unknown registry", rule: "allowed-registries", field: "spec.containers[0].image", detail: "evil.example.com/x", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Image = "evil.example.com/x:1"
 		})},
+		{name: "image volume from an unknown registry", rule: "allowed-registries", field: "spec.volumes[1].image.reference", detail: "evil.example.com/data", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "evil.example.com/data:1"}}})
+		})},
 		{name: "image from an allowed prefix", pod: tweak(p, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "ghcr.io/kestra-io/kestra:latest" })},
 	}
 }
