@@ -2,7 +2,8 @@ package policy
 
 // allowed-registries (off by default) admits only images from the configured
 // registries or repository prefixes (allowedRegistries). Reads: image of
-// every container. Images without a registry are docker.io/library/... or
+// every container and spec.volumes[].image.reference (an image volume is
+// pulled like a container image). Images without a registry are docker.io/library/... or
 // docker.io/...; a prefix matches at a "/" boundary.
 
 import (
@@ -19,26 +20,46 @@ var allowedRegistries = Rule{
 	ID:      AllowedRegistriesID,
 	Summary: "images outside policy.allowedRegistries",
 	Doc: RuleDoc{
-		Forbids: "images outside `policy.allowedRegistries` (prefixes; `busybox` and `docker.io/busybox` are `docker.io/library/busybox`)",
+		Forbids: "images outside `policy.allowedRegistries` (prefixes; `busybox` and `docker.io/busybox` are `docker.io/library/busybox`), in containers and `image` volumes",
 		Threat:  "untrusted images",
 		Fix:     "use an allowed registry",
 	},
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c containerRef) (string, string) {
+		const reason = "image registry is not allowed"
+		out := containerFailures(&in.Pod.Spec, reason, func(c containerRef) (string, string) {
 			if o.IsGate(c.Container) {
 				return "", "" // kestra-guard's own image, set by the operator
 			}
 			img := NormalizeImage(c.Image)
-			for _, p := range o.AllowedRegistries {
-				p = strings.TrimSuffix(p, "/")
-				if strings.HasPrefix(img, p+"/") {
-					return "", ""
-				}
+			if allowedImage(img, o.AllowedRegistries) {
+				return "", ""
 			}
 			return c.Path() + ".image", "container " + strconv.Quote(c.Name) + " uses image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")
 		})
+		for i := range in.Pod.Spec.Volumes {
+			v := &in.Pod.Spec.Volumes[i]
+			if v.Image == nil {
+				continue
+			}
+			if img := NormalizeImage(v.Image.Reference); !allowedImage(img, o.AllowedRegistries) {
+				out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].image.reference", Reason: reason,
+					Detail: "image volume " + strconv.Quote(v.Name) + " mounts image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")})
+			}
+		}
+		return out
 	},
+}
+
+// allowedImage reports whether the normalized image img lies under one of
+// the prefixes, at a "/" boundary.
+func allowedImage(img string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(img, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // NormalizeImage spells an image reference with its registry, as the

@@ -240,6 +240,84 @@ func ruleCases() []ruleCase {
 			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}}}
 			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: get.DeepCopy()}}
 		})},
+		// no-unsafe-selinux
+		{name: "SELinux spc_t on the Pod", rule: "no-unsafe-selinux", field: "spec.securityContext.seLinuxOptions.type", detail: `"spc_t"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"}
+		})},
+		{name: "SELinux custom user on a container", rule: "no-unsafe-selinux", field: "spec.containers[0].securityContext.seLinuxOptions.user", detail: `"system_u"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{User: "system_u"}
+		})},
+		{name: "SELinux custom role on an init container", rule: "no-unsafe-selinux", field: "spec.initContainers[0].securityContext.seLinuxOptions.role", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Role: "sysadm_r"}
+		})},
+		{name: "SELinux container type and level pass", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Type: "container_t", Level: "s0:c123,c456"}
+			p.Spec.Containers[0].SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Type: "container_engine_t"}
+		})},
+		// no-unmasked-proc
+		{name: "unmasked proc", rule: "no-unmasked-proc", field: "spec.containers[0].securityContext.procMount", detail: `"Unmasked"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.ProcMount = ptr.To(corev1.UnmaskedProcMount)
+		})},
+		{name: "unmasked proc even in a user namespace", rule: "no-unmasked-proc", field: "spec.initContainers[0].securityContext.procMount", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.HostUsers = ptr.To(false)
+			p.Spec.InitContainers[0].SecurityContext.ProcMount = ptr.To(corev1.UnmaskedProcMount)
+		})},
+		{name: "default proc mount passes", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.ProcMount = ptr.To(corev1.DefaultProcMount)
+		})},
+		// no-unsafe-sysctls
+		{name: "unsafe sysctl", rule: "no-unsafe-sysctls", field: "spec.securityContext.sysctls[1].name", detail: `"kernel.msgmax"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "1024 65000"}, {Name: "kernel.msgmax", Value: "65536"}}
+		})},
+		{name: "safe sysctls pass", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}, {Name: "net.ipv4.tcp_keepalive_time", Value: "60"}}
+		})},
+		// no-unconfined-apparmor
+		{name: "AppArmor Unconfined on a container", rule: "no-unconfined-apparmor", field: "spec.containers[1].securityContext.appArmorProfile.type", detail: `"Unconfined"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
+		})},
+		{name: "AppArmor Unconfined on the Pod", rule: "no-unconfined-apparmor", field: "spec.securityContext.appArmorProfile.type", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
+		})},
+		{name: "AppArmor unconfined annotation", rule: "no-unconfined-apparmor", field: "metadata.annotations[container.apparmor.security.beta.kubernetes.io/main]", detail: `"unconfined"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/main": "unconfined"}
+		})},
+		{name: "AppArmor runtime default and localhost pass", pod: tweak(p, func(p *corev1.Pod) {
+			p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/main": "runtime/default", "container.apparmor.security.beta.kubernetes.io/out-files": "localhost/k8s-task"}
+			p.Spec.SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
+			p.Spec.Containers[0].SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr.To("k8s-task")}
+		})},
+		// no-host-process
+		{name: "Windows hostProcess on the Pod", rule: "no-host-process", field: "spec.securityContext.windowsOptions.hostProcess", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.WindowsOptions = &corev1.WindowsSecurityContextOptions{HostProcess: ptr.To(true)}
+		})},
+		{name: "Windows hostProcess on a container", rule: "no-host-process", field: "spec.containers[0].securityContext.windowsOptions.hostProcess", detail: `"main"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.WindowsOptions = &corev1.WindowsSecurityContextOptions{HostProcess: ptr.To(true)}
+		})},
+		// restricted-volume-types
+		{name: "gitRepo volume", rule: "restricted-volume-types", field: "spec.volumes[1].gitRepo", detail: `"repo"`, pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "repo", VolumeSource: corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "https://example.com/x.git"}}})
+		})},
+		{name: "nfs volume", rule: "restricted-volume-types", field: "spec.volumes[1].nfs", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "10.0.0.2", Path: "/"}}})
+		})},
+		{name: "cephfs next to an allowed source", rule: "restricted-volume-types", field: "spec.volumes[0].cephfs", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes[0].CephFS = &corev1.CephFSVolumeSource{Monitors: []string{"10.0.0.3"}}
+		})},
+		{name: "volume with no known source", rule: "restricted-volume-types", field: "spec.volumes[0]", detail: "no volume source", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes[0].EmptyDir = nil
+		})},
+		{name: "restricted volume types pass", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes,
+				corev1.Volume{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "x"}}}},
+				corev1.Volume{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "x"}}},
+				corev1.Volume{Name: "pvc", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "x"}}},
+				corev1.Volume{Name: "csi", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "x"}}},
+				corev1.Volume{Name: "eph", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}},
+				corev1.Volume{Name: "dapi", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{}}},
+				corev1.Volume{Name: "img", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "docker.io/library/busybox"}}},
+			)
+		})},
 		// no-service-account-token
 		{name: "token mounted", rule: "no-service-account-token", field: "spec.automountServiceAccountToken", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.AutomountServiceAccountToken = ptr.To(true)
@@ -286,6 +364,9 @@ func ruleCases() []ruleCase {
 		// allowed-registries
 		{name: "image from an unknown registry", rule: "allowed-registries", field: "spec.containers[0].image", detail: "evil.example.com/x", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Image = "evil.example.com/x:1"
+		})},
+		{name: "image volume from an unknown registry", rule: "allowed-registries", field: "spec.volumes[1].image.reference", detail: "evil.example.com/data", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "evil.example.com/data:1"}}})
 		})},
 		{name: "image from an allowed prefix", pod: tweak(p, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "ghcr.io/kestra-io/kestra:latest" })},
 	}

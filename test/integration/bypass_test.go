@@ -93,6 +93,30 @@ func bypassCorpus() []bypass {
 		{"host port", "no-host-ports", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}}
 		}},
+		// What Pod Security baseline or restricted refuses (README, "Pod
+		// Security restricted is the floor").
+		{"SELinux spc_t", "no-unsafe-selinux", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"}
+		}},
+		{"unmasked /proc in a user namespace", "no-unmasked-proc", func(p *corev1.Pod) {
+			p.Spec.HostUsers = ptr.To(false) // the API allows Unmasked only there
+			p.Spec.Containers[0].SecurityContext.ProcMount = ptr.To(corev1.UnmaskedProcMount)
+		}},
+		{"unsafe sysctl", "no-unsafe-sysctls", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "kernel.msgmax", Value: "65536"}}
+		}},
+		{"AppArmor Unconfined", "no-unconfined-apparmor", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
+		}},
+		{"AppArmor unconfined annotation", "no-unconfined-apparmor", func(p *corev1.Pod) {
+			p.Annotations = map[string]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + p.Spec.Containers[0].Name: "unconfined"}
+		}},
+		{"gitRepo volume", "restricted-volume-types", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "repo", VolumeSource: corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "https://example.com/r.git"}}})
+		}},
+		{"nfs volume", "restricted-volume-types", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "10.0.0.2", Path: "/"}}})
+		}},
 	}
 	// Metadata addresses in every encoding, in command, args and env.
 	for _, addr := range []string{

@@ -3,5 +3,5 @@
 package v1alpha1
 
 // RuleID is the ID of a kestra-guard rule.
-// +kubebuilder:validation:Enum=run-as-non-root;read-only-root-filesystem;no-host-path;no-host-network;metadata-egress-blocked;start-gate;no-host-namespaces;no-privileged;no-privilege-escalation;drop-all-capabilities;seccomp-profile;no-host-ports;no-host-probes;no-service-account-token;no-cloud-identity;no-metadata-address;allowed-registries
+// +kubebuilder:validation:Enum=run-as-non-root;read-only-root-filesystem;no-host-path;no-host-network;metadata-egress-blocked;start-gate;no-host-namespaces;no-privileged;no-privilege-escalation;drop-all-capabilities;seccomp-profile;no-host-ports;no-host-probes;no-unsafe-selinux;no-unmasked-proc;no-unsafe-sysctls;no-unconfined-apparmor;no-host-process;restricted-volume-types;no-service-account-token;no-cloud-identity;no-metadata-address;allowed-registries
 type RuleID string
