@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -100,15 +102,28 @@ func (o *Options) mutate(pod *corev1.Pod, scope Scope, describe bool) Mutation {
 	return m.result
 }
 
+// GateLabel marks a Pod mutation gave the start gate, so that kestra-guard
+// watches only those Pods for a failed gate (an Event, a metric).
+const GateLabel = "kestra-guard.io/start-gate"
+
 // startGate puts the start gate first among the init containers, unless it
-// is there already (a reinvoked mutation). A gate found elsewhere is left
-// for start-gate to refuse: moving it would let what runs before it run
-// ungated.
+// is there already (a reinvoked mutation), and labels the Pod with
+// GateLabel. A gate found elsewhere is left for start-gate to refuse:
+// moving it would let what runs before it run ungated.
 func (m *mutation) startGate() {
 	g := m.opts.Gate
 	spec := &m.pod.Spec
 	if g == nil || (len(spec.InitContainers) > 0 && m.opts.IsGate(&spec.InitContainers[0])) {
 		return
+	}
+	if _, ok := m.pod.Labels[GateLabel]; !ok {
+		if m.pod.Labels == nil {
+			m.pod.Labels = map[string]string{}
+			m.add("/metadata/labels", json.RawMessage(`{"`+GateLabel+`":"true"}`))
+		} else {
+			m.add("/metadata/labels/"+strings.ReplaceAll(GateLabel, "/", "~1"), "true")
+		}
+		m.pod.Labels[GateLabel] = "true"
 	}
 	path, value := "/spec/initContainers/0", m.opts.gatePatch
 	if len(spec.InitContainers) == 0 { // an empty list is not in the JSON

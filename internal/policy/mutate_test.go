@@ -62,6 +62,9 @@ func TestMutateAddsTheGateFirst(t *testing.T) {
 			if res := evaluate(e, p); len(res.Violations) != 0 {
 				t.Errorf("after mutation: %v", res.Violations)
 			}
+			if p.Labels[GateLabel] != "true" {
+				t.Errorf("labels %v: want %s=true, which the gate watcher selects", p.Labels, GateLabel)
+			}
 			if !slices.Contains(changes, "spec.initContainers[0]="+GateContainerName+" (start gate, image "+gateImage+")") {
 				t.Errorf("changes do not report the gate: %v", changes)
 			}
@@ -151,6 +154,7 @@ func applyPatch(t testing.TB, original *corev1.Pod, ops []PatchOp) *corev1.Pod {
 func TestMutatePatchMatchesMutation(t *testing.T) {
 	pods := map[string]*corev1.Pod{
 		"no init container":  tweak(minimalPod(), func(p *corev1.Pod) { p.Spec.InitContainers = nil }),
+		"no labels":          tweak(minimalPod(), func(p *corev1.Pod) { p.Labels = nil }),
 		"gate already first": gated(loadPod(t, "testdata/pods/kestra-default.yaml")),
 		"kestra default":     loadPod(t, "testdata/pods/kestra-default.yaml"),
 		"hardened":           minimalPod(),

@@ -46,6 +46,8 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendBool(b, v), nil
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
+	case string:
+		return jsonw.AppendString(b, v), nil
 	case json.RawMessage: // the start gate, marshalled once by encoding/json
 		return append(b, v...), nil
 	case *corev1.PodSecurityContext:

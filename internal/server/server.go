@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -39,7 +40,9 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/gatewatch"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/version"
 	kgwebhook "github.com/kestra-guard/kestra-guard/internal/webhook"
 )
@@ -135,6 +138,14 @@ func (sv *server) manager(rc *rest.Config) error {
 			// read through the cache lazily, and none applies until it exists.
 		}},
 	}
+	if cfg.Engine.Options().Gate != nil {
+		// The gate watcher reads only the Pods mutation gave a gate.
+		gated, err := labels.Parse(policy.GateLabel)
+		if err != nil {
+			return err
+		}
+		opts.Cache.ByObject[&corev1.Pod{}] = cache.ByObject{Label: gated, UnsafeDisableDeepCopy: ptr.To(true)}
+	}
 	for _, o := range sv.opts {
 		o(&opts)
 	}
@@ -205,13 +216,21 @@ func (sv *server) webhooks(*rest.Config) error {
 	return nil
 }
 
-// controllers adds the managed-policy controller and the background audit.
+// controllers adds the managed-policy controller, the start gate's watcher
+// and the background audit.
 func (sv *server) controllers(*rest.Config) error {
 	cfg, mgr, log := sv.cfg, sv.mgr, sv.log
 	if cfg.ManagedNetworkPolicy.Enabled {
 		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: sv.guard.NamespaceSpec}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the managed NetworkPolicy controller: %w", err)
+		}
+	}
+	if cfg.Engine.Options().Gate != nil {
+		r := &gatewatch.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"),
+			Failures: kgwebhook.Register(ctrlmetrics.Registry, gatewatch.NewFailures())}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the start gate watcher: %w", err)
 		}
 	}
 	if !cfg.Audit.Enabled {
