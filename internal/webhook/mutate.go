@@ -34,6 +34,7 @@ func (m Mutator) review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	start := time.Now()
 	scope, ok := mutationScope(req)
 	if !ok {
+		m.Metrics.decision("mutate", "skipped", start)
 		return admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated")
 	}
 	t, skipped, err := m.resolve(ctx, req, object, oldObject)
@@ -66,8 +67,10 @@ func (m Mutator) review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	}
 	resp, err := patchResponse(mut.Patch)
 	if err != nil {
+		err = fmt.Errorf("encoding the patch for Pod %s/%s: %w", t.pod.Namespace, podName(t.pod), err)
+		m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
 		m.Metrics.decision("mutate", "error", start)
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the patch for Pod %s/%s: %w", t.pod.Namespace, podName(t.pod), err))
+		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	m.Metrics.decision("mutate", "mutated", start)
 	return resp.WithWarnings(t.warnings...)
