@@ -3,7 +3,8 @@ package policy
 // allowed-registries (off by default) admits only images from the configured
 // registries or repository prefixes (allowedRegistries). Reads: image of
 // every container. Images without a registry are docker.io/library/... or
-// docker.io/...; a prefix matches at a "/" boundary.
+// docker.io/...; a prefix matches at a "/" boundary. Value: the normalized
+// image.
 
 import (
 	"strconv"
@@ -25,16 +26,19 @@ var allowedRegistries = Rule{
 	},
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "image registry is not allowed", func(c containerRef) (string, string) {
+		var out []Violation
+		visitContainers(&in.Pod.Spec, func(c containerRef) {
 			img := NormalizeImage(c.Image)
 			for _, p := range o.AllowedRegistries {
 				p = strings.TrimSuffix(p, "/")
 				if strings.HasPrefix(img, p+"/") {
-					return "", ""
+					return
 				}
 			}
-			return c.Path() + ".image", "container " + strconv.Quote(c.Name) + " uses image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")
+			out = append(out, Violation{Field: c.Path() + ".image", Reason: "image registry is not allowed", Value: img,
+				Detail: "container " + strconv.Quote(c.Name) + " uses image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")})
 		})
+		return out
 	},
 }
 
