@@ -73,7 +73,10 @@ func TestNarrowExceptions(t *testing.T) {
 			Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_ADMIN", "SYS_ADMIN"}}}
 		p.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}
 	}
-	registries := func(c *policy.Config) { c.AllowedRegistries = []string{"ghcr.io/company"}; c.Rules = map[string]policy.Action{policy.AllowedRegistriesID: policy.Deny} }
+	registries := func(c *policy.Config) {
+		c.AllowedRegistries = []string{"ghcr.io/company"}
+		c.Rules = map[string]policy.Action{policy.AllowedRegistriesID: policy.Deny}
+	}
 	tests := map[string]struct {
 		pod        func(*corev1.Pod)
 		cfg        func(*policy.Config)
@@ -248,15 +251,32 @@ func TestValidate(t *testing.T) {
 		tweak func(*v1alpha1.PolicyException)
 		want  string
 	}{
-		"valid narrow":       {tweak: waive(policy.NoHostPathID, "/mnt/backup")},
-		"no rule":            {tweak: func(e *v1alpha1.PolicyException) {}, want: "spec.waive: name the rules waived"},
-		"in both":            {tweak: func(e *v1alpha1.PolicyException) { e.Spec.Rules = []v1alpha1.RuleID{"no-host-path"}; waive("no-host-path")(e) }, want: `spec.waive[0].rule: "no-host-path" is in spec.rules too`},
-		"twice":              {tweak: func(e *v1alpha1.PolicyException) { waive("no-host-path", "/a")(e); waive("no-host-path", "/b")(e) }, want: `spec.waive[1].rule: "no-host-path" is listed twice`},
-		"empty values":       {tweak: func(e *v1alpha1.PolicyException) { e.Spec.Waive = []v1alpha1.RuleWaiver{{Rule: "no-host-path", Values: []string{}}} }, want: "spec.waive[0].values: expected at least one value"},
-		"empty requestedBy":  {tweak: func(e *v1alpha1.PolicyException) { waive("no-host-path")(e); e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{} }, want: "spec.match.requestedBy: name at least one"},
-		"sa not ns/name":     {tweak: func(e *v1alpha1.PolicyException) { waive("no-host-path")(e); e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{ServiceAccounts: []string{"kestra"}} }, want: `serviceAccounts[0]: "kestra": expected namespace/name`},
-		"every sa of a ns":   {tweak: func(e *v1alpha1.PolicyException) { waive("no-host-path")(e); e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{Groups: []string{"system:serviceaccounts:kestra"}} }, want: "trusts anyone"},
-		"exact and prefix":   {tweak: func(e *v1alpha1.PolicyException) { waive("no-host-path")(e); e.Spec.Match.FlowID = &v1alpha1.StringMatch{Exact: "a", Prefix: "b"} }, want: "spec.match.flowId: set exactly one"},
+		"valid narrow": {tweak: waive(policy.NoHostPathID, "/mnt/backup")},
+		"no rule":      {tweak: func(e *v1alpha1.PolicyException) {}, want: "spec.waive: name the rules waived"},
+		"in both": {tweak: func(e *v1alpha1.PolicyException) {
+			e.Spec.Rules = []v1alpha1.RuleID{"no-host-path"}
+			waive("no-host-path")(e)
+		}, want: `spec.waive[0].rule: "no-host-path" is in spec.rules too`},
+		"twice": {tweak: func(e *v1alpha1.PolicyException) { waive("no-host-path", "/a")(e); waive("no-host-path", "/b")(e) }, want: `spec.waive[1].rule: "no-host-path" is listed twice`},
+		"empty values": {tweak: func(e *v1alpha1.PolicyException) {
+			e.Spec.Waive = []v1alpha1.RuleWaiver{{Rule: "no-host-path", Values: []string{}}}
+		}, want: "spec.waive[0].values: expected at least one value"},
+		"empty requestedBy": {tweak: func(e *v1alpha1.PolicyException) {
+			waive("no-host-path")(e)
+			e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{}
+		}, want: "spec.match.requestedBy: name at least one"},
+		"sa not ns/name": {tweak: func(e *v1alpha1.PolicyException) {
+			waive("no-host-path")(e)
+			e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{ServiceAccounts: []string{"kestra"}}
+		}, want: `serviceAccounts[0]: "kestra": expected namespace/name`},
+		"every sa of a ns": {tweak: func(e *v1alpha1.PolicyException) {
+			waive("no-host-path")(e)
+			e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{Groups: []string{"system:serviceaccounts:kestra"}}
+		}, want: "trusts anyone"},
+		"exact and prefix": {tweak: func(e *v1alpha1.PolicyException) {
+			waive("no-host-path")(e)
+			e.Spec.Match.FlowID = &v1alpha1.StringMatch{Exact: "a", Prefix: "b"}
+		}, want: "spec.match.flowId: set exactly one"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
