@@ -68,7 +68,7 @@ func FromUnstructured(obj map[string]any) (*v1alpha1.PolicyException, error) {
 
 // expiresPattern is the CRD's pattern for spec.expires: what
 // metav1.Time (time.RFC3339) reads.
-var expiresPattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+var expiresPattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
 
 // CheckExpires checks a spec.expires value as found in JSON (nil when
 // absent): an RFC 3339 time with upper-case T and Z.

@@ -291,7 +291,7 @@ func TestUnreadableExceptionNextToValid(t *testing.T) {
 	// Stored under the older CRD, then the CRD is upgraded.
 	setExpiresPattern(t, c, "")
 	framework.Eventually(t, func() error { return c.Create(ctx, exceptionDoc(t, ns, "a-typo", "2030-01-01t00:00:00z")) })
-	setExpiresPattern(t, c, `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+	setExpiresPattern(t, c, `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
 	framework.Eventually(t, func() error {
 		err := c.Create(ctx, exceptionDoc(t, ns, "probe", "2030-01-01t00:00:00z"))
 		if err == nil {
