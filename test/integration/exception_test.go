@@ -161,9 +161,22 @@ func TestPolicyExceptionValidation(t *testing.T) {
 		want  string
 	}{
 		"no reason":        {func(e *v1alpha1.PolicyException) { e.Spec.Reason = "" }, "spec.reason"},
-		"no rule":          {func(e *v1alpha1.PolicyException) { e.Spec.Rules = nil }, "spec.rules"},
+		"no rule":          {func(e *v1alpha1.PolicyException) { e.Spec.Rules = nil }, "name the rules waived in spec.waive (or spec.rules)"},
 		"unknown rule":     {func(e *v1alpha1.PolicyException) { e.Spec.Rules = []v1alpha1.RuleID{"everything"} }, `spec.rules[0]: Unsupported value: "everything"`},
 		"exact and prefix": {func(e *v1alpha1.PolicyException) { e.Spec.Match.FlowID.Prefix = "x" }, "set exactly one of exact or prefix"},
+		"values on a rule without values": {func(e *v1alpha1.PolicyException) {
+			e.Spec.Rules = nil
+			e.Spec.Waive = []v1alpha1.RuleWaiver{{Rule: "read-only-root-filesystem", Values: []string{"x"}}}
+		}, "values can be named for no-host-path, drop-all-capabilities, allowed-registries and no-host-ports only"},
+		"rule in waive and rules": {func(e *v1alpha1.PolicyException) {
+			e.Spec.Waive = []v1alpha1.RuleWaiver{{Rule: "read-only-root-filesystem"}}
+		}, "a rule is in spec.waive or in spec.rules, not both"},
+		"trusting everyone": {func(e *v1alpha1.PolicyException) {
+			e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{Groups: []string{"system:authenticated"}}
+		}, "trusts anyone"},
+		"service account not namespace/name": {func(e *v1alpha1.PolicyException) {
+			e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{ServiceAccounts: []string{"kestra-worker"}}
+		}, "spec.match.requestedBy.serviceAccounts[0]"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -177,6 +190,13 @@ func TestPolicyExceptionValidation(t *testing.T) {
 	}
 	if err := c.Create(ctx, policyException("team", "good", nil)); err != nil {
 		t.Fatalf("a valid exception is refused: %v", err)
+	}
+	narrow := policyException("team", "narrow", nil)
+	narrow.Spec.Rules = nil
+	narrow.Spec.Waive = []v1alpha1.RuleWaiver{{Rule: "no-host-path", Values: []string{"/mnt/backup"}}, {Rule: "read-only-root-filesystem"}}
+	narrow.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{ServiceAccounts: []string{"kestra/kestra-worker"}, Groups: []string{"kestra-workers"}}
+	if err := c.Create(ctx, narrow); err != nil {
+		t.Fatalf("a valid narrow exception is refused: %v", err)
 	}
 }
 
