@@ -320,6 +320,19 @@ func TestValueRulesAgreeWithCRDAndRules(t *testing.T) {
 	}
 }
 
+// The CRD's pattern on spec.expires is the one CheckExpires applies (and
+// FuzzExpiresAgreesWithCRD holds against metav1.Time).
+func TestExpiresPatternIsTheCRDs(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "charts", "kestra-guard", "crds", "kestra-guard.io_policyexceptions.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "pattern: " + expiresPattern.String() + "\n"; !strings.Contains(string(b), want) {
+		t.Errorf("the CRD lacks %q", want)
+	}
+}
+
 func TestCheckExpires(t *testing.T) {
 	for s, ok := range map[string]bool{
 		"2030-01-01T00:00:00Z": true, "2030-01-01T00:00:00.5+02:00": true,
