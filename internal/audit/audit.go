@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
@@ -91,7 +92,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 	if err := a.list(ctx, &pols, "networkpolicies", ns.Name); err != nil {
 		return nil, 0, err
 	}
-	excs, err := a.exceptions(ctx, ns.Name)
+	excs, unreadable, err := a.exceptions(ctx, ns.Name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -106,6 +107,11 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 		runners++
 		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
 		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
+		if len(r.Violations) > 0 {
+			for _, u := range unreadable {
+				r.Notes = append(r.Notes, u.Message())
+			}
+		}
 		out = append(out, check.Finish(r, false))
 	}
 	holdsManaged := slices.ContainsFunc(pols.Items, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
@@ -139,7 +145,7 @@ func (a *Auditor) list(ctx context.Context, list client.ObjectList, resource, ns
 		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
 	case *corev1.NamespaceList:
 		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
-	case *v1alpha1.PolicyExceptionList:
+	case *unstructured.UnstructuredList:
 		return paginate(ctx, a.Reader, l, &l.Items, opts, resource, ns)
 	}
 	return fmt.Errorf("listing %s: unsupported list type %T", resource, list)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/check"
@@ -12,17 +13,21 @@ import (
 )
 
 // exceptions lists the PolicyExceptions of ns; none when their CRD is not
-// installed.
-func (a *Auditor) exceptions(ctx context.Context, ns string) ([]v1alpha1.PolicyException, error) {
-	var list v1alpha1.PolicyExceptionList
-	if err := a.list(ctx, &list, "policyexceptions", ns); err != nil {
+// installed. They are listed unstructured and converted one by one: one
+// that cannot be read is returned in bad (it waives nothing) and the
+// others still apply.
+func (a *Auditor) exceptions(ctx context.Context, ns string) (good []v1alpha1.PolicyException, bad []exception.Unreadable, err error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("PolicyExceptionList"))
+	if err := a.list(ctx, list, "policyexceptions", ns); err != nil {
 		if meta.IsNoMatchError(err) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	a.seen = append(a.seen, list.Items...)
-	return list.Items, nil
+	good, bad = exception.FromList(list.Items)
+	a.seen = append(a.seen, good...)
+	return good, bad, nil
 }
 
 // exceptionGauges sets, from one audit, the violations each exception

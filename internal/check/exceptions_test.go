@@ -92,3 +92,53 @@ func TestInvalidExceptionInput(t *testing.T) {
 		})
 	}
 }
+
+// A malformed exception next to a valid one: the bad one is an input error
+// naming its file, line and field; the valid one still applies.
+func TestMalformedExceptionNextToValid(t *testing.T) {
+	e, err := policy.NewEngine(policy.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(exceptionDoc, "name: pip,", "name: pip-typo,", 1) + "  expires: \"2030-01-01t00:00:00z\"\n"
+	docs := writablePod + "---\n" + bad + "---\n" + exceptionDoc
+	objs, perr := input.Parse("in.yaml", []byte(docs))
+	if perr == nil {
+		t.Fatal("the malformed exception was read without error")
+	}
+	want := `in.yaml: document 2 (line 23): PolicyException pip-typo: spec.expires: "2030-01-01t00:00:00z": expected an RFC 3339 time such as 2030-01-01T00:00:00Z (upper-case T and Z)`
+	if perr.Error() != want {
+		t.Errorf("error\n%s\nwant\n%s", perr, want)
+	}
+	rs, _, err := Objects(e, objs, Options{AllPods: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || !rs[0].Allowed || len(rs[0].Waived) != 1 || rs[0].Waived[0].Exception.Name != "pip" {
+		t.Fatalf("the valid exception does not apply: %+v", rs)
+	}
+}
+
+// An exception with requestedBy waives nothing offline, and says so.
+func TestRequestedByOffline(t *testing.T) {
+	e, err := policy.NewEngine(policy.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(exceptionDoc, "match: {flowId: {exact: legacy-load}}", "match: {flowId: {exact: legacy-load}, requestedBy: {serviceAccounts: [kestra/kestra-worker]}}", 1)
+	objs, err := input.Parse("in.yaml", []byte(writablePod+"---\n"+doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _, err := Objects(e, objs, Options{AllPods: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Allowed || len(rs[0].Waived) != 0 {
+		t.Fatalf("an exception with requestedBy applied offline: %+v", rs)
+	}
+	want := "PolicyException kestra/pip waives nothing here: it applies only at admission, to Pods requested by service accounts kestra/kestra-worker"
+	if !strings.Contains(strings.Join(rs[0].Notes, "\n"), want) {
+		t.Errorf("notes %q lack %q", rs[0].Notes, want)
+	}
+}

@@ -78,17 +78,71 @@ func (e Expired) Message() string {
 // Outcome is what the exceptions did to a Pod's violations. Violations is
 // what remains to decide on; it is nil when every violation was waived.
 type Outcome struct {
-	Violations []policy.Violation
-	Waived     []Waiver
-	Expired    []Expired
+	Violations  []policy.Violation
+	Waived      []Waiver
+	Expired     []Expired
+	Unrequested []Unrequested
+	// Unreadable are the exceptions of the Pod's namespace that could not be
+	// read (set by the caller that read them): they waived nothing.
+	Unreadable []Unreadable
+}
+
+// Notes are the messages of the exceptions that did not waive what they
+// would have: expired, untrusted request, unreadable.
+func (o Outcome) Notes() []string {
+	var out []string
+	for _, x := range o.Expired {
+		out = append(out, x.Message())
+	}
+	for _, u := range o.Unrequested {
+		out = append(out, u.Message())
+	}
+	for _, u := range o.Unreadable {
+		out = append(out, u.Message())
+	}
+	return out
+}
+
+// Requester is who sent an admission request, as the API server
+// authenticated it. A nil *Requester is no request at all (check, the
+// background audit): exceptions with match.requestedBy then waive nothing.
+type Requester struct {
+	User   string
+	Groups []string
+}
+
+// Unrequested is an exception that would have waived violations of the Pod
+// but trusts only requests from other identities (or there was no request).
+type Unrequested struct {
+	Exception Ref      `json:"exception"`
+	Rules     []string `json:"rules"`
+	// Trusted lists the identities the exception trusts; By is the
+	// request's user, "" offline.
+	Trusted string `json:"trusted"`
+	By      string `json:"by,omitempty"`
+	Offline bool   `json:"offline,omitempty"`
+}
+
+// Message says that the exception did not apply to this request and why.
+func (u Unrequested) Message() string {
+	if u.Offline {
+		return fmt.Sprintf("PolicyException %s waives nothing here: it applies only at admission, to Pods requested by %s; check and the audit have no request to compare (it would waive %s)",
+			u.Exception.String(), u.Trusted, strings.Join(u.Rules, ", "))
+	}
+	return fmt.Sprintf("PolicyException %s does not waive %s for this request: it trusts Pods requested by %s, and the request came from %q",
+		u.Exception.String(), strings.Join(u.Rules, ", "), u.Trusted, u.By)
 }
 
 // Apply returns the violations of pod that no exception in excs waives.
-// Only exceptions of the Pod's namespace count; an exception past its
-// expiry waives nothing and is reported in Expired when it matched. The
-// first exception (by namespace/name) that waives a violation is the one
-// named.
-func Apply(excs []v1alpha1.PolicyException, pod *corev1.Pod, vs []policy.Violation, now time.Time) Outcome {
+// Only exceptions of the Pod's namespace count; an exception waives a
+// violation when it names the rule (with the violation's value among its
+// values, when it lists values), its images cover the violation, it has
+// not expired and, when it names requestedBy, req is one of those
+// identities. An expired exception, or one whose requestedBy req does not
+// satisfy, is reported (Expired, Unrequested) when it would have waived a
+// violation that remains. The first exception (by name) that waives a
+// violation is the one named.
+func Apply(excs []v1alpha1.PolicyException, pod *corev1.Pod, vs []policy.Violation, now time.Time, req *Requester) Outcome {
 	if len(excs) == 0 || len(vs) == 0 || pod == nil {
 		return Outcome{Violations: vs}
 	}
@@ -104,15 +158,20 @@ func Apply(excs []v1alpha1.PolicyException, pod *corev1.Pod, vs []policy.Violati
 	slices.SortFunc(order, func(a, b *v1alpha1.PolicyException) int { return strings.Compare(a.Name, b.Name) })
 	var out Outcome
 	expired := map[*v1alpha1.PolicyException]*Expired{}
+	unrequested := map[*v1alpha1.PolicyException]*Unrequested{}
 	for _, v := range vs {
 		var by *v1alpha1.PolicyException
-		var lapsed []*v1alpha1.PolicyException
+		var lapsed, untrusted []*v1alpha1.PolicyException
 		for _, e := range order {
-			if !slices.Contains(e.Spec.Rules, v1alpha1.RuleID(v.Rule)) || !imagesCover(e.Spec.Match.Images, pod, v.Field) {
+			if !Waives(e, v) || !imagesCover(e.Spec.Match.Images, pod, v.Field) {
 				continue
 			}
 			if IsExpired(e, now) {
 				lapsed = append(lapsed, e)
+				continue
+			}
+			if !requested(e.Spec.Match.RequestedBy, req) {
+				untrusted = append(untrusted, e)
 				continue
 			}
 			by = e
@@ -123,7 +182,8 @@ func Apply(excs []v1alpha1.PolicyException, pod *corev1.Pod, vs []policy.Violati
 			continue
 		}
 		out.Violations = append(out.Violations, v)
-		// Only an expiry that changes the outcome is reported.
+		// Only an expiry or an untrusted request that changes the outcome
+		// is reported.
 		for _, e := range lapsed {
 			x := expired[e]
 			if x == nil {
@@ -134,13 +194,128 @@ func Apply(excs []v1alpha1.PolicyException, pod *corev1.Pod, vs []policy.Violati
 				x.Rules = append(x.Rules, v.Rule)
 			}
 		}
+		for _, e := range untrusted {
+			u := unrequested[e]
+			if u == nil {
+				u = &Unrequested{Exception: refOf(e), Trusted: describeTrusted(e.Spec.Match.RequestedBy), Offline: req == nil}
+				if req != nil {
+					u.By = req.User
+				}
+				unrequested[e] = u
+			}
+			if !slices.Contains(u.Rules, v.Rule) {
+				u.Rules = append(u.Rules, v.Rule)
+			}
+		}
 	}
 	for _, e := range order {
 		if x := expired[e]; x != nil {
 			out.Expired = append(out.Expired, *x)
 		}
+		if u := unrequested[e]; u != nil {
+			out.Unrequested = append(out.Unrequested, *u)
+		}
 	}
 	return out
+}
+
+// Waives reports whether e names v's rule for v: in spec.rules, in a
+// spec.waive entry without values, or in one whose values hold v's value.
+// Match (labels, images, requestedBy) and expiry are not looked at.
+func Waives(e *v1alpha1.PolicyException, v policy.Violation) bool {
+	rule := v1alpha1.RuleID(v.Rule)
+	if slices.Contains(e.Spec.Rules, rule) {
+		return true
+	}
+	for i := range e.Spec.Waive {
+		w := &e.Spec.Waive[i]
+		if w.Rule != rule {
+			continue
+		}
+		if len(w.Values) == 0 {
+			return true
+		}
+		same, ok := valueRules[v.Rule]
+		if !ok || v.Value == "" {
+			return false // a rule without values, or the absence of a setting: never waived by value
+		}
+		return slices.ContainsFunc(w.Values, func(allowed string) bool { return same(allowed, v.Value) })
+	}
+	return false
+}
+
+// valueRules are the rules whose violations carry a Value, each with how a
+// value an exception lists compares with it. The CRD's validation of
+// spec.waive[].values names the same rules (a test holds them together).
+var valueRules = map[string]func(allowed, got string) bool{
+	// got is cleaned by the rule; the listed path is cleaned the same way.
+	policy.NoHostPathID: func(allowed, got string) bool { return policy.CleanHostPath(allowed) == got },
+	// Capabilities as the runtime reads them: case and a CAP_ prefix aside.
+	policy.DropAllCapabilitiesID: func(allowed, got string) bool { return capability(allowed) == capability(got) },
+	// got is normalized; the listed reference is a pattern as match.images.
+	policy.AllowedRegistriesID: ImageMatches,
+	policy.NoHostPortsID:       func(allowed, got string) bool { return allowed == got },
+}
+
+// ValueRules are the IDs of the rules an exception can waive value by
+// value, sorted.
+func ValueRules() []string {
+	out := make([]string, 0, len(valueRules))
+	for id := range valueRules {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func capability(c string) string {
+	c = strings.ToUpper(strings.TrimSpace(c))
+	return strings.TrimPrefix(c, "CAP_")
+}
+
+// requested reports whether req satisfies rb: no rb trusts every request;
+// no request (offline) satisfies no rb.
+func requested(rb *v1alpha1.RequestedBy, req *Requester) bool {
+	if rb == nil {
+		return true
+	}
+	if req == nil || req.User == "" {
+		return false
+	}
+	if slices.Contains(rb.Users, req.User) {
+		return true
+	}
+	if slices.ContainsFunc(req.Groups, func(g string) bool { return slices.Contains(rb.Groups, g) }) {
+		return true
+	}
+	if ns, name, ok := serviceAccountOf(req.User); ok {
+		return slices.Contains(rb.ServiceAccounts, ns+"/"+name)
+	}
+	return false
+}
+
+// serviceAccountOf splits system:serviceaccount:<namespace>:<name>.
+func serviceAccountOf(user string) (ns, name string, ok bool) {
+	rest, ok := strings.CutPrefix(user, "system:serviceaccount:")
+	if !ok {
+		return "", "", false
+	}
+	ns, name, ok = strings.Cut(rest, ":")
+	return ns, name, ok && ns != "" && name != "" && !strings.Contains(name, ":")
+}
+
+func describeTrusted(rb *v1alpha1.RequestedBy) string {
+	var parts []string
+	if len(rb.Users) > 0 {
+		parts = append(parts, "users "+strings.Join(rb.Users, ", "))
+	}
+	if len(rb.Groups) > 0 {
+		parts = append(parts, "groups "+strings.Join(rb.Groups, ", "))
+	}
+	if len(rb.ServiceAccounts) > 0 {
+		parts = append(parts, "service accounts "+strings.Join(rb.ServiceAccounts, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // IsExpired reports whether e has expired at now.

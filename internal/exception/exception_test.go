@@ -173,7 +173,7 @@ func TestApply(t *testing.T) {
 			if tc.pod != nil {
 				tc.pod(pod)
 			}
-			out := Apply(tc.excs, pod, slices.Clone(all), now)
+			out := Apply(tc.excs, pod, slices.Clone(all), now, kestraWorker)
 			if !slices.Equal(out.Violations, tc.wantLeft) {
 				t.Errorf("violations left = %v\nwant %v", out.Violations, tc.wantLeft)
 			}
@@ -244,7 +244,7 @@ func FuzzApply(f *testing.F) {
 			e.Spec.Match.Images = []string{image}
 			e.Spec.Match.KestraNamespace = prefix(ns)
 		})
-		out := Apply([]v1alpha1.PolicyException{e}, pod, []policy.Violation{{Rule: "no-host-path", Field: field}}, now)
+		out := Apply([]v1alpha1.PolicyException{e}, pod, []policy.Violation{{Rule: "no-host-path", Field: field}}, now, kestraWorker)
 		if len(out.Violations)+len(out.Waived) != 1 {
 			t.Fatalf("violation lost or duplicated: %+v", out)
 		}

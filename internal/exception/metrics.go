@@ -10,8 +10,9 @@ import (
 // exception's namespace and name (bounded by the exceptions that exist)
 // and rule IDs.
 type Metrics struct {
-	Waived  *prometheus.CounterVec
-	Expired *prometheus.CounterVec
+	Waived     *prometheus.CounterVec
+	Expired    *prometheus.CounterVec
+	Unreadable *prometheus.CounterVec
 }
 
 // NewMetrics makes the admission counters; the caller registers them.
@@ -23,7 +24,19 @@ func NewMetrics() *Metrics {
 		Expired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kestra_guard_exception_expired_total", Help: "Admissions where an expired PolicyException matched and no longer waived a violation.",
 		}, []string{"namespace", "name"}),
+		Unreadable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kestra_guard_exception_unreadable_total", Help: "Admissions that skipped a PolicyException of the Pod's namespace because it cannot be read (it waived nothing; the others applied).",
+		}, []string{"namespace", "name"}),
 	}
+}
+
+// RecordUnreadable counts one admission that skipped an unreadable
+// exception.
+func (m *Metrics) RecordUnreadable(u Unreadable) {
+	if m == nil || m.Unreadable == nil {
+		return
+	}
+	m.Unreadable.WithLabelValues(u.Namespace, u.Name).Inc()
 }
 
 // Record counts one admission's outcome.

@@ -191,7 +191,11 @@ func Parse(file string, b []byte) ([]Object, error) {
 		}
 		docNo++
 		if err != nil {
-			errs = append(errs, &Error{File: file, Doc: docNo, Line: d.line, Err: err})
+			line := d.line
+			if fe := (*FieldError)(nil); errors.As(err, &fe) {
+				line = Object{source: d.data, Line: d.line}.FieldLine(fe.Field)
+			}
+			errs = append(errs, &Error{File: file, Doc: docNo, Line: line, Err: err})
 			continue
 		}
 		for i := range objs {
@@ -401,7 +405,7 @@ func (o *Object) decode(kind string, data []byte) error {
 		}
 	case "PolicyException":
 		o.Exception = &v1alpha1.PolicyException{}
-		if err := decodeException(strict, o.Exception); err != nil {
+		if err := decodeException(data, strict, o.Exception); err != nil {
 			return err
 		}
 		meta = &o.Exception.ObjectMeta

@@ -3,8 +3,9 @@ package policy
 // allowed-registries (off by default) admits only images from the configured
 // registries or repository prefixes (allowedRegistries). Reads: image of
 // every container and spec.volumes[].image.reference (an image volume is
-// pulled like a container image). Images without a registry are docker.io/library/... or
-// docker.io/...; a prefix matches at a "/" boundary.
+// pulled like a container image). Images without a registry are
+// docker.io/library/... or docker.io/...; a prefix matches at a "/"
+// boundary. Value: the normalized image.
 
 import (
 	"strconv"
@@ -27,15 +28,17 @@ var allowedRegistries = Rule{
 	Default: Off,
 	Check: func(in *Input, o *Options) []Violation {
 		const reason = "image registry is not allowed"
-		out := containerFailures(&in.Pod.Spec, reason, func(c containerRef) (string, string) {
+		var out []Violation
+		visitContainers(&in.Pod.Spec, func(c containerRef) {
 			if o.IsGate(c.Container) {
-				return "", "" // kestra-guard's own image, set by the operator
+				return // kestra-guard's own image, set by the operator
 			}
 			img := NormalizeImage(c.Image)
 			if allowedImage(img, o.AllowedRegistries) {
-				return "", ""
+				return
 			}
-			return c.Path() + ".image", "container " + strconv.Quote(c.Name) + " uses image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")
+			out = append(out, Violation{Field: c.Path() + ".image", Reason: reason, Value: img,
+				Detail: "container " + strconv.Quote(c.Name) + " uses image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")})
 		})
 		for i := range in.Pod.Spec.Volumes {
 			v := &in.Pod.Spec.Volumes[i]
@@ -43,7 +46,7 @@ var allowedRegistries = Rule{
 				continue
 			}
 			if img := NormalizeImage(v.Image.Reference); !allowedImage(img, o.AllowedRegistries) {
-				out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].image.reference", Reason: reason,
+				out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].image.reference", Reason: reason, Value: img,
 					Detail: "image volume " + strconv.Quote(v.Name) + " mounts image " + strconv.Quote(img) + ", not from " + strings.Join(o.AllowedRegistries, ", ")})
 			}
 		}

@@ -2,7 +2,9 @@ package policy
 
 // drop-all-capabilities demands that every container drops ALL Linux
 // capabilities and adds back none but NET_BIND_SERVICE (as Pod Security
-// "restricted"). Reads: securityContext.capabilities.{drop,add}.
+// "restricted"). Reads: securityContext.capabilities.{drop,add}. One
+// violation per capability added (Value: the capability as written), and
+// one for a missing drop of ALL (no value).
 
 import (
 	"slices"
@@ -24,23 +26,29 @@ var dropAllCapabilities = Rule{
 	},
 	Default: Deny,
 	Check: func(in *Input, _ *Options) []Violation {
-		return containerFailures(&in.Pod.Spec, "capabilities are not dropped", func(c containerRef) (string, string) {
+		const reason = "capabilities are not dropped"
+		var out []Violation
+		visitContainers(&in.Pod.Spec, func(c containerRef) {
 			var caps *corev1.Capabilities
 			if c.SecurityContext != nil {
 				caps = c.SecurityContext.Capabilities
 			}
 			if caps != nil {
+				// One violation per capability added: a PolicyException that
+				// waives one by value must not hide the next.
 				for i, a := range caps.Add {
 					if a != "NET_BIND_SERVICE" {
-						return c.Path() + ".securityContext.capabilities.add[" + strconv.Itoa(i) + "]",
-							"container " + strconv.Quote(c.Name) + " adds capability " + string(a) + "; only NET_BIND_SERVICE may be added"
+						out = append(out, Violation{Field: c.Path() + ".securityContext.capabilities.add[" + strconv.Itoa(i) + "]", Reason: reason, Value: string(a),
+							Detail: "container " + strconv.Quote(c.Name) + " adds capability " + string(a) + "; only NET_BIND_SERVICE may be added"})
 					}
 				}
 			}
 			if in.Fragment || (caps != nil && slices.Contains(caps.Drop, "ALL")) {
-				return "", ""
+				return
 			}
-			return c.Path() + ".securityContext.capabilities.drop", "container " + strconv.Quote(c.Name) + " does not drop ALL capabilities; set capabilities.drop: [ALL]"
+			out = append(out, Violation{Field: c.Path() + ".securityContext.capabilities.drop", Reason: reason,
+				Detail: "container " + strconv.Quote(c.Name) + " does not drop ALL capabilities; set capabilities.drop: [ALL]"})
 		})
+		return out
 	},
 }

@@ -4,7 +4,7 @@ package policy
 // allow-list (hostPathAllowList), which every mount must mount read-only.
 // Reads: spec.volumes[].hostPath.path and every container's volumeMounts.
 // Paths are cleaned before any comparison; an allowed path admits what lies
-// below it and never its parent.
+// below it and never its parent. Value: the cleaned host path.
 
 import "strconv"
 
@@ -36,7 +36,7 @@ var noHostPath = Rule{
 					detail += ", which " + exp
 				}
 				out = append(out, Violation{Field: field, Reason: "host path volume is forbidden",
-					Detail: detail + "; use an emptyDir, a ConfigMap or a Secret instead"})
+					Detail: detail + "; use an emptyDir, a ConfigMap or a Secret instead", Value: p})
 				continue
 			}
 			visitContainers(spec, func(c containerRef) {
@@ -57,5 +57,6 @@ func writableMount(c containerRef, j int, p string) Violation {
 		Field:  c.Path() + ".volumeMounts[" + strconv.Itoa(j) + "].readOnly",
 		Reason: "allowed host path is mounted writable",
 		Detail: "container " + strconv.Quote(c.Name) + " mounts allow-listed host path " + strconv.Quote(p) + " read-write; set readOnly: true",
+		Value:  p,
 	}
 }

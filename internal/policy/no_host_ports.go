@@ -2,6 +2,7 @@ package policy
 
 // no-host-ports forbids binding container ports on the node.
 // Reads: ports[].hostPort of every container. Passes when all are unset or 0.
+// Value: the host port.
 
 import "strconv"
 
@@ -23,7 +24,7 @@ var noHostPorts = Rule{
 			for i, p := range c.Ports {
 				if p.HostPort != 0 {
 					out = append(out, Violation{Field: c.Path() + ".ports[" + strconv.Itoa(i) + "].hostPort", Reason: "host port is forbidden",
-						Detail: "container " + strconv.Quote(c.Name) + " binds hostPort " + strconv.Itoa(int(p.HostPort)) + " on the node; remove hostPort"})
+						Detail: "container " + strconv.Quote(c.Name) + " binds hostPort " + strconv.Itoa(int(p.HostPort)) + " on the node; remove hostPort", Value: strconv.Itoa(int(p.HostPort))})
 				}
 			}
 		})

@@ -29,6 +29,11 @@ type Violation struct {
 	Reason string `json:"reason"`
 	Detail string `json:"detail"`
 	Action Action `json:"action"`
+	// Value is the offending value itself, for the rules a PolicyException
+	// can waive value by value (the cleaned host path, the added
+	// capability, the normalized image, the host port); "" for the others
+	// and for violations that are the absence of a setting.
+	Value string `json:"value,omitempty"`
 }
 
 func (v Violation) String() string {

@@ -15,6 +15,7 @@ func exceptionMetrics() *exception.Metrics {
 	m := exception.NewMetrics()
 	m.Waived = kgwebhook.Register(ctrlmetrics.Registry, m.Waived)
 	m.Expired = kgwebhook.Register(ctrlmetrics.Registry, m.Expired)
+	m.Unreadable = kgwebhook.Register(ctrlmetrics.Registry, m.Unreadable)
 	return m
 }
 

@@ -189,7 +189,9 @@ func (sv *server) webhooks(*rest.Config) error {
 	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
 		Engine: sv.cfg.Engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
-		Exceptions: mgr.GetClient(), ExceptionMetrics: exceptionMetrics(), Self: self,
+		// The cache itself: the manager's client reads unstructured objects
+		// from the API server, and exceptions are read unstructured.
+		Exceptions: mgr.GetCache(), ExceptionMetrics: exceptionMetrics(), Self: self,
 	})
 	if err != nil {
 		return err

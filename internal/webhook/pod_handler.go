@@ -168,7 +168,7 @@ func (h *podHandler) handle(r *http.Request, buf *bytes.Buffer) (version string,
 	if q := in.Request; q != nil {
 		uid = q.UID
 		req = admissionv1.AdmissionRequest{UID: q.UID, Kind: q.Kind, Resource: q.Resource, SubResource: q.SubResource,
-			Name: q.Name, Namespace: q.Namespace, Operation: q.Operation, DryRun: q.DryRun}
+			Name: q.Name, Namespace: q.Namespace, Operation: q.Operation, DryRun: q.DryRun, UserInfo: q.UserInfo}
 		pod := q.Object.pod()
 		object = podSource{present: pod != nil, decode: func() (*corev1.Pod, error) { return pod, nil }}
 		oldObject = v2Pod(q.OldObject)

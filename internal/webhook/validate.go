@@ -50,7 +50,7 @@ func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest
 	}
 	pod, pols := v.judged(req, t, pols)
 	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
-	excs := v.exceptions(ctx, pod, res.Violations)
+	excs := v.exceptions(ctx, pod, res.Violations, requester(req))
 	res.Violations = excs.Violations
 	return v.respond(req, t, res, excs, start)
 }
@@ -98,8 +98,8 @@ func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res pol
 	warnings := append(t.warnings, exceptionWarnings(excs)...)
 	if t.mode == config.Enforce && res.Denied() {
 		resp := denied(t.pod, res.Violations)
-		for _, x := range excs.Expired {
-			resp.Result.Message += "\n- " + x.Message()
+		for _, n := range excs.Notes() {
+			resp.Result.Message += "\n- " + n
 		}
 		for _, vi := range res.Violations {
 			if vi.Action == policy.Warn {

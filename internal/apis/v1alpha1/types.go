@@ -10,6 +10,7 @@ import (
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Namespaced,shortName=kgpex,categories=kestra-guard
+// +kubebuilder:printcolumn:name="Waive",type=string,JSONPath=`.spec.waive[*].rule`
 // +kubebuilder:printcolumn:name="Rules",type=string,JSONPath=`.spec.rules`
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
 // +kubebuilder:printcolumn:name="Expires",type=string,format=date-time,JSONPath=`.spec.expires`
@@ -24,15 +25,27 @@ type PolicyException struct {
 
 // PolicyExceptionSpec says which Pods and which rules an exception covers,
 // why, for whom and until when.
+// +kubebuilder:validation:XValidation:rule="has(self.waive) || has(self.rules)",message="name the rules waived in spec.waive (or spec.rules)"
+// +kubebuilder:validation:XValidation:rule="!has(self.waive) || !has(self.rules) || self.waive.all(w, !(w.rule in self.rules))",message="a rule is in spec.waive or in spec.rules, not both"
 type PolicyExceptionSpec struct {
-	// Rules are the IDs of the rules waived (see `kestra-guard rules`).
-	// Only deny and warn violations of these rules are waived; every other
-	// rule still applies.
-	// +required
+	// Waive lists the rules waived, each for the values it names or, with
+	// no values, for everything the rule finds. Only deny and warn
+	// violations of these rules are waived; every other rule still applies.
+	// +optional
+	// +listType=map
+	// +listMapKey=rule
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Waive []RuleWaiver `json:"waive,omitempty"`
+
+	// Rules are the IDs of rules waived whole: every violation of the rule
+	// on the Pods matched, whatever its value (the same as a waive entry
+	// without values). Prefer waive with values.
+	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
-	Rules []RuleID `json:"rules"`
+	Rules []RuleID `json:"rules,omitempty"`
 
 	// Match narrows the Pods of the namespace the exception covers. Every
 	// field given must match; an empty match covers every task-runner Pod
@@ -51,17 +64,54 @@ type PolicyExceptionSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	Owner string `json:"owner,omitempty"`
 
-	// Expires is when the exception stops applying (RFC 3339). An expired
-	// exception waives nothing; the Pods it matched are denied again with a
-	// message that names it.
+	// Expires is when the exception stops applying (RFC 3339, as
+	// 2030-01-01T00:00:00Z: upper-case T and Z, which is what kestra-guard
+	// can read). An expired exception waives nothing; the Pods it matched
+	// are denied again with a message that names it.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Expires *metav1.Time `json:"expires,omitempty"`
 }
 
-// Match selects Pods by the labels Kestra puts on its task runners and by
-// their images.
+// RuleWaiver waives one rule: only its violations whose value is in
+// values or, without values, every violation of the rule.
+// +kubebuilder:validation:XValidation:rule="!has(self.values) || self.rule in ['no-host-path', 'drop-all-capabilities', 'allowed-registries', 'no-host-ports']",message="values can be named for no-host-path, drop-all-capabilities, allowed-registries and no-host-ports only; list the rule without values to waive all of it"
+type RuleWaiver struct {
+	// Rule is the ID of the rule (see `kestra-guard rules`).
+	// +required
+	Rule RuleID `json:"rule"`
+
+	// Values are the values waived: host paths for no-host-path (compared
+	// after cleaning), capabilities for drop-all-capabilities (an added
+	// capability; a container that does not drop ALL is not waived by
+	// value), image references for allowed-registries (compared as
+	// match.images does), host ports for no-host-ports. A violation with
+	// another value, or with none, is not waived.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=4096
+	Values []string `json:"values,omitempty"`
+}
+
+// Match selects Pods by the labels Kestra puts on its task runners, by
+// their images and by who asked for them. Labels are written by whoever
+// creates the Pod and prove nothing; requestedBy is the admission
+// request's authenticated user.
 // +kubebuilder:validation:XValidation:rule="!has(self.images) || size(self.images) > 0",message="images, when given, must list at least one image"
 type Match struct {
+	// RequestedBy limits the exception to Pods whose admission request
+	// comes from one of these identities (any one suffices). The request's
+	// user is authenticated by the API server: a flow cannot forge it,
+	// only use the credentials it is given. Offline (check) and in the
+	// background audit there is no request: an exception with requestedBy
+	// waives nothing there, and says so.
+	// +optional
+	RequestedBy *RequestedBy `json:"requestedBy,omitempty"`
+
 	// KestraNamespace matches the kestra.io/namespace label. A prefix
 	// matches the Kestra namespace itself and its children: prefix
 	// "company.team" matches "company.team" and "company.team.etl", not
@@ -91,6 +141,40 @@ type Match struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	Images []string `json:"images,omitempty"`
+}
+
+// RequestedBy names the identities whose requests an exception trusts.
+// +kubebuilder:validation:XValidation:rule="has(self.users) || has(self.groups) || has(self.serviceAccounts)",message="name at least one user, group or service account"
+type RequestedBy struct {
+	// Users are user names, exactly as authenticated.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	Users []string `json:"users,omitempty"`
+
+	// Groups are group names. Groups every authenticated identity or every
+	// service account is in are refused: they would trust anyone.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.exists(g, g in ['system:authenticated', 'system:unauthenticated', 'system:serviceaccounts'] || g.startsWith('system:serviceaccounts:'))",message="a group every identity (or every service account) is in trusts anyone; name users or serviceAccounts"
+	Groups []string `json:"groups,omitempty"`
+
+	// ServiceAccounts are namespace/name: the request's user must be
+	// system:serviceaccount:<namespace>:<name>.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:items:MaxLength=317
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
 }
 
 // StringMatch compares a label value with exactly one of exact or prefix.
