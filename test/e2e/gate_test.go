@@ -130,17 +130,20 @@ func TestEnforcerOff(t *testing.T) {
 	if code == 0 || !strings.Contains(msg, env.metaIP+":80 (reached") || !strings.Contains(msg, "NetworkPolicy is not enforced") {
 		t.Errorf("gate with the enforcer off: exit %d, %q; want a failure naming %s:80 and NetworkPolicy", code, msg, env.metaIP)
 	}
-	got, err := cs.CoreV1().Pods(runnerNS).Get(context.Background(), p.Name, metav1.GetOptions{})
+	// The kubelet marks the Pod Failed shortly after its init container.
+	var got *corev1.Pod
+	err := poll(context.Background(), time.Minute, func() (bool, error) {
+		var err error
+		got, err = cs.CoreV1().Pods(runnerNS).Get(context.Background(), p.Name, metav1.GetOptions{})
+		return err == nil && got.Status.Phase == corev1.PodFailed, nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("Pod %s not Failed: %v; status: %s", p.Name, err, podStatus(got))
 	}
 	for _, s := range got.Status.ContainerStatuses {
 		if s.Name == "main" && (s.State.Running != nil || s.State.Terminated != nil || s.LastTerminationState.Terminated != nil) {
 			t.Errorf("main ran with the enforcer off: %+v", s)
 		}
-	}
-	if got.Status.Phase != corev1.PodFailed {
-		t.Errorf("Pod phase %s, want Failed", got.Status.Phase)
 	}
 	kr.restart(t)
 	runProbes(t, []probe{{runnerNS, "metadata", "blocked", "blocked metadata at ", ""}})

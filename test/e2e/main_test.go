@@ -43,7 +43,7 @@ const (
 	guardNS  = "kestra-guard"
 	runnerNS = "kg-e2e-runners" // kestra-guard.io/runner=true, enforce
 	auditNS  = "kg-e2e-audit"   // kestra-guard.io/runner=true, audit
-	plainNS  = "kg-e2e-plain"   // not guarded: the control case
+	plainNS  = "kg-e2e-plain"   // kestra-guard.io/mode=off, not guarded: the control case
 )
 
 // env is the node's settings, from hack/e2e/run.sh.
@@ -174,7 +174,9 @@ func setup() error {
 	for name, labels := range map[string]map[string]string{
 		runnerNS: {config.RunnerLabel: "true", config.ModeLabel: "enforce"},
 		auditNS:  {config.RunnerLabel: "true", config.ModeLabel: "audit"},
-		plainNS:  nil,
+		// The probes carry Kestra's labels: without mode off, kestra-guard
+		// would guard them here too (by label), gate included.
+		plainNS: {config.ModeLabel: "off"},
 	} {
 		if err := ensureNamespace(ctx, name, labels); err != nil {
 			return err
