@@ -84,8 +84,19 @@ stop_pid() { # name: SIGTERM, up to 20 s, then SIGKILL; only if the PID still ru
   rm -f "${f}" "${f}.match"
 }
 
+# kept_before RECORD ITEM: whether ITEM existed before the run, by its record under pre/. A missing
+# or unreadable record means "keep": teardown never deletes what it cannot prove it created.
+kept_before() {
+  local f="${state}/pre/$1"
+  [[ -r "${f}" ]] || { log "no record ${f}: keeping $2"; return 0; }
+  grep -qxF -- "$2" "${f}"
+}
+
+# cleanup runs every step whatever the previous one did: no errexit, no pipefail in here (a grep
+# that matches nothing must not end the teardown); a failed step logs itself and the next runs.
 cleanup() {
   local rc=$?
+  set +e +o pipefail
   trap - EXIT INT TERM
   [[ -d "${state}/pids" ]] || exit "${rc}"
   log "tearing down"
@@ -120,13 +131,13 @@ cleanup() {
   for k in net.ipv4.ip_forward net.ipv6.conf.all.forwarding; do
     if [[ "$(sysctl -n "${k}")" != "$(cat "${state}/pre/${k}" 2>/dev/null || echo 0)" ]]; then
       log "${k} was changed during the run: $(sysctl -n "${k}"); restoring"
-      sysctl -qw "${k}=$(cat "${state}/pre/${k}")"
+      sysctl -qw "${k}=$(cat "${state}/pre/${k}" 2>/dev/null || echo 0)" || log "restoring ${k} failed"
       rc=1
     fi
   done
   # Network namespaces containerd made for Pods, then ours, then our links.
   for ns in $(ip netns list | awk '{print $1}'); do
-    if [[ "${ns}" == cni-* ]] && ! grep -qx "${ns}" "${state}/pre/netns"; then ip netns delete "${ns}" || true; fi
+    if [[ "${ns}" == cni-* ]] && ! kept_before netns "${ns}"; then ip netns delete "${ns}" || log "deleting netns ${ns} failed"; fi
   done
   for ns in "${gw_ns}" "${peer_ns}"; do ip netns delete "${ns}" 2>/dev/null || true; done
   for l in kgh kg0; do ip link delete "${l}" 2>/dev/null || true; done
@@ -136,8 +147,8 @@ cleanup() {
   local fam tbl
   nft list tables | while read -r _ fam tbl; do
     [[ "${fam}" == ip || "${fam}" == ip6 ]] || continue
-    if ! grep -qx "table ${fam} ${tbl}" "${state}/pre/nft-tables"; then
-      nft delete table "${fam}" "${tbl}" || true
+    if ! kept_before nft-tables "table ${fam} ${tbl}"; then
+      nft delete table "${fam}" "${tbl}" || log "deleting nft table ${fam} ${tbl} failed"
     else
       local ipt=iptables; [[ "${fam}" == ip6 ]] && ipt=ip6tables
       "${ipt}-save" -t "${tbl}" | grep -E '^-A .*-j (KUBE-|kube-router)' | sed 's/^-A/-D/' | while read -r rule; do
@@ -152,15 +163,15 @@ cleanup() {
     fi
   done
   for s in $(ipset list -n 2>/dev/null); do
-    grep -qx "${s}" "${state}/pre/ipsets" || ipset destroy "${s}" 2>/dev/null || true
+    kept_before ipsets "${s}" || ipset destroy "${s}" 2>/dev/null || log "destroying ipset ${s} failed"
   done
   # Pod cgroups (cgroup v1: one tree per controller), deepest first.
   for h in /sys/fs/cgroup/*/; do
-    [[ -d "${h}kubepods" ]] && ! grep -qx "${h}kubepods" "${state}/pre/cgroups" || continue
+    [[ -d "${h}kubepods" ]] && ! kept_before cgroups "${h}kubepods" || continue
     find "${h}kubepods" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
   for d in /var/lib/cni /var/log/pods /var/log/containers /run/containerd /var/lib/kubelet; do
-    [[ -e "${d}" ]] && ! grep -qx "${d}" "${state}/pre/paths" && rm -rf "${d}"
+    if [[ -e "${d}" ]] && ! kept_before paths "${d}"; then rm -rf "${d}" || log "removing ${d} failed"; fi
   done
   # Refuse to delete anything still mounted.
   if awk -v s="${state}" 'index($5, s) == 1 {found=1} END {exit !found}' /proc/self/mountinfo; then

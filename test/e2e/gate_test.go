@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kestra-guard/kestra-guard/internal/gatewatch"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
@@ -144,6 +145,25 @@ func TestEnforcerOff(t *testing.T) {
 		if s.Name == "main" && (s.State.Running != nil || s.State.Terminated != nil || s.LastTerminationState.Terminated != nil) {
 			t.Errorf("main ran with the enforcer off: %+v", s)
 		}
+	}
+	// kestra-guard's leader says so on the Pod (an Event is allowed to lag).
+	var note string
+	if err := poll(context.Background(), time.Minute, func() (bool, error) {
+		evs, err := cs.EventsV1().Events(runnerNS).List(context.Background(), metav1.ListOptions{FieldSelector: "regarding.name=" + p.Name})
+		if err != nil {
+			return false, nil
+		}
+		for _, e := range evs.Items {
+			if e.Reason == gatewatch.Reason && e.Type == corev1.EventTypeWarning {
+				note = e.Note
+				return true, nil
+			}
+		}
+		return false, nil
+	}); err != nil || !strings.Contains(note, env.metaIP+":80") {
+		t.Errorf("no Warning %s Event naming %s:80 on Pod %s: %v %q", gatewatch.Reason, env.metaIP, p.Name, err, note)
+	} else {
+		t.Logf("event: %s", note)
 	}
 	kr.restart(t)
 	runProbes(t, []probe{{runnerNS, "metadata", "blocked", "blocked metadata at ", ""}})
