@@ -346,6 +346,32 @@ func ruleCases() []ruleCase {
 		{name: "GCP name in env", rule: "no-metadata-address", field: "spec.containers[0].env[0].value", detail: "metadata.google.internal", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env[0].Value = "http://Metadata.Google.Internal./computeMetadata/v1/"
 		})},
+		{name: "exec liveness probe to IMDS", rule: "no-metadata-address", field: "spec.containers[0].livenessProbe.exec.command[1]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://169.254.169.254/latest/meta-data/iam/"}}}}
+		})},
+		{name: "exec readiness probe to ECS credentials", rule: "no-metadata-address", field: "spec.initContainers[0].readinessProbe.exec.command[2]", detail: "169.254.170.2", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "wget -qO- 169.254.170.2/v2/credentials"}}}}
+		})},
+		{name: "exec startup probe to GCP", rule: "no-metadata-address", field: "spec.containers[1].startupProbe.exec.command[0]", detail: "metadata.google.internal", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"http://metadata.google.internal/computeMetadata/v1/"}}}}
+		})},
+		{name: "postStart hook to IMDS", rule: "no-metadata-address", field: "spec.containers[0].lifecycle.postStart.exec.command[2]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "curl -s http://2852039166/ > /tmp/creds"}}}}
+		})},
+		{name: "preStop hook to IMDS", rule: "no-metadata-address", field: "spec.containers[0].lifecycle.preStop.exec.command[1]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://[::ffff:169.254.169.254]/"}}}}
+		})},
+		{name: "host alias to a metadata address", rule: "no-metadata-address", field: "spec.hostAliases[1].ip", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.7", Hostnames: []string{"db"}}, {IP: "169.254.169.254", Hostnames: []string{"api.example.com"}}}
+		})},
+		{name: "exec probes and host aliases elsewhere pass", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/healthy"}}}}
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "kill 1"}}}}
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.7", Hostnames: []string{"db", "metadata.google.internal"}}}
+		})},
+		{name: "the gate's probe to IMDS", rule: "no-metadata-address", field: "spec.initContainers[0].startupProbe.exec.command[1]", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://169.254.169.254/"}}}}
+		})},
 		// start-gate
 		{name: "the gate first passes", config: withGate, pod: gated(p)},
 		{name: "no gate", rule: "start-gate", field: "spec.initContainers[0]", detail: `the first init container is "init-files"`, config: withGate, pod: p},

@@ -90,6 +90,17 @@ func bypassCorpus() []bypass {
 			p.Spec.Containers[1].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
 				Host: "metadata.google.internal", Path: "/computeMetadata/v1/", Port: intstr.FromInt32(80)}}}
 		}},
+		{"exec liveness probe reading the metadata service", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"sh", "-c", "wget -qO /tmp/c http://169.254.169.254/latest/meta-data/iam/security-credentials/ || true"}}}}
+		}},
+		{"postStart hook reading the metadata service", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+				Command: []string{"wget", "-qO", "/tmp/c", "http://0xa9fea9fe/latest/meta-data/"}}}}
+		}},
+		{"host alias naming the metadata address", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "169.254.169.254", Hostnames: []string{"config.example.com"}}}
+		}},
 		{"host port", "no-host-ports", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}}
 		}},
