@@ -323,6 +323,13 @@ func ruleCases() []ruleCase {
 			p.Spec.AutomountServiceAccountToken = ptr.To(true)
 		})},
 		{name: "injected token still mounted though the flag is off", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken", pod: tweak(p, injectedToken("kube-api-access-abcde"))},
+		{name: "token for kubeadm's API audience", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: "https://kubernetes.default.svc.cluster.local", pod: tweak(p, audienceToken("https://kubernetes.default.svc.cluster.local"))},
+		{name: "token for EKS's API audience", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: "https://kubernetes.default.svc", pod: tweak(p, audienceToken("https://kubernetes.default.svc"))},
+		{name: "token for a configured API audience", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: gkeIssuer,
+			config: func(c *Config) { c.APIAudiences = []string{gkeIssuer} }, pod: tweak(p, audienceToken(gkeIssuer))},
+		{name: "token with no audience whatever apiAudiences says", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken",
+			config: func(c *Config) { c.APIAudiences = nil }, pod: tweak(p, audienceToken(""))},
+		{name: "token for an audience the API server does not accept", rule: "no-cloud-identity", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: "vault", pod: tweak(p, audienceToken("vault"))},
 		{name: "token volume not mounted passes", pod: tweak(p, func(p *corev1.Pod) {
 			injectedToken("kube-api-access-abcde")(p)
 			for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
@@ -395,6 +402,18 @@ func ruleCases() []ruleCase {
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "evil.example.com/data:1"}}})
 		})},
 		{name: "image from an allowed prefix", pod: tweak(p, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "ghcr.io/kestra-io/kestra:latest" })},
+	}
+}
+
+// gkeIssuer is the shape of a GKE cluster's issuer, its API audience.
+const gkeIssuer = "https://container.googleapis.com/v1/projects/p/locations/europe-west1/clusters/c"
+
+// audienceToken mounts a projected token for audience in the main container.
+func audienceToken(audience string) func(p *corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "api-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: audience, Path: "token"}}}}}})
+		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "api-token", MountPath: "/var/run/secrets/tokens", ReadOnly: true})
 	}
 }
 
@@ -499,11 +518,12 @@ func TestConfigValidateListsEveryError(t *testing.T) {
 	cfg.MetadataCIDRs = []string{"169.254.0.0/16", "169.254.1"}
 	cfg.Mutation.RunAsUser = 0
 	cfg.Mutation.TmpSize = "lots"
+	cfg.APIAudiences = []string{"api", " https://kubernetes.default.svc"}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"rules.no-such-rule: unknown rule ID", `rules.no-host-path: action "block"`, "hostPathAllowList[0]", "metadataCIDRs[1]", "mutation.runAsUser", "mutation.tmpSize"} {
+	for _, want := range []string{"rules.no-such-rule: unknown rule ID", `rules.no-host-path: action "block"`, "hostPathAllowList[0]", "metadataCIDRs[1]", "mutation.runAsUser", "mutation.tmpSize", "apiAudiences[1]"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
