@@ -45,6 +45,22 @@ func TestSchemaRefusesUnknownValues(t *testing.T) {
 	}
 }
 
+// runnerNamespaces naming a namespace the webhooks never intercept fails the
+// install, as the server's configuration would refuse it.
+func TestRunnerNamespacesNeverIntercepted(t *testing.T) {
+	for _, ns := range []string{"kube-system", "guard"} {
+		t.Run(ns, func(t *testing.T) {
+			_, err := Render("kestra-guard", "guard", map[string]any{"runnerNamespaces": []any{"etl", ns}})
+			if err == nil || !strings.Contains(err.Error(), `runnerNamespaces[1]: "`+ns+`" is never intercepted`) {
+				t.Errorf("want the render refused naming runnerNamespaces[1], got %v", err)
+			}
+		})
+	}
+	if _, err := Render("kestra-guard", "guard", map[string]any{"runnerNamespaces": []any{"etl"}}); err != nil {
+		t.Errorf("a runner namespace of its own is fine: %v", err)
+	}
+}
+
 // An unquoted `off` in a values file is the boolean false to YAML 1.1: the
 // schema accepts it and the server reads it as off.
 func TestRuleOffHoweverYAMLSpellsIt(t *testing.T) {

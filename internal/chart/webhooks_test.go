@@ -64,3 +64,57 @@ func TestNetworkPolicyWebhookFailsClosedForRunnerNamespaces(t *testing.T) {
 		})
 	}
 }
+
+// Every validating Pod webhook entry receives pods/status writes (they may
+// change labels), filtered to those that change labels or annotations; the
+// mutating ones never do (status writes are the kubelet's, many a minute).
+func TestPodStatusGoesToValidationOnly(t *testing.T) {
+	objs, err := Render("kestra-guard", "kestra-guard", map[string]any{"runnerNamespaces": []any{"etl"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vwc admissionv1.ValidatingWebhookConfiguration
+	var mwc admissionv1.MutatingWebhookConfiguration
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ValidatingWebhookConfiguration":
+			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &vwc)
+		case "MutatingWebhookConfiguration":
+			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &mwc)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hasStatus := func(rules []admissionv1.RuleWithOperations) bool {
+		for _, r := range rules {
+			for _, res := range r.Resources {
+				if res == "pods/status" {
+					return r.Operations[0] == admissionv1.Update && len(r.Operations) == 1
+				}
+			}
+		}
+		return false
+	}
+	n := 0
+	for _, w := range vwc.Webhooks {
+		if !strings.HasSuffix(w.Name, ".pods.kestra-guard.io") {
+			continue
+		}
+		n++
+		if !hasStatus(w.Rules) {
+			t.Errorf("%s: no UPDATE rule for pods/status", w.Name)
+		}
+		if len(w.MatchConditions) != 1 || !strings.Contains(w.MatchConditions[0].Expression, "request.?subResource.orValue('') != 'status'") {
+			t.Errorf("%s: matchConditions %v, want status writes filtered to label and annotation changes", w.Name, w.MatchConditions)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d validating Pod webhooks, want 3 (runner, listed, task-runners)", n)
+	}
+	for _, w := range mwc.Webhooks {
+		if hasStatus(w.Rules) {
+			t.Errorf("%s: the mutating webhook receives pods/status", w.Name)
+		}
+	}
+}

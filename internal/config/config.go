@@ -8,11 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -256,6 +258,7 @@ func (c *Config) Compile() (*Compiled, error) {
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace: expected kestra-guard's own namespace"))
 	}
+	errs = append(errs, c.runnerNamespaceErrors()...)
 	engine, err := policy.NewEngine(c.Policy)
 	if err != nil {
 		errs = append(errs, prefix("policy.", err))
@@ -293,6 +296,27 @@ func (c *Config) Compile() (*Compiled, error) {
 	}
 	out.Scope, out.Engine, out.AllowedCIDRs = sc, engine, cidrs
 	return out, nil
+}
+
+// runnerNamespaceErrors refuses runnerNamespaces entries that are not
+// namespace names, and those kestra-guard never intercepts (kube-system and
+// its own namespace, scope.Excluded): listed, they would look guarded and
+// not be.
+func (c *Config) runnerNamespaceErrors() []error {
+	var errs []error
+	for i, ns := range c.RunnerNamespaces {
+		switch {
+		case ns == metav1.NamespaceSystem:
+			errs = append(errs, fmt.Errorf("runnerNamespaces[%d]: %q is never intercepted (a webhook outage must not stop the cluster's own Pods): expected a namespace Kestra's task runners use", i, ns))
+		case ns == c.Namespace:
+			errs = append(errs, fmt.Errorf("runnerNamespaces[%d]: %q is kestra-guard's own namespace (namespace), which is never intercepted: expected a namespace Kestra's task runners use", i, ns))
+		default:
+			if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+				errs = append(errs, fmt.Errorf("runnerNamespaces[%d]: %q: expected a namespace name: %s", i, ns, strings.Join(msgs, "; ")))
+			}
+		}
+	}
+	return errs
 }
 
 // allowedCIDRs parses managedNetworkPolicy.allowedCIDRs here, so that check

@@ -89,6 +89,41 @@ func TestAllowedCIDRs(t *testing.T) {
 	}
 }
 
+// runnerNamespaces may not name a namespace kestra-guard never intercepts
+// (it would look guarded and not be), nor something that is no namespace
+// name; every bad entry is named at once.
+func TestRunnerNamespaces(t *testing.T) {
+	for name, tc := range map[string]struct {
+		namespaces []string
+		wantErr    []string
+	}{
+		"runner namespaces": {[]string{"kestra-runners", "etl"}, nil},
+		"kube-system":       {[]string{"etl", "kube-system"}, []string{`runnerNamespaces[1]: "kube-system" is never intercepted`}},
+		"its own namespace": {[]string{"kestra-guard"}, []string{`runnerNamespaces[0]: "kestra-guard" is kestra-guard's own namespace (namespace), which is never intercepted`}},
+		"not a name":        {[]string{"Kestra Runners"}, []string{`runnerNamespaces[0]: "Kestra Runners": expected a namespace name`}},
+		"all at once": {[]string{"kube-system", "ok", "kestra-guard"},
+			[]string{`runnerNamespaces[0]: "kube-system"`, `runnerNamespaces[2]: "kestra-guard"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Default()
+			cfg.Namespace = "kestra-guard"
+			cfg.RunnerNamespaces = tc.namespaces
+			err := cfg.Validate()
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			for _, want := range tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v, want %q", err, want)
+				}
+			}
+		})
+	}
+}
+
 // Compile returns what serve, check and audit share: the allowed CIDRs
 // parsed once (masked, IPv4-mapped read as IPv4), the scope and the managed
 // policy's specs, the label-selected one selecting task runners only.

@@ -41,6 +41,11 @@ type Config struct {
 	Mutation MutationConfig `json:"mutation"`
 	// StartGate is the init container mutation puts first in a guarded Pod.
 	StartGate StartGateConfig `json:"startGate"`
+
+	// APIAudiences are the audiences the API server accepts (its
+	// --api-audiences): a projected token for one of them is an API token
+	// to no-service-account-token, as one with no audience always is.
+	APIAudiences []string `json:"apiAudiences,omitempty"`
 }
 
 // StartGateConfig configures the start gate (internal/gate): the first init
@@ -161,6 +166,7 @@ func DefaultConfig() Config {
 	return Config{
 		MetadataCIDRs:     append([]string(nil), DefaultMetadataCIDRs...),
 		MetadataHostnames: append([]string(nil), DefaultMetadataHostnames...),
+		APIAudiences:      append([]string(nil), DefaultAPIAudiences...),
 		NodeLocalDNS:      append([]string(nil), DefaultNodeLocalDNS...),
 		StartGate: StartGateConfig{Consecutive: 3, ImagePullPolicy: corev1.PullIfNotPresent,
 			AttemptTimeout: metav1.Duration{Duration: 500 * time.Millisecond},
@@ -190,6 +196,9 @@ type Options struct {
 	Gate *corev1.Container
 	// gatePatch is Gate as JSON: alone, and in a list of one.
 	gatePatch, gateListPatch json.RawMessage
+
+	// APIAudiences are Config.APIAudiences (see api_audiences.go).
+	APIAudiences []string
 }
 
 // Validate returns every error of cfg, each with its field path.
@@ -234,6 +243,7 @@ func (c Config) compile() (*Options, error) {
 		o.DNS = append(o.DNS, a.Unmap())
 	}
 	errs = o.compileGate(c.StartGate, errs)
+	errs = o.compileAPIAudiences(c.APIAudiences, errs)
 	for _, h := range c.MetadataHostnames {
 		o.MetadataHostnames = append(o.MetadataHostnames, strings.ToLower(strings.TrimSuffix(h, ".")))
 	}

@@ -3,8 +3,10 @@ package policy
 // no-cloud-identity reports a task-runner Pod wired to a cloud identity, so
 // that user code would hold cloud credentials: env variables that point SDKs
 // at a web identity or container credentials endpoint, and projected service
-// account tokens for a non-Kubernetes audience. Reads: env[].name of every
-// container, spec.volumes[].projected.sources[].serviceAccountToken.audience.
+// account tokens for a non-Kubernetes audience (one neither empty nor in
+// apiAudiences: those are API tokens, no-service-account-token's). Reads:
+// env[].name of every container,
+// spec.volumes[].projected.sources[].serviceAccountToken.audience.
 
 import (
 	"slices"
@@ -28,12 +30,12 @@ var noCloudIdentity = Rule{
 	ID:      NoCloudIdentityID,
 	Summary: "task runners wired to a cloud identity (web-identity or container-credentials env, projected tokens for a cloud audience)",
 	Doc: RuleDoc{
-		Forbids: "env `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`, `AWS_CONTAINER_CREDENTIALS_*`, `AZURE_FEDERATED_TOKEN_FILE`, `GCE_METADATA_HOST`; projected service account tokens for an audience",
+		Forbids: "env `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`, `AWS_CONTAINER_CREDENTIALS_*`, `AZURE_FEDERATED_TOKEN_FILE`, `GCE_METADATA_HOST`; projected service account tokens for an audience other than the API server's (`policy.apiAudiences`)",
 		Threat:  "cloud credentials in user code",
 		Fix:     "give the task narrowly scoped credentials as a Secret",
 	},
 	Default: Warn,
-	Check: func(in *Input, _ *Options) []Violation {
+	Check: func(in *Input, o *Options) []Violation {
 		const reason = "Pod is wired to a cloud identity"
 		var out []Violation
 		visitContainers(&in.Pod.Spec, func(c containerRef) {
@@ -49,7 +51,7 @@ var noCloudIdentity = Rule{
 				continue
 			}
 			for j, src := range v.Projected.Sources {
-				if t := src.ServiceAccountToken; t != nil && t.Audience != "" {
+				if t := src.ServiceAccountToken; t != nil && !o.IsAPIAudience(t.Audience) {
 					out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].projected.sources[" + strconv.Itoa(j) + "].serviceAccountToken.audience",
 						Reason: reason, Detail: "volume " + strconv.Quote(v.Name) + " projects a token for audience " + strconv.Quote(t.Audience) + ", which a cloud exchanges for credentials; remove it"})
 				}

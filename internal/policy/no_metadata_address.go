@@ -1,20 +1,30 @@
 package policy
 
 // no-metadata-address forbids metadata addresses written into what a
-// container runs: command, args and literal env values, in any encoding
-// MetadataAddressIn recognises. Reads: command[], args[], env[].value of
-// every container. Passes when none holds a metadata address or hostname.
+// container runs: command, args and literal env values, the commands of exec
+// probes and exec lifecycle hooks, and the Pod's hostAliases, in any
+// encoding MetadataAddressIn recognises. Reads: command[], args[],
+// env[].value, {liveness,readiness,startup}Probe.exec.command[] and
+// lifecycle.{postStart,preStop}.exec.command[] of every container, and
+// spec.hostAliases[].ip (an alias giving a name the metadata address; a
+// metadata name aliased to another address leads away from it). Passes when
+// none holds a metadata address or hostname. The start gate's own command and args name the
+// endpoints it proves unreachable and are not read; its probes and hooks are.
 
-import "strconv"
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // NoMetadataAddressID is the stable ID of no-metadata-address.
 const NoMetadataAddressID = "no-metadata-address"
 
 var noMetadataAddress = Rule{
 	ID:      NoMetadataAddressID,
-	Summary: "metadata addresses and names written in command, args or env values, in any encoding",
+	Summary: "metadata addresses and names written in command, args, env values, exec probes and hooks or hostAliases, in any encoding",
 	Doc: RuleDoc{
-		Forbids: "a metadata address in `command`, `args` or `env` values, in the encodings HTTP clients and resolvers accept (each one in the unit tests and the fuzz oracle): dotted, decimal (`2852039166`), hex (`0xa9fea9fe`), octal (`0251.0376.0251.0376`), short (`169.254.43518`), with any number of leading zeros, IPv4-mapped and NAT64 IPv6, brackets, zones (even empty), percent-encoding (stray `%` ignored), URLs with ports or user info, Unicode look-alikes IDNA (UTS 46) maps to ASCII (full-width, mathematical, circled and superscript digits, ideographic full stops, soft hyphens and other ignored characters; mapped before and after percent-decoding), and `metadata.google.internal`",
+		Forbids: "a metadata address in `command`, `args` or `env` values, in the `exec.command` of liveness, readiness and startup probes and of `postStart`/`preStop` hooks (the kubelet runs them in the container), or as the `ip` of a `spec.hostAliases` entry (written into the Pod's `/etc/hosts`), in the encodings HTTP clients and resolvers accept (each one in the unit tests and the fuzz oracle): dotted, decimal (`2852039166`), hex (`0xa9fea9fe`), octal (`0251.0376.0251.0376`), short (`169.254.43518`), with any number of leading zeros, IPv4-mapped and NAT64 IPv6, brackets, zones (even empty), percent-encoding (stray `%` ignored), URLs with ports or user info, Unicode look-alikes IDNA (UTS 46) maps to ASCII (full-width, mathematical, circled and superscript digits, ideographic full stops, soft hyphens and other ignored characters; mapped before and after percent-decoding), and `metadata.google.internal`",
 		Threat:  "reading node credentials",
 		Fix:     "remove it",
 	},
@@ -40,9 +50,53 @@ var noMetadataAddress = Rule{
 					out = append(out, metadataViolation(c, ".env["+strconv.Itoa(i)+"].value", found))
 				}
 			}
+			out = execMetadata(out, o, c)
 		})
+		for i := range in.Pod.Spec.HostAliases {
+			if found := o.MetadataAddressIn(in.Pod.Spec.HostAliases[i].IP); found != "" {
+				out = append(out, hostAliasViolation("spec.hostAliases["+strconv.Itoa(i)+"].ip", found))
+			}
+		}
 		return out
 	},
+}
+
+// execMetadata appends a violation for every metadata address in the
+// exec.command of c's probes and lifecycle hooks.
+func execMetadata(out []Violation, o *Options, c containerRef) []Violation {
+	for _, p := range [...]struct {
+		name  string
+		probe *corev1.Probe
+	}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+		if p.probe != nil && p.probe.Exec != nil {
+			out = execCommandMetadata(out, o, c, p.name, p.probe.Exec)
+		}
+	}
+	if l := c.Lifecycle; l != nil {
+		for _, h := range [...]struct {
+			name    string
+			handler *corev1.LifecycleHandler
+		}{{"lifecycle.postStart", l.PostStart}, {"lifecycle.preStop", l.PreStop}} {
+			if h.handler != nil && h.handler.Exec != nil {
+				out = execCommandMetadata(out, o, c, h.name, h.handler.Exec)
+			}
+		}
+	}
+	return out
+}
+
+func execCommandMetadata(out []Violation, o *Options, c containerRef, name string, exec *corev1.ExecAction) []Violation {
+	for i, s := range exec.Command {
+		if found := o.MetadataAddressIn(s); found != "" {
+			out = append(out, metadataViolation(c, "."+name+".exec.command["+strconv.Itoa(i)+"]", found))
+		}
+	}
+	return out
+}
+
+func hostAliasViolation(field, found string) Violation {
+	return Violation{Field: field, Reason: "metadata address in host aliases",
+		Detail: "a host alias of the Pod refers to the cloud metadata service (" + found + "); task code must not read node credentials"}
 }
 
 func metadataViolation(c containerRef, field, found string) Violation {

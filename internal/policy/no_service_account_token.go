@@ -2,11 +2,12 @@ package policy
 
 // no-service-account-token warns when a task-runner Pod gets an API token.
 // Reads: spec.automountServiceAccountToken, and what is mounted:
-// spec.volumes[].projected.sources[].serviceAccountToken with no audience
-// (a token for the API server, as the ServiceAccount admission plugin
-// injects in kube-api-access-*) mounted by any container. Passes when the
-// flag is false and no such token is mounted; unset defers to the
-// ServiceAccount, which the Pod alone cannot tell, so it fails too
+// spec.volumes[].projected.sources[].serviceAccountToken for an audience
+// the API server accepts (none, as the ServiceAccount admission plugin
+// injects in kube-api-access-*, or one of apiAudiences, such as kubeadm's
+// https://kubernetes.default.svc.cluster.local) mounted by any container.
+// Passes when the flag is false and no such token is mounted; unset defers
+// to the ServiceAccount, which the Pod alone cannot tell, so it fails too
 // (mutation sets false when it is unset and removes the injected volume).
 // Tokens for another audience are no-cloud-identity's.
 
@@ -24,12 +25,12 @@ var noServiceAccountToken = Rule{
 	ID:      NoServiceAccountTokenID,
 	Summary: "an API token mounted in a task runner",
 	Doc: RuleDoc{
-		Forbids: "`automountServiceAccountToken` not false, or a mounted projected `serviceAccountToken` with no audience (an API token, such as the `kube-api-access-*` volume the ServiceAccount admission plugin injects) whatever the flag says",
+		Forbids: "`automountServiceAccountToken` not false, or a mounted projected `serviceAccountToken` for an audience the API server accepts, whatever the flag says: no audience (such as the `kube-api-access-*` volume the ServiceAccount admission plugin injects) or one of `policy.apiAudiences` (set it to your API server's `--api-audiences`; the default lists the usual ones, kubeadm's `https://kubernetes.default.svc.cluster.local` and EKS's `https://kubernetes.default.svc` among them)",
 		Threat:  "user code with a Kubernetes API token",
 		Fix:     "set false and drop the volume (mutation does both, except on a Pod that names a ServiceAccount other than `default`, which keeps its token and this warning)",
 	},
 	Default: Warn,
-	Check: func(in *Input, _ *Options) []Violation {
+	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation
 		a := in.Pod.Spec.AutomountServiceAccountToken
 		switch {
@@ -47,11 +48,16 @@ var noServiceAccountToken = Rule{
 				continue
 			}
 			for j, src := range v.Projected.Sources {
-				if t := src.ServiceAccountToken; t != nil && t.Audience == "" {
-					out = append(out, Violation{Field: "spec.volumes[" + strconv.Itoa(i) + "].projected.sources[" + strconv.Itoa(j) + "].serviceAccountToken",
-						Reason: "service account token is mounted",
-						Detail: "volume " + strconv.Quote(v.Name) + " projects a Kubernetes API token that containers mount, whatever automountServiceAccountToken says; remove the volume and its mounts"})
+				t := src.ServiceAccountToken
+				if t == nil || !o.IsAPIAudience(t.Audience) {
+					continue
 				}
+				field, what := "spec.volumes["+strconv.Itoa(i)+"].projected.sources["+strconv.Itoa(j)+"].serviceAccountToken", "a Kubernetes API token"
+				if t.Audience != "" {
+					field, what = field+".audience", "a token for audience "+strconv.Quote(t.Audience)+", which the API server accepts (apiAudiences),"
+				}
+				out = append(out, Violation{Field: field, Reason: "service account token is mounted",
+					Detail: "volume " + strconv.Quote(v.Name) + " projects " + what + " that containers mount, whatever automountServiceAccountToken says; remove the volume and its mounts"})
 			}
 		}
 		return out

@@ -323,6 +323,13 @@ func ruleCases() []ruleCase {
 			p.Spec.AutomountServiceAccountToken = ptr.To(true)
 		})},
 		{name: "injected token still mounted though the flag is off", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken", pod: tweak(p, injectedToken("kube-api-access-abcde"))},
+		{name: "token for kubeadm's API audience", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: "https://kubernetes.default.svc.cluster.local", pod: tweak(p, audienceToken("https://kubernetes.default.svc.cluster.local"))},
+		{name: "token for EKS's API audience", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: "https://kubernetes.default.svc", pod: tweak(p, audienceToken("https://kubernetes.default.svc"))},
+		{name: "token for a configured API audience", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: gkeIssuer,
+			config: func(c *Config) { c.APIAudiences = []string{gkeIssuer} }, pod: tweak(p, audienceToken(gkeIssuer))},
+		{name: "token with no audience whatever apiAudiences says", rule: "no-service-account-token", field: "spec.volumes[1].projected.sources[0].serviceAccountToken",
+			config: func(c *Config) { c.APIAudiences = nil }, pod: tweak(p, audienceToken(""))},
+		{name: "token for an audience the API server does not accept", rule: "no-cloud-identity", field: "spec.volumes[1].projected.sources[0].serviceAccountToken.audience", detail: "vault", pod: tweak(p, audienceToken("vault"))},
 		{name: "token volume not mounted passes", pod: tweak(p, func(p *corev1.Pod) {
 			injectedToken("kube-api-access-abcde")(p)
 			for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
@@ -345,6 +352,32 @@ func ruleCases() []ruleCase {
 		})},
 		{name: "GCP name in env", rule: "no-metadata-address", field: "spec.containers[0].env[0].value", detail: "metadata.google.internal", pod: tweak(p, func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env[0].Value = "http://Metadata.Google.Internal./computeMetadata/v1/"
+		})},
+		{name: "exec liveness probe to IMDS", rule: "no-metadata-address", field: "spec.containers[0].livenessProbe.exec.command[1]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://169.254.169.254/latest/meta-data/iam/"}}}}
+		})},
+		{name: "exec readiness probe to ECS credentials", rule: "no-metadata-address", field: "spec.initContainers[0].readinessProbe.exec.command[2]", detail: "169.254.170.2", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "wget -qO- 169.254.170.2/v2/credentials"}}}}
+		})},
+		{name: "exec startup probe to GCP", rule: "no-metadata-address", field: "spec.containers[1].startupProbe.exec.command[0]", detail: "metadata.google.internal", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[1].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"http://metadata.google.internal/computeMetadata/v1/"}}}}
+		})},
+		{name: "postStart hook to IMDS", rule: "no-metadata-address", field: "spec.containers[0].lifecycle.postStart.exec.command[2]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "curl -s http://2852039166/ > /tmp/creds"}}}}
+		})},
+		{name: "preStop hook to IMDS", rule: "no-metadata-address", field: "spec.containers[0].lifecycle.preStop.exec.command[1]", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://[::ffff:169.254.169.254]/"}}}}
+		})},
+		{name: "host alias to a metadata address", rule: "no-metadata-address", field: "spec.hostAliases[1].ip", detail: "169.254.169.254", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.7", Hostnames: []string{"db"}}, {IP: "169.254.169.254", Hostnames: []string{"api.example.com"}}}
+		})},
+		{name: "exec probes and host aliases elsewhere pass", pod: tweak(p, func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/healthy"}}}}
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "kill 1"}}}}
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.7", Hostnames: []string{"db", "metadata.google.internal"}}}
+		})},
+		{name: "the gate's probe to IMDS", rule: "no-metadata-address", field: "spec.initContainers[0].startupProbe.exec.command[1]", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://169.254.169.254/"}}}}
 		})},
 		// start-gate
 		{name: "the gate first passes", config: withGate, pod: gated(p)},
@@ -369,6 +402,18 @@ func ruleCases() []ruleCase {
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "evil.example.com/data:1"}}})
 		})},
 		{name: "image from an allowed prefix", pod: tweak(p, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "ghcr.io/kestra-io/kestra:latest" })},
+	}
+}
+
+// gkeIssuer is the shape of a GKE cluster's issuer, its API audience.
+const gkeIssuer = "https://container.googleapis.com/v1/projects/p/locations/europe-west1/clusters/c"
+
+// audienceToken mounts a projected token for audience in the main container.
+func audienceToken(audience string) func(p *corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "api-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: audience, Path: "token"}}}}}})
+		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "api-token", MountPath: "/var/run/secrets/tokens", ReadOnly: true})
 	}
 }
 
@@ -473,11 +518,12 @@ func TestConfigValidateListsEveryError(t *testing.T) {
 	cfg.MetadataCIDRs = []string{"169.254.0.0/16", "169.254.1"}
 	cfg.Mutation.RunAsUser = 0
 	cfg.Mutation.TmpSize = "lots"
+	cfg.APIAudiences = []string{"api", " https://kubernetes.default.svc"}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"rules.no-such-rule: unknown rule ID", `rules.no-host-path: action "block"`, "hostPathAllowList[0]", "metadataCIDRs[1]", "mutation.runAsUser", "mutation.tmpSize"} {
+	for _, want := range []string{"rules.no-such-rule: unknown rule ID", `rules.no-host-path: action "block"`, "hostPathAllowList[0]", "metadataCIDRs[1]", "mutation.runAsUser", "mutation.tmpSize", "apiAudiences[1]"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -19,7 +19,9 @@ import (
 // ViolationsAnnotation is the audit annotation key listing violations.
 const ViolationsAnnotation = "violations"
 
-// Validator is the validating webhook for Pods and pods/ephemeralcontainers.
+// Validator is the validating webhook for Pods, pods/ephemeralcontainers and
+// the pods/status writes that change labels or annotations (the chart sends
+// only those), each judged as the whole Pod it would leave.
 type Validator struct{ *Guard }
 
 // Handle decides one request. It never admits a task-runner Pod it could

@@ -90,6 +90,17 @@ func bypassCorpus() []bypass {
 			p.Spec.Containers[1].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
 				Host: "metadata.google.internal", Path: "/computeMetadata/v1/", Port: intstr.FromInt32(80)}}}
 		}},
+		{"exec liveness probe reading the metadata service", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"sh", "-c", "wget -qO /tmp/c http://169.254.169.254/latest/meta-data/iam/security-credentials/ || true"}}}}
+		}},
+		{"postStart hook reading the metadata service", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+				Command: []string{"wget", "-qO", "/tmp/c", "http://0xa9fea9fe/latest/meta-data/"}}}}
+		}},
+		{"host alias naming the metadata address", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "169.254.169.254", Hostnames: []string{"config.example.com"}}}
+		}},
 		{"host port", "no-host-ports", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}}
 		}},
@@ -180,6 +191,30 @@ func TestBypassCorpus(t *testing.T) {
 		delete(p.Labels, "kestra.io/taskrun-id")
 		refused(t, g.Client.Update(ctx, p), "metadata-egress-blocked")
 	})
+	// pods/status writes keep label changes (the status strategy resets
+	// only the spec): they are judged as a plain UPDATE.
+	t.Run("a removed label through pods/status", func(t *testing.T) {
+		p := hardenedPod("labelled", "unlabel-status")
+		if err := g.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		delete(p.Labels, "kestra.io/taskrun-id")
+		refused(t, g.Client.Status().Update(ctx, p), "metadata-egress-blocked")
+		var got corev1.Pod
+		if err := g.Client.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil || got.Labels["kestra.io/taskrun-id"] == "" {
+			t.Errorf("the label is gone after the refusal (%v): %v", err, got.Labels)
+		}
+	})
+	t.Run("a forged label through pods/status makes a Pod a task runner", func(t *testing.T) {
+		p := hardenedPod("labelled", "forged-status")
+		p.Labels = map[string]string{"app": "x"}
+		p.Spec.SecurityContext.RunAsUser = ptr.To[int64](0)
+		if err := g.Client.Create(ctx, p); err != nil {
+			t.Fatalf("not a task runner yet: %v", err)
+		}
+		p.Labels["kestra.io/taskrun-id"] = "forged"
+		refused(t, g.Client.Status().Update(ctx, p), "run-as-non-root")
+	})
 	t.Run("an ephemeral container as root", func(t *testing.T) {
 		var p corev1.Pod
 		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "runners", Name: "baseline"}, &p); err != nil {
@@ -198,6 +233,42 @@ func TestBypassCorpus(t *testing.T) {
 		p.Spec.HostNetwork = true
 		refused(t, g.Client.Create(ctx, p, client.DryRunAll), "no-host-network")
 	})
+}
+
+// A status write that leaves labels and annotations alone (the kubelet's)
+// is not sent to kestra-guard, so it never waits on it: with the server
+// stopped it still succeeds, while one that changes a label is refused
+// (failurePolicy Fail). Through the real API server, with the chart's
+// matchConditions.
+func TestPodStatusWritesReachTheWebhookOnlyForLabels(t *testing.T) {
+	g := framework.RunGuarded(t, nil, nil)
+	ctx := context.Background()
+	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	p := hardenedPod("runners", "status")
+	if err := g.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Labels["team"] = "data"
+	if err := g.Client.Status().Update(ctx, p); err != nil {
+		t.Fatalf("a safe label change through pods/status is admitted: %v", err)
+	}
+	if err := g.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	p.Status.Phase = corev1.PodRunning
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+	if err := g.Client.Status().Update(ctx, p); err != nil {
+		t.Fatalf("a status write that changes no label must not reach kestra-guard: %v", err)
+	}
+	p.Annotations = map[string]string{"note": "x"}
+	if err := g.Client.Status().Update(ctx, p); err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+		t.Fatalf("want an annotation change through pods/status sent to the stopped webhook and refused, got %v", err)
+	}
+	p.Annotations = nil
+	delete(p.Labels, "kestra.io/taskrun-id")
+	if err := g.Client.Status().Update(ctx, p); err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+		t.Fatalf("want a label change through pods/status sent to the stopped webhook and refused, got %v", err)
+	}
 }
 
 // refused asserts that kestra-guard refused a request, naming rule.
@@ -227,7 +298,7 @@ func TestNamespaceLabelGuard(t *testing.T) {
 	}
 	cp.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "enforce"})
 	editor := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "namespace-editor"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "create", "update", "patch"}}}}
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces", "namespaces/status", "namespaces/finalize"}, Verbs: []string{"get", "create", "update", "patch"}}}}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "namespace-editor"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "namespace-editor"},
 		Subjects: []rbacv1.Subject{{Kind: "Group", Name: "devs", APIGroup: "rbac.authorization.k8s.io"}}}
@@ -267,6 +338,34 @@ func TestNamespaceLabelGuard(t *testing.T) {
 	}
 	if err := dev.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plain", Labels: map[string]string{"team": "a"}}}); err != nil {
 		t.Errorf("other labels stay free: %v", err)
+	}
+	// The status and finalize subresources keep label changes: the same
+	// policy judges them.
+	for _, sub := range []string{"status", "finalize"} {
+		var ns corev1.Namespace
+		if err := dev.Get(ctx, client.ObjectKey{Name: "runners"}, &ns); err != nil {
+			t.Fatal(err)
+		}
+		ns.Labels[config.ModeLabel] = "off"
+		if err := dev.SubResource(sub).Update(ctx, &ns); err == nil || !strings.Contains(err.Error(), "may set, change or remove") {
+			t.Errorf("want the relabel through namespaces/%s refused, got %v", sub, err)
+		}
+		delete(ns.Labels, config.RunnerLabel)
+		if err := dev.SubResource(sub).Update(ctx, &ns); err == nil || !strings.Contains(err.Error(), "may set, change or remove") {
+			t.Errorf("want the runner label's removal through namespaces/%s refused, got %v", sub, err)
+		}
+		var plain corev1.Namespace
+		if err := dev.Get(ctx, client.ObjectKey{Name: "plain"}, &plain); err != nil {
+			t.Fatal(err)
+		}
+		plain.Labels["team"] = "b-" + sub
+		if err := dev.SubResource(sub).Update(ctx, &plain); err != nil {
+			t.Errorf("other labels stay free through namespaces/%s: %v", sub, err)
+		}
+		// The door is real: the subresource wrote the label.
+		if err := dev.Get(ctx, client.ObjectKey{Name: "plain"}, &plain); err != nil || plain.Labels["team"] != "b-"+sub {
+			t.Errorf("namespaces/%s did not change labels (team=%q, %v): the test no longer probes a way around", sub, plain.Labels["team"], err)
+		}
 	}
 	if err := relabel(cp.Client, "audit"); err != nil {
 		t.Errorf("an admin (system:masters) may relabel: %v", err)

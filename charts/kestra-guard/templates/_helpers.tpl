@@ -30,7 +30,10 @@ The task-runner Pods' webhooks, split so that kestra-guard is only called for
 task runners: every Pod of a runner namespace (by label, or by name from
 runnerNamespaces), and elsewhere only Pods the objectSelector picks. When
 kestra-guard is down, Pods that are not task runners are never refused.
-Arguments: root (.), prefix (mutate/validate), path, sideEffects, extra (YAML).
+Arguments: root (.), prefix (mutate/validate), path, sideEffects, extra (YAML),
+status (true: also UPDATEs of pods/status, whose writes keep label and
+annotation changes; only those that change labels or annotations are sent,
+so the kubelet's status writes never wait on kestra-guard).
 */}}
 {{- define "kestra-guard.podWebhooks" -}}
 {{- $root := .root -}}
@@ -71,6 +74,12 @@ Arguments: root (.), prefix (mutate/validate), path, sideEffects, extra (YAML).
   rules:
     - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}
     - {apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [pods/ephemeralcontainers], scope: Namespaced}
+    {{- if $.status }}
+    - {apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [pods/status], scope: Namespaced}
+  matchConditions:
+    - name: status-writes-that-change-labels-or-annotations
+      expression: "request.?subResource.orValue('') != 'status' || object.metadata.?labels.orValue({}) != oldObject.metadata.?labels.orValue({}) || object.metadata.?annotations.orValue({}) != oldObject.metadata.?annotations.orValue({})"
+    {{- end }}
 {{- end }}
 {{- end -}}
 
