@@ -156,6 +156,15 @@ func TestManagedPolicyRestored(t *testing.T) {
 	} else {
 		t.Logf("update to egress [{}] refused: %v", err)
 	}
+	// A change that reopens nothing by itself, but makes the policy select
+	// no Pod: only the managed-policy rule refuses it.
+	narrowed := old.DeepCopy()
+	narrowed.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"kg-e2e/selects": "nothing"}}
+	if _, err := user.NetworkingV1().NetworkPolicies(runnerNS).Update(ctx, narrowed, metav1.UpdateOptions{}); err == nil {
+		t.Errorf("a user with NetworkPolicy rights in %s made the managed policy select no Pod", runnerNS)
+	} else {
+		t.Logf("update of the podSelector refused: %v", err)
+	}
 	if err := user.NetworkingV1().NetworkPolicies(runnerNS).Delete(ctx, managed.Name, metav1.DeleteOptions{}); err == nil {
 		t.Errorf("a user with NetworkPolicy rights in %s deleted the managed policy", runnerNS)
 	} else {

@@ -273,6 +273,17 @@ func TestMetadataEgressGuarantee(t *testing.T) {
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "update of NetworkPolicy runners/kestra-guard-block-metadata by alice: only kestra-guard changes its managed policy") {
 			t.Errorf("alice's update to egress [{}]: want refused by kestra-guard, got %v", err)
 		}
+		// Selecting no Pod reopens nothing by itself: only the managed-policy
+		// rule refuses it.
+		np.Spec.Egress = nil
+		if err := alice.Get(ctx, key("runners"), &np); err != nil {
+			t.Fatal(err)
+		}
+		np.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"selects": "nothing"}}
+		err = alice.Update(ctx, &np)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "update of NetworkPolicy runners/kestra-guard-block-metadata by alice") {
+			t.Errorf("alice's update to a podSelector that selects nothing: want refused by kestra-guard, got %v", err)
+		}
 		err = alice.Delete(ctx, &np)
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "delete of NetworkPolicy runners/kestra-guard-block-metadata by alice") {
 			t.Errorf("alice's delete: want refused by kestra-guard, got %v", err)
