@@ -39,6 +39,10 @@ images: ## Release images for linux/amd64 and linux/arm64: dist/kestra-guard-ima
 e2e: control-plane image ## Real node (kubelet, containerd, CNI, kube-router), chart installed, e2e suite (root).
 	IMAGE=$(IMAGE) hack/e2e/run.sh
 
+.PHONY: e2e-teardown
+e2e-teardown: control-plane image ## Interrupt make e2e at three points; check each time that the machine is as before (root, ~12 min, not in CI).
+	IMAGE=$(IMAGE) hack/e2e/teardown-test.sh
+
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver and etcd from source into bin/k8s/ (once).
 	hack/build-control-plane.sh >/dev/null
