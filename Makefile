@@ -11,6 +11,8 @@ FUZZTIME ?=
 # Go minimizes each new interesting input for up to 60 s by default, which
 # stalls a short run (0 execs/s); cap it by executions.
 FUZZMINIMIZETIME ?= 100x
+# A regular expression: fuzz only the targets it matches (default: every one).
+FUZZTARGET ?=
 # Wall-clock limit of one count-bounded target (go test sets none when fuzzing).
 FUZZCEILING ?= 300s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -54,7 +56,7 @@ test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration o
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target of every package: its count in hack/fuzz/budgets.txt, or FUZZTIME (their seeds run in make test).
-	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) FUZZCEILING=$(FUZZCEILING) hack/fuzz.sh
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) FUZZCEILING=$(FUZZCEILING) FUZZTARGET=$(FUZZTARGET) hack/fuzz.sh
 
 .PHONY: soak
 soak: control-plane ## 100,000 admission reviews over TLS: zero errors, flat heap.

@@ -20,7 +20,8 @@
 #     (golang/go#75804); the target is run once more, and the run fails only
 #     if that fails too (a seed that fails, or a build error, fails twice).
 #
-# Other knobs (environment): GO (default go), FUZZMINIMIZETIME (default 100x),
+# Other knobs (environment): FUZZTARGET (a regular expression: run only the
+# targets it matches), GO (default go), FUZZMINIMIZETIME (default 100x),
 # FUZZCEILING (default 300s: wall-clock limit of one count-bounded attempt, so
 # that a stuck target cannot hold CI; go test sets no timeout when fuzzing).
 #
@@ -35,6 +36,7 @@ FUZZTIME="${FUZZTIME:-}"
 FUZZMINIMIZETIME="${FUZZMINIMIZETIME:-100x}"
 FUZZCEILING="${FUZZCEILING:-300s}"
 FUZZFALLBACK="${FUZZFALLBACK:-10s}"
+FUZZTARGET="${FUZZTARGET:-}"
 budgets="${root}/hack/fuzz/budgets.txt"
 race="golang/go#75804"
 
@@ -127,6 +129,9 @@ while read -r pkg dir; do
   fi
   rel="${dir#"${root}"/}"
   for target in $(grep '^Fuzz' <<<"${targets}"); do
+    if [[ -n "${FUZZTARGET}" && ! "${target}" =~ ${FUZZTARGET} ]]; then
+      continue
+    fi
     if [[ -n "${FUZZTIME}" ]]; then
       budget="${FUZZTIME}"
     else
@@ -158,7 +163,8 @@ while read -r pkg dir; do
             log "  ${f#"${root}"/}   re-run: go test ./${rel} -run '^${target}/$(basename "${f}")\$'"
           done <<<"${crashers}"
           log "  fix the code; commit the file to keep it as a seed (README: Fuzzing)"
-          result="FAILED: crasher ${crashers//$'\n'/ }"
+          result="FAILED: crasher ${crashers//"${root}"\//}"
+          result="${result//$'\n'/ }"
           failed+=("${rel} ${target} (crasher)")
           break ;;
         4)
@@ -196,7 +202,7 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   exit 1
 fi
 if [[ ${#summary[@]} -eq 0 ]]; then
-  log "FAILED: no fuzz target found"
+  log "FAILED: no fuzz target found${FUZZTARGET:+ matching ${FUZZTARGET}}"
   exit 1
 fi
 log "every target passed (${#summary[@]})"
