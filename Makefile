@@ -56,7 +56,7 @@ test: control-plane ## Every test: unit, fuzz seed corpora, chart, integration o
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target of every package: its count in hack/fuzz/budgets.txt, or FUZZTIME (their seeds run in make test).
-	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) FUZZCEILING=$(FUZZCEILING) FUZZTARGET=$(FUZZTARGET) hack/fuzz.sh
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) FUZZCEILING=$(FUZZCEILING) FUZZTARGET='$(FUZZTARGET)' hack/fuzz.sh
 
 .PHONY: soak
 soak: control-plane ## 100,000 admission reviews over TLS: zero errors, flat heap.

@@ -119,7 +119,8 @@ fi
 failed=()
 missing=()
 summary=()
-while read -r pkg dir; do
+# The list comes on fd 3: go test and the targets keep stdin.
+while read -r pkg dir <&3; do
   [[ -z "${pkg}" ]] && continue
   # Packages without test files list nothing; a build error is a failure.
   if ! targets="$("${GO}" test -list '^Fuzz' "${pkg}")"; then
@@ -188,7 +189,7 @@ while read -r pkg dir; do
     done
     summary+=("${rel} ${target}: ${result}")
   done
-done <<<"${pkgs}"
+done 3<<<"${pkgs}"
 
 log "summary:"
 for line in "${summary[@]}"; do
