@@ -89,6 +89,16 @@ manifests: ## Regenerate config/base (kustomize) from the chart.
 chart-docs: ## Regenerate charts/kestra-guard/README.md from values.yaml (a test fails on drift).
 	$(GO) run ./hack/chartdocs
 
+.PHONY: alerts
+alerts: ## Unit-test the chart's alerts with promtool test rules (promtool built from its Go module; the first build takes minutes).
+	$(GO) test -count=1 -timeout 30m -run 'TestPrometheusRule|TestAlerts' ./internal/chart/
+
+.PHONY: release
+release: ## Cut VERSION=vX.Y.Z: refuses unless CHANGELOG.md's newest section is that version and accounts for every rule; then chart package, images, SBOM in dist/.
+	@case "$(VERSION)" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "release: give the version to cut: make release VERSION=vX.Y.Z"; exit 1;; esac
+	$(GO) run ./hack/changelog -release $(VERSION)
+	$(MAKE) --no-print-directory chart-package images sbom VERSION=$(VERSION)
+
 .PHONY: chart-package
 chart-package: ## Package the chart with Helm's library into dist/.
 	$(GO) run ./hack/chartpackage dist

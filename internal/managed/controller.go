@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -29,6 +30,32 @@ type Reconciler struct {
 	Log    logr.Logger
 	// SpecFor says what the managed policy of a namespace should be.
 	SpecFor func(ns *corev1.Namespace) Namespace
+	// Writes, when set, counts the policies written (NewWrites).
+	Writes *prometheus.CounterVec
+}
+
+// Reasons the managed policy is written, the values of the reason label of
+// kestra_guard_managed_networkpolicy_writes_total.
+const (
+	// Created: it was missing in a runner namespace (first reconcile).
+	Created = "created"
+	// Recreated: someone deleted it.
+	Recreated = "recreated"
+	// Repaired: someone edited it.
+	Repaired = "repaired"
+)
+
+// NewWrites is the counter of managed policies written, by reason; every
+// reason starts at 0, so that the first repair shows as an increase.
+func NewWrites() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kestra_guard_managed_networkpolicy_writes_total",
+		Help: "Managed NetworkPolicies written by the controller, by reason: created (missing in a runner namespace), recreated (deleted), repaired (edited).",
+	}, []string{"reason"})
+	for _, r := range []string{Created, Recreated, Repaired} {
+		c.WithLabelValues(r)
+	}
+	return c
 }
 
 // Namespace is what the managed policy of one namespace should be.
@@ -74,10 +101,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, err
 	}
+	reason := Created
 	if existed {
+		reason = Repaired
 		r.Log.Info("repaired the edited managed NetworkPolicy", "namespace", nsName, "networkPolicy", Name)
 	} else {
+		if fromPolicy {
+			reason = Recreated
+		}
 		r.Log.Info("created the managed NetworkPolicy", "namespace", nsName, "networkPolicy", Name, "recreated", fromPolicy)
+	}
+	if r.Writes != nil {
+		r.Writes.WithLabelValues(reason).Inc()
 	}
 	return reconcile.Result{}, nil
 }

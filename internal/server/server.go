@@ -181,6 +181,9 @@ func (sv *server) webhooks(*rest.Config) error {
 	}}
 	metrics := kgwebhook.NewMetrics(ctrlmetrics.Registry)
 	kgwebhook.Register(ctrlmetrics.Registry, BuildInfo(version.Get()))
+	if err := registerCertExpiry(s.CertDir); err != nil {
+		return err
+	}
 	self, err := whoAmI(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -223,7 +226,8 @@ func (sv *server) webhooks(*rest.Config) error {
 func (sv *server) controllers(*rest.Config) error {
 	cfg, mgr, log := sv.cfg, sv.mgr, sv.log
 	if cfg.ManagedNetworkPolicy.Enabled {
-		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: sv.guard.NamespaceSpec}
+		r := &managed.Reconciler{Client: mgr.GetClient(), Log: log.WithName("managed-networkpolicy"), SpecFor: sv.guard.NamespaceSpec,
+			Writes: kgwebhook.Register(ctrlmetrics.Registry, managed.NewWrites())}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the managed NetworkPolicy controller: %w", err)
 		}

@@ -34,6 +34,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.violations = Register(reg, m.violations)
 		m.latency = Register(reg, m.latency)
 	}
+	// Errors start at 0: the first error of a process is then an increase
+	// (the KestraGuardWebhookErrors alert), not a new series.
+	for _, w := range []string{"mutate", "validate", "networkpolicy"} {
+		m.decisions.WithLabelValues(w, "error")
+	}
 	return m
 }
 
