@@ -91,7 +91,7 @@ chart-docs: ## Regenerate charts/kestra-guard/README.md from values.yaml (a test
 
 .PHONY: alerts
 alerts: ## Unit-test the chart's alerts with promtool test rules (promtool built from its Go module; the first build takes minutes).
-	$(GO) test -count=1 -timeout 30m -run 'TestPrometheusRule|TestAlerts' ./internal/chart/
+	KG_PROMTOOL=1 $(GO) test -count=1 -timeout 30m -run 'TestPrometheusRule|TestAlerts' ./internal/chart/
 
 .PHONY: release
 release: ## Cut VERSION=vX.Y.Z: refuses unless CHANGELOG.md's newest section is that version and accounts for every rule; then chart package, images, SBOM in dist/.
