@@ -15,7 +15,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
 snapshot() {
-  echo "## processes"; for p in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-router; do pgrep -x "${p}" >/dev/null && echo "${p}"; done
+  # run.sh's processes name its state folder or bin/node/ on their command line (other sessions'
+  # control planes on this machine do not).
+  echo "## processes"; pgrep -af -- "${state}|/bin/node/" | grep -v teardown-test | awk '{print $2}' | sort
   echo "## netns"; ip netns list | awk '{print $1}' | sort
   echo "## links"; ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
   echo "## nft"; nft list tables | sort
@@ -29,8 +31,11 @@ snapshot() {
 
 fails=0
 n=0
-for point in "e2e: .* kubelet kg-e2e-node" "^--- PASS: TestNodeLocalDNS" "^=== RUN   TestFirstInstruction"; do
+points=("e2e: .* kubelet kg-e2e-node" "^--- PASS: TestNodeLocalDNS" "^=== RUN   TestFirstInstruction")
+for point in "${points[@]}"; do
   n=$((n + 1))
+  # POINTS=1,3 runs only those.
+  [[ -z "${POINTS:-}" || ",${POINTS}," == *",${n},"* ]] || continue
   snapshot > "${work}/before"
   log="${work}/run-${n}.log"
   setsid hack/e2e/run.sh > "${log}" 2>&1 &
