@@ -114,6 +114,9 @@ cleanup() {
   if [[ -d "${task_dir}" ]]; then
     for f in "${task_dir}"/*/shim.pid; do [[ -f "${f}" ]] && kill -9 "$(cat "${f}")" 2>/dev/null || true; done
   fi
+  # Shims outlive containerd (by design) and their task folders (a Pod's removed containers): every
+  # shim that serves our containerd's socket, which names the state folder, is ours.
+  pkill -9 -f -- "containerd-shim-runc-v2 .*-address ${sock}( |$)" && log "stopped the containerd shims left of this run"
   for p in kube-apiserver etcd meta-server peer-server; do stop_pid "${p}"; done
   # Tripwire verdict before its table goes.
   if nft list table inet kg_e2e_tripwire >/dev/null 2>&1; then

@@ -15,6 +15,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -94,6 +95,39 @@ type Result struct {
 	Reached map[string]int
 	// Open lists the endpoints not yet blocked when the gate gave up.
 	Open []string
+	// Inconclusive counts, by endpoint, the attempts that failed for a
+	// reason that says nothing of the network's filter (no local port, no
+	// file descriptor, ...); Unsure is the last such error.
+	Inconclusive map[string]int
+	Unsure       map[string]string
+}
+
+// outcome is what one attempt proves.
+type outcome int
+
+const (
+	reached outcome = iota
+	blocked
+	inconclusive
+)
+
+// classify reads a failed connection attempt: a timeout (a dropped SYN), a
+// refusal (a REJECT, or no listener), an unreachable host or network (an
+// ICMP reject, or no route) and a local firewall's EPERM/EACCES prove that
+// the packet cannot get there. Anything else (EADDRNOTAVAIL, which a Pod can
+// cause for every connection with net.ipv4.ip_local_reserved_ports, EMFILE,
+// ENOBUFS, ...) proves nothing: it does not count towards the gate.
+func classify(err error) outcome {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return reached
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		return blocked
+	}
+	return inconclusive
 }
 
 // Message is the gate's termination message: one line that says what it
@@ -113,6 +147,11 @@ func (r Result) Message(c Config) string {
 		fmt.Fprintf(&b, "%s (reached %d times)", e, r.Reached[e])
 	}
 	b.WriteString(" still reachable from this Pod: NetworkPolicy is not enforced for it (does the cluster's CNI enforce NetworkPolicy? is kestra-guard-block-metadata in its namespace?); the task was not started")
+	for _, e := range r.Open {
+		if n := r.Inconclusive[e]; n > 0 {
+			fmt.Fprintf(&b, "; %s: %d attempts failed for a reason that proves nothing (%s)", e, n, r.Unsure[e])
+		}
+	}
 	return b.String()
 }
 
@@ -130,11 +169,12 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	res := Result{Reached: map[string]int{}}
+	res := Result{Reached: map[string]int{}, Inconclusive: map[string]int{}, Unsure: map[string]string{}}
 	streak := make([]int, len(c.Endpoints))
 	for {
 		res.Rounds++
-		reached := make([]bool, len(c.Endpoints))
+		results := make([]outcome, len(c.Endpoints))
+		errs := make([]error, len(c.Endpoints))
 		var wg sync.WaitGroup
 		for i, e := range c.Endpoints {
 			if streak[i] >= c.Consecutive {
@@ -148,8 +188,8 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 				conn, err := dial(actx, "tcp", e)
 				if err == nil {
 					_ = conn.Close()
-					reached[i] = true
 				}
+				results[i], errs[i] = classify(err), err
 			}()
 		}
 		wg.Wait()
@@ -162,11 +202,16 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 			if streak[i] >= c.Consecutive {
 				continue
 			}
-			if reached[i] {
+			switch results[i] {
+			case blocked:
+				streak[i]++
+			case reached:
 				streak[i] = 0
 				res.Reached[e]++
-			} else {
-				streak[i]++
+			default:
+				streak[i] = 0
+				res.Inconclusive[e]++
+				res.Unsure[e] = errs[i].Error()
 			}
 			done = done && streak[i] >= c.Consecutive
 		}

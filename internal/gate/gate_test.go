@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -87,7 +89,47 @@ func (s *script) dial(_ context.Context, _, address string) (net.Conn, error) {
 		_ = b.Close()
 		return a, nil
 	}
-	return nil, errors.New("connection timed out")
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+}
+
+// A failure that says nothing of the network's filter keeps the gate shut:
+// a Pod's net.ipv4.ip_local_reserved_ports can make every connect fail with
+// EADDRNOTAVAIL, where no NetworkPolicy is enforced at all.
+func TestInconclusiveFailuresKeepTheGateShut(t *testing.T) {
+	for name, err := range map[string]error{
+		"no local port":  &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)},
+		"no file":        &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)},
+		"something else": errors.New("weird"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fast("10.0.0.1:80")
+			c.Timeout = 200 * time.Millisecond
+			res, rerr := Run(context.Background(), c, func(context.Context, string, string) (net.Conn, error) { return nil, err })
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if res.Blocked || res.Inconclusive["10.0.0.1:80"] == 0 {
+				t.Fatalf("result %+v: want the gate shut, the attempts counted as inconclusive", res)
+			}
+			if msg := res.Message(c); !strings.Contains(msg, "proves nothing") {
+				t.Errorf("message %q does not say the failures prove nothing", msg)
+			}
+		})
+	}
+	for name, err := range map[string]error{
+		"refused":             &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+		"host unreachable":    &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)},
+		"network unreachable": &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ENETUNREACH)},
+		"local firewall":      &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EPERM)},
+		"timeout":             context.DeadlineExceeded,
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, rerr := Run(context.Background(), fast("10.0.0.1:80"), func(context.Context, string, string) (net.Conn, error) { return nil, err })
+			if rerr != nil || !res.Blocked {
+				t.Fatalf("result %+v (%v): want blocked", res, rerr)
+			}
+		})
+	}
 }
 
 // The enforcer catches up while the gate waits: attempts that connect, then

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -370,12 +371,23 @@ func (o *Options) compileGate(g StartGateConfig, errs []error) []error {
 	return errs
 }
 
-// IsGate reports whether c is the start gate: its name, image, command and
-// args are the ones mutation writes. Rules skip the gate's own arguments,
-// which name metadata addresses on purpose.
+// IsGate reports whether c is the start gate exactly as mutation writes it:
+// every field equal, but for the defaults the API server fills in
+// (terminationMessagePath). A copy that differs anywhere (a restartPolicy
+// that makes it a sidecar the next container does not wait for, a volume
+// mounted over the binary, env, probes) is not the gate: mutation puts the
+// real one before it, and rules judge it as any container. Rules skip the
+// gate's own arguments, which name metadata addresses on purpose.
 func (o *Options) IsGate(c *corev1.Container) bool {
 	g := o.Gate
-	return g != nil && c.Name == g.Name && c.Image == g.Image && slices.Equal(c.Command, g.Command) && slices.Equal(c.Args, g.Args)
+	if g == nil || c.Name != g.Name {
+		return false // the common case, without a copy
+	}
+	n := *c
+	if n.TerminationMessagePath == corev1.TerminationMessagePathDefault {
+		n.TerminationMessagePath = ""
+	}
+	return equality.Semantic.DeepEqual(&n, g)
 }
 
 // prefixErrors puts p before each error joined in err.

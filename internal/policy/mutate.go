@@ -106,14 +106,17 @@ func (o *Options) mutate(pod *corev1.Pod, scope Scope, describe bool) Mutation {
 // watches only those Pods for a failed gate (an Event, a metric).
 const GateLabel = "kestra-guard.io/start-gate"
 
-// startGate puts the start gate first among the init containers, unless it
-// is there already (a reinvoked mutation), and labels the Pod with
-// GateLabel. A gate found elsewhere is left for start-gate to refuse:
-// moving it would let what runs before it run ungated.
+// startGate puts the start gate first among the init containers and labels
+// the Pod with GateLabel, unless an init container already bears the gate's
+// name: the gate itself at index 0 (a reinvoked mutation), or a gate or a
+// copy elsewhere (another webhook prepended a container after ours, or the
+// Pod brought its own), which start-gate refuses with a message instead of
+// a duplicate container name; moving it would let what runs before it run
+// ungated.
 func (m *mutation) startGate() {
 	g := m.opts.Gate
 	spec := &m.pod.Spec
-	if g == nil || (len(spec.InitContainers) > 0 && m.opts.IsGate(&spec.InitContainers[0])) {
+	if g == nil || slices.ContainsFunc(spec.InitContainers, func(c corev1.Container) bool { return c.Name == g.Name }) {
 		return
 	}
 	if _, ok := m.pod.Labels[GateLabel]; !ok {

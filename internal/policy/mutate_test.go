@@ -189,3 +189,30 @@ func TestMutatePatchMatchesMutation(t *testing.T) {
 		}
 	}
 }
+
+// A Pod that already has a container named like the gate, but not first or
+// not the gate itself, gets no second one (the API server would refuse the
+// duplicate name with a less useful message): start-gate refuses it.
+func TestMutateAddsNoSecondGate(t *testing.T) {
+	e := testEngine(t, func(c *Config) { c.Rules = nil; withGate(c) })
+	for name, p := range map[string]*corev1.Pod{
+		"gate second (another webhook prepended a container)": tweak(gated(minimalPod()), func(p *corev1.Pod) {
+			p.Spec.InitContainers = append([]corev1.Container{{Name: "istio-init", Image: "istio/proxyv2"}}, p.Spec.InitContainers...)
+		}),
+		"a copy of the gate made a sidecar": tweak(gated(minimalPod()), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := len(p.Spec.InitContainers)
+			e.Options().Mutate(p, ScopePod)
+			if len(p.Spec.InitContainers) != n {
+				t.Fatalf("mutation added an init container: %v", p.Spec.InitContainers)
+			}
+			res := evaluate(e, p)
+			if !slices.ContainsFunc(res.Violations, func(v Violation) bool { return v.Rule == StartGateID }) {
+				t.Errorf("want a start-gate violation, got %v", res.Violations)
+			}
+		})
+	}
+}

@@ -376,8 +376,19 @@ func ruleCases() []ruleCase {
 			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "kill 1"}}}}
 			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.7", Hostnames: []string{"db", "metadata.google.internal"}}}
 		})},
-		{name: "the gate's probe to IMDS", rule: "no-metadata-address", field: "spec.initContainers[0].startupProbe.exec.command[1]", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+		// A container named like the gate that differs from it in any field
+		// is not the gate: its arguments and image are judged as any other's.
+		{name: "a copy of the gate with a probe to IMDS", rule: "start-gate", detail: "named like the start gate but differs", also: []string{"no-metadata-address", "allowed-registries"}, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
 			p.Spec.InitContainers[0].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"curl", "http://169.254.169.254/"}}}}
+		})},
+		{name: "a copy of the gate made a sidecar", rule: "start-gate", detail: "named like the start gate but differs", also: []string{"no-metadata-address", "allowed-registries"}, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		})},
+		{name: "a copy of the gate with a volume over its binary", rule: "start-gate", detail: "named like the start gate but differs", also: []string{"no-metadata-address", "allowed-registries"}, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].VolumeMounts = []corev1.VolumeMount{{Name: "kestra-files", MountPath: "/kestra-guard", SubPath: "payload"}}
+		})},
+		{name: "the gate as the API server stores it", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].TerminationMessagePath = corev1.TerminationMessagePathDefault
 		})},
 		// start-gate
 		{name: "the gate first passes", config: withGate, pod: gated(p)},

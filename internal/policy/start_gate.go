@@ -30,7 +30,10 @@ var startGate = Rule{
 			return nil
 		}
 		detail := "the Pod has no init container"
-		if len(init) > 0 {
+		switch {
+		case len(init) > 0 && init[0].Name == o.Gate.Name:
+			detail = "the first init container is named like the start gate but differs from it (restartPolicy, volumeMounts, env, probes, securityContext or another field: a copy could start the next container early or run another binary)"
+		case len(init) > 0:
 			detail = "the first init container is " + strconv.Quote(init[0].Name) + " (image " + strconv.Quote(init[0].Image) + ")"
 		}
 		return []Violation{{Field: "spec.initContainers[0]", Reason: "the start gate is not the first init container",
