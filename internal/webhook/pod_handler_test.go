@@ -426,7 +426,7 @@ func TestHandlerErrors(t *testing.T) {
 	if n := errors(); n != 3 {
 		t.Errorf("after the panic: %v errors counted, want 3", n)
 	}
-	if len(logged) != 1 || !strings.Contains(logged[0], "answering 500") || !strings.Contains(logged[0], "pod_handler.go") || !strings.Contains(logged[0], string(resp.UID)) {
+	if len(logged) != 1 || !strings.Contains(logged[0], "admission request failed") || !strings.Contains(logged[0], "pod_handler.go") || !strings.Contains(logged[0], string(resp.UID)) {
 		t.Errorf("the panic was logged as %q, want one line with the uid and the stack", logged)
 	}
 }
