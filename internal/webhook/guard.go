@@ -16,7 +16,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
@@ -116,18 +115,6 @@ type target struct {
 type podSource struct {
 	present bool
 	decode  func() (*corev1.Pod, error)
-}
-
-// rawPod decodes raw as the API machinery would (the path controller-runtime's
-// admission.Webhook takes), when asked.
-func rawPod(raw []byte) podSource {
-	return podSource{present: len(raw) > 0, decode: func() (*corev1.Pod, error) {
-		pod := &corev1.Pod{}
-		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, pod); err != nil {
-			return nil, err
-		}
-		return pod, nil
-	}}
 }
 
 // resolve takes the Pod (object, and oldObject on UPDATE, each decoded only

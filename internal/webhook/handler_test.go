@@ -71,8 +71,8 @@ func TestPodErrorCodes(t *testing.T) {
 			name string
 			new  func(*Guard) admission.Handler
 		}{
-			{"validate", func(g *Guard) admission.Handler { return Validator{Guard: g} }},
-			{"mutate", func(g *Guard) admission.Handler { return Mutator{Guard: g} }},
+			{"validate", func(g *Guard) admission.Handler { return reference(Validator{Guard: g}) }},
+			{"mutate", func(g *Guard) admission.Handler { return reference(Mutator{Guard: g}) }},
 		} {
 			t.Run(h.name+"/"+name, func(t *testing.T) {
 				g := guardOnNamespace(t, tc.failGet)

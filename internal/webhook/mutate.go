@@ -22,14 +22,6 @@ import (
 // reports what it would set.
 type Mutator struct{ *Guard }
 
-// Handle is the reference decode path (controller-runtime's admission.Webhook
-// with rawPod), through the same middleware.
-func (x Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return endpoint{name: x.webhook(), guard: x.Guard}.serve(&req.AdmissionRequest, func() decision {
-		return x.decide(ctx, &req.AdmissionRequest, rawPod(req.Object.Raw), rawPod(req.OldObject.Raw))
-	})
-}
-
 // decide decides one decoded request (PodHandler decodes it).
 func (m Mutator) decide(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) decision {
 	scope, ok := mutationScope(req)

@@ -34,7 +34,9 @@ import (
 // which the API machinery's decoder accepts; a review it cannot decode is an
 // error response (fail closed). The common allowed response is written
 // directly; anything else goes through encoding/json as controller-runtime
-// writes it. The equivalence tests (pod_handler_test.go) hold both paths to the
+// writes it. PodHandler is the only decode path of the Pod webhooks in
+// production; the one it replaced lives in the tests (reference_test.go), and
+// the equivalence tests (pod_handler_test.go, fuzz_test.go) hold both to the
 // same Pod, verdict and bytes.
 
 // reviewer decides one decoded request: Validator and Mutator.

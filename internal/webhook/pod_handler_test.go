@@ -32,9 +32,9 @@ import (
 )
 
 // The tests here hold PodHandler (one json/v2 decode, direct responses) to
-// the path it replaces: controller-runtime's admission.Webhook with the
-// webhook's Handle, which decodes the Pod with sigs.k8s.io/json as the API
-// machinery does.
+// the path it replaces: controller-runtime's admission.Webhook with
+// reference (reference_test.go), which decodes the Pod with sigs.k8s.io/json
+// as the API machinery does.
 
 // testGuard, shared by the tests, fuzz targets and benchmarks of this
 // package, guards "runners" (runner namespace, enforce, managed policy
@@ -63,14 +63,14 @@ func testGuard(t testing.TB) *Guard {
 // handlers are the two Pod webhooks under both paths.
 type handlers struct {
 	name      string
-	reference http.Handler // admission.Webhook + Handle
+	reference http.Handler // admission.Webhook + reference
 	direct    http.Handler // PodHandler
 }
 
 func bothPaths(g *Guard) []handlers {
 	return []handlers{
-		{"validate", &admission.Webhook{Handler: Validator{Guard: g}}, PodHandler(Validator{Guard: g})},
-		{"mutate", &admission.Webhook{Handler: Mutator{Guard: g}}, PodHandler(Mutator{Guard: g})},
+		{"validate", &admission.Webhook{Handler: reference(Validator{Guard: g})}, PodHandler(Validator{Guard: g})},
+		{"mutate", &admission.Webhook{Handler: reference(Mutator{Guard: g})}, PodHandler(Mutator{Guard: g})},
 	}
 }
 
@@ -478,7 +478,7 @@ func TestWriteAllowedMatchesEncodingJSON(t *testing.T) {
 }
 
 // FuzzPodReview posts raw review bytes to both paths. Oracle: the new path
-// never admits what the reference (admission.Webhook + Handle, the API
+// never admits what the reference (admission.Webhook + reference, the API
 // machinery's decoder) refuses; when json/v2 decodes the review, both agree
 // on allowed and on the patch.
 // withoutManagedFields is body with request.object.metadata.managedFields

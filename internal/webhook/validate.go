@@ -23,14 +23,6 @@ const ViolationsAnnotation = "violations"
 // only those), each judged as the whole Pod it would leave.
 type Validator struct{ *Guard }
 
-// Handle is the reference decode path (controller-runtime's admission.Webhook
-// with rawPod), through the same middleware.
-func (x Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return endpoint{name: x.webhook(), guard: x.Guard}.serve(&req.AdmissionRequest, func() decision {
-		return x.decide(ctx, &req.AdmissionRequest, rawPod(req.Object.Raw), rawPod(req.OldObject.Raw))
-	})
-}
-
 // decide decides one decoded request (PodHandler decodes it). It never
 // admits a task-runner Pod it could not evaluate: every error is an error
 // response (endpoint.serve), which the API server treats as a failure of the
