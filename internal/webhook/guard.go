@@ -26,6 +26,7 @@ import (
 
 // Guard holds what both webhooks share.
 type Guard struct {
+	// Engine and Config are the compiled configuration's (NewGuard).
 	Engine *policy.Engine
 	Config config.Config
 	// Reader reads from the informer cache; Live reads from the API server
@@ -80,24 +81,18 @@ func (g *Guard) verified(ns, rv string, ok func() bool) bool {
 	return true
 }
 
-// NewGuard compiles cfg (config.Compile: the scope, the managed policy's
-// specs); Engine, when nil, is the one cfg compiles to.
-func NewGuard(g Guard) (*Guard, error) {
-	c, err := g.Config.Compile()
-	if err != nil {
-		return nil, err
-	}
-	if g.Engine == nil {
-		g.Engine = c.Engine
-	}
-	c.Engine = g.Engine
+// NewGuard is g with the configuration c, compiled once by the caller
+// (config.Compile): its Config, Engine, scope and managed policy's specs are
+// c's, never compiled again here.
+func NewGuard(c *config.Compiled, g Guard) *Guard {
+	g.Config, g.Engine = c.Config, c.Engine
 	g.scope, g.managed, g.checked = c.Scope, c.ManagedSpecs(), &versions{m: map[string]string{}}
 	g.policySpecs.labelSelected = managed.Build("", g.managed.LabelSelected).Spec
 	g.policySpecs.runnerNamespace = managed.Build("", g.managed.RunnerNamespace).Spec
 	if g.Metrics == nil {
 		g.Metrics = NewMetrics(nil)
 	}
-	return &g, nil
+	return &g
 }
 
 // target is a Pod under review with what decides its fate.

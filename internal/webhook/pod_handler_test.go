@@ -53,10 +53,7 @@ func testGuard(t testing.TB) *Guard {
 		managed.Build("runners", managed.Spec{Metadata: e.Options().Metadata}),
 		managed.Build("plain", managed.Spec{Metadata: e.Options().Metadata}),
 	).Build()
-	g, err := NewGuard(Guard{Engine: e, Config: cfg, Reader: c, Live: c, Writer: c, Log: logr.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGuard(t, cfg, Guard{Reader: c, Live: c, Writer: c, Log: logr.Discard()})
 	return g
 }
 
