@@ -17,7 +17,7 @@ import (
 
 func main() {
 	ctx := ctrl.SetupSignalHandler()
-	serve := func(ctx context.Context, cfg config.Config) error {
+	serve := func(ctx context.Context, cfg *config.Compiled) error {
 		// JSON, sampled as zap's production preset except decision lines;
 		// buffered so that one line per decision costs no write call,
 		// flushed each second and on exit.

@@ -18,7 +18,7 @@ func execute(t *testing.T, stdin string, serve ServeFunc, args ...string) (int, 
 	t.Helper()
 	var out, errOut bytes.Buffer
 	if serve == nil {
-		serve = func(context.Context, config.Config) error { t.Fatal("serve must not run"); return nil }
+		serve = func(context.Context, *config.Compiled) error { t.Fatal("serve must not run"); return nil }
 	}
 	code := Execute(context.Background(), Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut}, args, serve)
 	return code, out.String(), errOut.String()
@@ -162,7 +162,13 @@ func TestServeConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got config.Config
-	serve := func(_ context.Context, c config.Config) error { got = c; return nil }
+	serve := func(_ context.Context, c *config.Compiled) error {
+		if c.Engine == nil || c.Scope == nil {
+			t.Errorf("serve was handed a configuration not compiled: %+v", c)
+		}
+		got = c.Config
+		return nil
+	}
 	if code, _, errOut := execute(t, "", serve, "serve", "--config", file, "--port", "10443"); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -226,7 +232,7 @@ func TestValuesReadLikeTheChartsConfigMap(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got config.Config
-			serve := func(_ context.Context, c config.Config) error { got = c; return nil }
+			serve := func(_ context.Context, c *config.Compiled) error { got = c.Config; return nil }
 			if code, _, errOut := execute(t, "", serve, "serve", "--values", file); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}

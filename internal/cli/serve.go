@@ -8,8 +8,9 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 )
 
-// ServeFunc runs the server with a validated configuration.
-type ServeFunc func(ctx context.Context, cfg config.Config) error
+// ServeFunc runs the server with the configuration, compiled once here and
+// handed down: nothing downstream parses or validates it again.
+type ServeFunc func(ctx context.Context, cfg *config.Compiled) error
 
 func newServe(serve ServeFunc) *cobra.Command {
 	cfg := config.Default()
@@ -25,10 +26,11 @@ func newServe(serve ServeFunc) *cobra.Command {
 		if err := load(); err != nil {
 			return err
 		}
-		if err := cfg.Validate(); err != nil {
+		compiled, err := cfg.Compile()
+		if err != nil {
 			return &ExitError{Code: 2, Err: &configError{err}}
 		}
-		return serve(cmd.Context(), cfg)
+		return serve(cmd.Context(), compiled)
 	}
 	return cmd
 }

@@ -217,9 +217,9 @@ func (m *ManagedSpecs) For(runnerNamespace bool) managed.Spec {
 	return m.LabelSelected
 }
 
-// ManagedSpecs builds the managed policy's specs.
+// ManagedSpecs builds the managed policy's specs from what Compile parsed.
 func (c *Compiled) ManagedSpecs() ManagedSpecs {
-	return c.Config.ManagedSpecs(c.Scope, c.Engine.Options())
+	return c.managedSpecs(c.Scope, c.Engine.Options(), c.AllowedCIDRs)
 }
 
 // Scope compiles the scope alone (check's library callers pass a partial
@@ -232,6 +232,10 @@ func (c *Config) Scope() (*scope.Scope, error) {
 // managedNetworkPolicy.allowedCIDRs (Compile refuses the others).
 func (c *Config) ManagedSpecs(sc *scope.Scope, o *policy.Options) ManagedSpecs {
 	allowed, _ := c.allowedCIDRs()
+	return c.managedSpecs(sc, o, allowed)
+}
+
+func (c *Config) managedSpecs(sc *scope.Scope, o *policy.Options, allowed []netip.Prefix) ManagedSpecs {
 	base := managed.Spec{Metadata: o.Metadata, DNS: o.DNS, Strict: c.ManagedNetworkPolicy.Strict, AllowedCIDRs: allowed}
 	out := ManagedSpecs{LabelSelected: base, RunnerNamespace: base}
 	out.LabelSelected.Selector = sc.Selector()

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -137,7 +138,13 @@ func TestCompile(t *testing.T) {
 	if got := fmt.Sprint(c.AllowedCIDRs); got != "[10.0.0.0/8 192.168.0.0/16]" {
 		t.Errorf("AllowedCIDRs = %s", got)
 	}
+	want := c.Config.ManagedSpecs(c.Scope, c.Engine.Options())
+	// The specs come from what Compile parsed, not from the raw list again.
+	c.ManagedNetworkPolicy.AllowedCIDRs = nil
 	specs := c.ManagedSpecs()
+	if !reflect.DeepEqual(specs, want) || fmt.Sprint(specs.For(true).AllowedCIDRs) != "[10.0.0.0/8 192.168.0.0/16]" {
+		t.Errorf("Compiled.ManagedSpecs = %+v, want %+v with the parsed allowed CIDRs", specs, want)
+	}
 	if got := specs.For(false).Selector.MatchExpressions; len(got) != 1 || got[0].Key != "kestra.io/taskrun-id" {
 		t.Errorf("label-selected spec selects %v, want the task-runner selector", got)
 	}

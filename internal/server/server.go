@@ -63,14 +63,12 @@ const LeaderElectionID = "kestra-guard"
 // SkipNameValidation).
 type Option func(*manager.Options)
 
-// Run serves until ctx is done. rc is the cluster to serve; nil reads the
-// usual kubeconfig or in-cluster config. It runs the steps below in order.
-func Run(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger, opts ...Option) error {
-	compiled, err := cfg.Compile()
-	if err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	sv := &server{cfg: compiled, log: log, opts: opts}
+// Run serves until ctx is done with cfg, compiled once by the caller
+// (config.Compile) and handed down as it is. rc is the cluster to serve; nil
+// reads the usual kubeconfig or in-cluster config. It runs the steps below in
+// order.
+func Run(ctx context.Context, cfg *config.Compiled, rc *rest.Config, log logr.Logger, opts ...Option) error {
+	sv := &server{cfg: cfg, log: log, opts: opts}
 	for _, step := range []func(*rest.Config) error{sv.manager, sv.certificates, sv.webhooks, sv.controllers, sv.health} {
 		if err := step(rc); err != nil {
 			return err
@@ -172,7 +170,7 @@ func (sv *server) certificates(*rest.Config) error {
 // webhooks builds the Guard and registers the three admission endpoints,
 // each behind the body limit and the drain's Connection: close.
 func (sv *server) webhooks(*rest.Config) error {
-	cfg, s, mgr, log := sv.cfg.Config, sv.cfg.Server, sv.mgr, sv.log
+	s, mgr, log := sv.cfg.Server, sv.mgr, sv.log
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = tls.VersionTLS12
 		if !s.EnableHTTP2 {
@@ -189,16 +187,13 @@ func (sv *server) webhooks(*rest.Config) error {
 		return err
 	}
 	log.Info("identified", "user", self)
-	guard, err := kgwebhook.NewGuard(kgwebhook.Guard{
-		Engine: sv.cfg.Engine, Config: cfg, Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+	guard := kgwebhook.NewGuard(sv.cfg, kgwebhook.Guard{
+		Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Log: log.WithName("admission"), Metrics: metrics,
 		// The cache itself: the manager's client reads unstructured objects
 		// from the API server, and exceptions are read unstructured.
 		Exceptions: mgr.GetCache(), ExceptionMetrics: exceptionMetrics(), Self: self,
 	})
-	if err != nil {
-		return err
-	}
 	sv.guard = guard
 	ws := webhook.NewServer(webhook.Options{Port: s.Port, CertDir: s.CertDir, TLSOpts: tlsOpts})
 	sv.ws = ws

@@ -30,7 +30,7 @@ func FuzzValidateReview(f *testing.F) {
 		f.Add([]byte(s), "CREATE")
 	}
 	g := testGuard(f)
-	v := Validator{Guard: g}
+	v := reference(Validator{Guard: g})
 	f.Fuzz(func(t *testing.T, raw []byte, op string) {
 		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 			UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Namespace: "runners",

@@ -16,7 +16,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
@@ -27,6 +26,7 @@ import (
 
 // Guard holds what both webhooks share.
 type Guard struct {
+	// Engine and Config are the compiled configuration's (NewGuard).
 	Engine *policy.Engine
 	Config config.Config
 	// Reader reads from the informer cache; Live reads from the API server
@@ -81,24 +81,18 @@ func (g *Guard) verified(ns, rv string, ok func() bool) bool {
 	return true
 }
 
-// NewGuard compiles cfg (config.Compile: the scope, the managed policy's
-// specs); Engine, when nil, is the one cfg compiles to.
-func NewGuard(g Guard) (*Guard, error) {
-	c, err := g.Config.Compile()
-	if err != nil {
-		return nil, err
-	}
-	if g.Engine == nil {
-		g.Engine = c.Engine
-	}
-	c.Engine = g.Engine
+// NewGuard is g with the configuration c, compiled once by the caller
+// (config.Compile): its Config, Engine, scope and managed policy's specs are
+// c's, never compiled again here.
+func NewGuard(c *config.Compiled, g Guard) *Guard {
+	g.Config, g.Engine = c.Config, c.Engine
 	g.scope, g.managed, g.checked = c.Scope, c.ManagedSpecs(), &versions{m: map[string]string{}}
 	g.policySpecs.labelSelected = managed.Build("", g.managed.LabelSelected).Spec
 	g.policySpecs.runnerNamespace = managed.Build("", g.managed.RunnerNamespace).Spec
 	if g.Metrics == nil {
 		g.Metrics = NewMetrics(nil)
 	}
-	return &g, nil
+	return &g
 }
 
 // target is a Pod under review with what decides its fate.
@@ -116,18 +110,6 @@ type target struct {
 type podSource struct {
 	present bool
 	decode  func() (*corev1.Pod, error)
-}
-
-// rawPod decodes raw as the API machinery would (the path controller-runtime's
-// admission.Webhook takes), when asked.
-func rawPod(raw []byte) podSource {
-	return podSource{present: len(raw) > 0, decode: func() (*corev1.Pod, error) {
-		pod := &corev1.Pod{}
-		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, pod); err != nil {
-			return nil, err
-		}
-		return pod, nil
-	}}
 }
 
 // resolve takes the Pod (object, and oldObject on UPDATE, each decoded only

@@ -1,11 +1,13 @@
 package webhook
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
@@ -26,29 +28,66 @@ func statusFor(err error) int32 {
 	return http.StatusInternalServerError
 }
 
-// decideFunc decides one request: a response and its outcome for the
-// decisions metric, or an error.
-type decideFunc func(ctx context.Context, req admission.Request) (resp admission.Response, outcome string, err error)
+// Outcomes of a decision, the outcome label of the decisions metric.
+const (
+	outcomeSkipped  = "skipped"
+	outcomeAdmitted = "admitted"
+	outcomeDenied   = "denied"
+	outcomeAudited  = "audited"
+	outcomeMutated  = "mutated"
+	outcomeError    = "error"
+)
 
-// endpoint is an admission.Handler that does, once for every webhook, what
-// follows a decision: the decision metric, and for an error, one log line and
-// the status code (400 for a bad request, 500 for our own failure).
-type endpoint struct {
-	name   string
-	guard  *Guard
-	decide decideFunc
+// decision is what a handler returns: the response and its outcome, or an
+// error (the response and outcome are then ignored). Handlers never touch
+// the decisions metric: endpoint.serve records it.
+type decision struct {
+	resp    admission.Response
+	outcome string
+	err     error
 }
 
-func (e endpoint) Handle(ctx context.Context, req admission.Request) admission.Response {
+func decided(resp admission.Response, outcome string) decision {
+	return decision{resp: resp, outcome: outcome}
+}
+
+func failed(err error) decision { return decision{err: err} }
+
+// endpoint is the one middleware every admission endpoint goes through (the
+// Pod webhooks through PodHandler, the NetworkPolicy webhook through
+// NetworkPolicyValidator.Handle).
+type endpoint struct {
+	name  string
+	guard *Guard
+}
+
+// serve runs decide and does, once for every request and in one deferred
+// block, what follows it whatever happened: a panic is recovered as an
+// error (logged with its stack); an error is logged with the request's UID
+// and answered 400 when the request is at fault, 500 when kestra-guard is
+// (statusFor), never admitted; and the decision is recorded in the metrics.
+// req is what is known of the request; decide may fill it as it decodes.
+func (e endpoint) serve(req *admissionv1.AdmissionRequest, decide func() decision) (resp admission.Response) {
 	start := time.Now()
-	resp, outcome, err := e.decide(ctx, req)
-	if err == nil {
+	var d decision
+	defer func() {
+		var stack []byte
+		if p := recover(); p != nil {
+			d, stack = failed(fmt.Errorf("panic: %v [recovered]", p)), debug.Stack()
+		}
+		outcome := d.outcome
+		resp = d.resp
+		if d.err != nil {
+			code := statusFor(d.err)
+			kv := []any{"webhook", e.name, "uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "code", code}
+			if stack != nil {
+				kv = append(kv, "stack", string(stack))
+			}
+			e.guard.Log.Error(d.err, "admission request failed", kv...)
+			outcome, resp = outcomeError, admission.Errored(code, d.err)
+		}
 		e.guard.Metrics.decision(e.name, outcome, start)
-		return resp
-	}
-	code := statusFor(err)
-	e.guard.Log.Error(err, "admission request failed", "webhook", e.name, "uid", req.UID, "kind", req.Kind.Kind,
-		"namespace", req.Namespace, "name", req.Name, "code", code)
-	e.guard.Metrics.decision(e.name, "error", start)
-	return admission.Errored(code, err)
+	}()
+	d = decide()
+	return resp
 }

@@ -71,8 +71,8 @@ func TestPodErrorCodes(t *testing.T) {
 			name string
 			new  func(*Guard) admission.Handler
 		}{
-			{"validate", func(g *Guard) admission.Handler { return Validator{Guard: g} }},
-			{"mutate", func(g *Guard) admission.Handler { return Mutator{Guard: g} }},
+			{"validate", func(g *Guard) admission.Handler { return reference(Validator{Guard: g}) }},
+			{"mutate", func(g *Guard) admission.Handler { return reference(Mutator{Guard: g}) }},
 		} {
 			t.Run(h.name+"/"+name, func(t *testing.T) {
 				g := guardOnNamespace(t, tc.failGet)
@@ -97,9 +97,30 @@ func guardOnNamespace(t *testing.T, failGet bool) *Guard {
 			}
 			return c.Get(ctx, key, obj, opts...)
 		}}).Build()
-	g, err := NewGuard(Guard{Config: config.Default(), Reader: c, Live: c, Writer: c, Log: logr.Discard()})
+	g := newGuard(t, config.Default(), Guard{Reader: c, Live: c, Writer: c, Log: logr.Discard()})
+	return g
+}
+
+// newGuard is a Guard serving cfg, compiled as serve compiles it.
+func newGuard(t testing.TB, cfg config.Config, g Guard) *Guard {
+	t.Helper()
+	c, err := cfg.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return g
+	return NewGuard(c, g)
+}
+
+// NewGuard takes the compiled configuration as it is: its engine, scope
+// and settings, nothing compiled again.
+func TestNewGuardTakesTheCompiledConfiguration(t *testing.T) {
+	cfg := config.Default()
+	c, err := cfg.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGuard(c, Guard{Log: logr.Discard()})
+	if g.Engine != c.Engine || g.scope != c.Scope {
+		t.Errorf("NewGuard built its own engine or scope (engine %p, want %p; scope %p, want %p)", g.Engine, c.Engine, g.scope, c.Scope)
+	}
 }

@@ -3,8 +3,6 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -24,28 +22,18 @@ import (
 // reports what it would set.
 type Mutator struct{ *Guard }
 
-func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return m.review(ctx, &req.AdmissionRequest, rawPod(req.Object.Raw), rawPod(req.OldObject.Raw))
-}
-
-// review decides req, whichever path decoded it (Handle, or the HTTP
-// handler of pod_handler.go).
-func (m Mutator) review(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) admission.Response {
-	start := time.Now()
+// decide decides one decoded request (PodHandler decodes it).
+func (m Mutator) decide(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) decision {
 	scope, ok := mutationScope(req)
 	if !ok {
-		m.Metrics.decision("mutate", "skipped", start)
-		return admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated")
+		return decided(admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated"), outcomeSkipped)
 	}
 	t, skipped, err := m.resolve(ctx, req, object, oldObject)
 	if err != nil {
-		m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
-		m.Metrics.decision("mutate", "error", start)
-		return admission.Errored(statusFor(err), err)
+		return failed(err)
 	}
 	if t == nil || t.mode == config.Off {
-		m.Metrics.decision("mutate", "skipped", start)
-		return admission.Allowed(skipped)
+		return decided(admission.Allowed(skipped), outcomeSkipped)
 	}
 	if t.mode == config.Audit {
 		// Only audit shows the "would set" lines.
@@ -54,26 +42,19 @@ func (m Mutator) review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 		for _, c := range mut.Changes {
 			warnings = append(warnings, "kestra-guard audit: would set "+c)
 		}
-		m.Metrics.decision("mutate", "audited", start)
-		return admission.Allowed("audit: not mutated").WithWarnings(warnings...)
+		return decided(admission.Allowed("audit: not mutated").WithWarnings(warnings...), outcomeAudited)
 	}
 	mut := m.Engine.Options().MutatePatch(t.pod, scope)
 	if scope == policy.ScopePod && m.Config.ManagedNetworkPolicy.Enabled {
 		if err := m.ensureManagedPolicy(ctx, t, req.DryRun != nil && *req.DryRun); err != nil {
-			m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
-			m.Metrics.decision("mutate", "error", start)
-			return admission.Errored(http.StatusInternalServerError, err)
+			return failed(err)
 		}
 	}
 	resp, err := patchResponse(mut.Patch)
 	if err != nil {
-		err = fmt.Errorf("encoding the patch for Pod %s/%s: %w", t.pod.Namespace, podName(t.pod), err)
-		m.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
-		m.Metrics.decision("mutate", "error", start)
-		return admission.Errored(http.StatusInternalServerError, err)
+		return failed(fmt.Errorf("encoding the patch for Pod %s/%s: %w", t.pod.Namespace, podName(t.pod), err))
 	}
-	m.Metrics.decision("mutate", "mutated", start)
-	return resp.WithWarnings(t.warnings...)
+	return decided(resp.WithWarnings(t.warnings...), outcomeMutated)
 }
 
 // mutationScope says what the mutating webhook changes for req, and false

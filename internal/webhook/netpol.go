@@ -28,41 +28,44 @@ type NetworkPolicyValidator struct{ *Guard }
 const metadataRule = policy.MetadataEgressBlockedID
 
 func (v NetworkPolicyValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return endpoint{name: "networkpolicy", guard: v.Guard, decide: v.decide}.Handle(ctx, req)
+	return endpoint{name: "networkpolicy", guard: v.Guard}.serve(&req.AdmissionRequest, func() decision { return v.decide(ctx, req) })
 }
 
-func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Request) (admission.Response, string, error) {
+func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Request) decision {
 	np, skipped, err := v.decode(req)
-	if err != nil || skipped != "" {
-		return admission.Allowed(skipped), "skipped", err
+	if err != nil {
+		return failed(err)
+	}
+	if skipped != "" {
+		return decided(admission.Allowed(skipped), outcomeSkipped)
 	}
 	ns, err := v.namespace(ctx, req.Namespace)
 	if err != nil {
-		return admission.Response{}, "", err
+		return failed(err)
 	}
 	runnerNS := v.scope.RunnerNamespace(ns.Name, ns.Labels)
 	if req.Name == managed.Name {
-		if resp, outcome, decided := v.managedPolicy(req, ns, runnerNS); decided {
-			return resp, outcome, nil
+		if d, ok := v.managedPolicy(req, ns, runnerNS); ok {
+			return d
 		}
 	}
 	if np == nil { // a DELETE of another policy
-		return admission.Allowed(""), "skipped", nil
+		return decided(admission.Allowed(""), outcomeSkipped)
 	}
 	holdsManaged := false
 	if !runnerNS {
 		if holdsManaged, err = v.holdsManagedPolicy(ctx, ns.Name); err != nil {
-			return admission.Response{}, "", err
+			return failed(err)
 		}
 	}
 	mode, _ := v.scope.Mode(ns)
 	action := v.Engine.Action(metadataRule) // the rule's configured action: deny, warn or off
 	if !v.scope.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, false) || mode == config.Off || action == policy.Off {
-		return admission.Allowed(""), "skipped", nil
+		return decided(admission.Allowed(""), outcomeSkipped)
 	}
 	openings := v.scope.MetadataReopenings(np, runnerNS, v.Engine.Options())
 	if len(openings) == 0 {
-		return admission.Allowed(""), "skipped", nil
+		return decided(admission.Allowed(""), outcomeSkipped)
 	}
 	msgs := make([]string, len(openings))
 	for i, op := range openings {
@@ -72,13 +75,13 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 	log := v.Log.WithValues("uid", req.UID, "namespace", np.Namespace, "networkPolicy", np.Name, "mode", mode, "action", action)
 	switch {
 	case action == policy.Warn:
-		return v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress: the rule is set to warn", "kestra-guard warning: "), "admitted", nil
+		return decided(v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress: the rule is set to warn", "kestra-guard warning: "), outcomeAdmitted)
 	case mode == config.Audit:
-		return v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress", "kestra-guard audit: enforce would deny: "), "admitted", nil
+		return decided(v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress", "kestra-guard audit: enforce would deny: "), outcomeAdmitted)
 	}
 	log.Info("denied NetworkPolicy that reopens metadata egress")
-	return admission.Denied(fmt.Sprintf("kestra-guard denied NetworkPolicy %s/%s: %s: it would let task-runner Pods reach a cloud metadata address:\n- %s\nadd the metadata ranges to the ipBlock's except, or exclude task runners from its podSelector (%s DoesNotExist)",
-		np.Namespace, np.Name, metadataRule, strings.Join(msgs, "\n- "), v.scope.SelectorText())), "denied", nil
+	return decided(admission.Denied(fmt.Sprintf("kestra-guard denied NetworkPolicy %s/%s: %s: it would let task-runner Pods reach a cloud metadata address:\n- %s\nadd the metadata ranges to the ipBlock's except, or exclude task runners from its podSelector (%s DoesNotExist)",
+		np.Namespace, np.Name, metadataRule, strings.Join(msgs, "\n- "), v.scope.SelectorText())), outcomeDenied)
 }
 
 // decode reads the NetworkPolicy of req (nil for a DELETE, which carries
@@ -111,23 +114,23 @@ func (v NetworkPolicyValidator) decode(req admission.Request) (np *networkingv1.
 // are admitted, as is anything in a namespace being deleted (the namespace
 // controller empties it), not guarded or off; in a runner namespace every
 // other CREATE, UPDATE or DELETE is refused (admitted with a warning in
-// audit mode). Elsewhere decided is false: a CREATE or UPDATE is judged as
+// audit mode). Elsewhere ok is false: a CREATE or UPDATE is judged as
 // any other policy, and a DELETE is admitted (the controller recreates it
 // where task runners were admitted).
-func (v NetworkPolicyValidator) managedPolicy(req admission.Request, ns *corev1.Namespace, runnerNS bool) (resp admission.Response, outcome string, decided bool) {
+func (v NetworkPolicyValidator) managedPolicy(req admission.Request, ns *corev1.Namespace, runnerNS bool) (d decision, ok bool) {
 	user := req.UserInfo.Username
 	mode, _ := v.scope.Mode(ns)
 	switch {
 	case v.Self != "" && user == v.Self:
-		return admission.Allowed("kestra-guard's own write of its managed policy"), "skipped", true
+		return decided(admission.Allowed("kestra-guard's own write of its managed policy"), outcomeSkipped), true
 	case ns.DeletionTimestamp != nil:
-		return admission.Allowed("namespace " + ns.Name + " is being deleted"), "skipped", true
+		return decided(admission.Allowed("namespace "+ns.Name+" is being deleted"), outcomeSkipped), true
 	case !v.Config.ManagedNetworkPolicy.Enabled || mode == config.Off:
-		return admission.Allowed("the managed policy is not kept here"), "skipped", true
+		return decided(admission.Allowed("the managed policy is not kept here"), outcomeSkipped), true
 	case !runnerNS && req.Operation == admissionv1.Delete:
-		return admission.Allowed("the controller recreates it where task runners were admitted"), "skipped", true
+		return decided(admission.Allowed("the controller recreates it where task runners were admitted"), outcomeSkipped), true
 	case !runnerNS:
-		return admission.Response{}, "", false
+		return decision{}, false
 	}
 	msg := fmt.Sprintf("%s of NetworkPolicy %s/%s by %s: only kestra-guard changes its managed policy in a runner namespace (it blocks metadata egress for every task there); set the namespace's %s label to off to stop keeping it",
 		strings.ToLower(string(req.Operation)), req.Namespace, managed.Name, user, config.ModeLabel)
@@ -135,10 +138,10 @@ func (v NetworkPolicyValidator) managedPolicy(req admission.Request, ns *corev1.
 	log := v.Log.WithValues("uid", req.UID, "namespace", req.Namespace, "networkPolicy", managed.Name, "operation", req.Operation, "user", user, "mode", mode)
 	if mode == config.Audit {
 		log.Info("admitted a change of the managed policy by another identity")
-		return admission.Allowed("").WithWarnings("kestra-guard audit: enforce would deny: " + msg), "admitted", true
+		return decided(admission.Allowed("").WithWarnings("kestra-guard audit: enforce would deny: "+msg), outcomeAdmitted), true
 	}
 	log.Info("denied a change of the managed policy by another identity")
-	return admission.Denied("kestra-guard denied the " + msg), "denied", true
+	return decided(admission.Denied("kestra-guard denied the "+msg), outcomeDenied), true
 }
 
 // holdsManagedPolicy reads from the API server whether ns holds the managed

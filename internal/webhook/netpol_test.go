@@ -37,15 +37,8 @@ func TestNetworkPolicyWebhookHonoursRuleAction(t *testing.T) {
 			cfg := config.Default()
 			cfg.RunnerNamespaces = []string{"etl"}
 			cfg.Policy.Rules = map[string]policy.Action{"metadata-egress-blocked": action}
-			e, err := policy.NewEngine(cfg.Policy)
-			if err != nil {
-				t.Fatal(err)
-			}
 			c := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etl"}}).Build()
-			g, err := NewGuard(Guard{Engine: e, Config: cfg, Reader: c, Live: c, Writer: c, Log: logr.Discard()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := newGuard(t, cfg, Guard{Reader: c, Live: c, Writer: c, Log: logr.Discard()})
 			resp := NetworkPolicyValidator{Guard: g}.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 				UID: "u", Kind: metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}, Namespace: "etl", Name: "allow-all",
 				Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
@@ -87,10 +80,7 @@ func TestManagedPolicyWritesByOthers(t *testing.T) {
 		ns("off", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "off"}, false), ns("apps", nil, false),
 		ns("gone", map[string]string{config.RunnerLabel: "true"}, true),
 	).Build()
-	g, err := NewGuard(Guard{Config: cfg, Reader: c, Live: c, Writer: c, Log: logr.Discard(), Self: self})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGuard(t, cfg, Guard{Reader: c, Live: c, Writer: c, Log: logr.Discard(), Self: self})
 	for name, tc := range map[string]struct {
 		ns, user string
 		op       admissionv1.Operation

@@ -8,15 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,12 +34,14 @@ import (
 // which the API machinery's decoder accepts; a review it cannot decode is an
 // error response (fail closed). The common allowed response is written
 // directly; anything else goes through encoding/json as controller-runtime
-// writes it. The equivalence tests (pod_handler_test.go) hold both paths to the
+// writes it. PodHandler is the only decode path of the Pod webhooks in
+// production; the one it replaced lives in the tests (reference_test.go), and
+// the equivalence tests (pod_handler_test.go, fuzz_test.go) hold both to the
 // same Pod, verdict and bytes.
 
 // reviewer decides one decoded request: Validator and Mutator.
 type reviewer interface {
-	review(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) admission.Response
+	decide(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) decision
 	guard() *Guard
 	// webhook names it in metrics: "validate" or "mutate".
 	webhook() string
@@ -56,12 +55,12 @@ func (g *Guard) guard() *Guard { return g }
 // PodHandler serves a Pod webhook (Validator or Mutator). The caller limits
 // the body's size (server.limitBody).
 func PodHandler(r reviewer) http.Handler {
-	return &podHandler{r: r, log: r.guard().Log}
+	return &podHandler{r: r, endpoint: endpoint{name: r.webhook(), guard: r.guard()}}
 }
 
 type podHandler struct {
-	r   reviewer
-	log logr.Logger
+	r        reviewer
+	endpoint endpoint
 }
 
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -115,67 +114,51 @@ func (h *podHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			buffers.Put(buf)
 		}
 	}()
-	start := time.Now()
-	version, resp := h.handle(r, buf)
-	if version == "" && resp.Result != nil && resp.Result.Code == http.StatusBadRequest {
-		// What controller-runtime logged as "unable to decode the request".
-		h.log.Error(errors.New(resp.Result.Message), "request refused", "code", resp.Result.Code)
-		h.r.guard().Metrics.decision(h.r.webhook(), "error", start)
-	}
+	// Reading and decoding the review are part of the request: their
+	// failures go through the endpoint's middleware too.
+	var req admissionv1.AdmissionRequest
+	var version string
+	resp := h.endpoint.serve(&req, func() decision { return h.handle(r, buf, &req, &version) })
+	complete(&resp, req.UID)
 	buf.Reset()
 	writeReview(buf, version, resp)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
 }
 
-// handle reads, decodes and decides one review; version is the review's
-// apiVersion, "" when it could not be read (the response then carries no
-// kind, as controller-runtime's does).
-func (h *podHandler) handle(r *http.Request, buf *bytes.Buffer) (version string, resp admission.Response) {
-	start := time.Now()
-	var uid types.UID
-	defer func() {
-		if p := recover(); p != nil {
-			// Counted here: the reviews record their decision last, after
-			// everything that could panic (only building the response follows).
-			err := fmt.Errorf("panic: %v [recovered]", p)
-			h.log.Error(err, "answering 500", "webhook", h.r.webhook(), "uid", uid, "stack", string(debug.Stack()))
-			h.r.guard().Metrics.decision(h.r.webhook(), "error", start)
-			resp = admission.Errored(http.StatusInternalServerError, err)
-			resp.UID = uid
-		}
-	}()
+// handle reads, decodes and decides one review. It fills req and version
+// (the review's apiVersion) as it reads them, so that the answer to a later
+// failure, a panic included, carries them; version stays "" when the review
+// could not be read (the response then carries no kind, as
+// controller-runtime's does).
+func (h *podHandler) handle(r *http.Request, buf *bytes.Buffer, req *admissionv1.AdmissionRequest, version *string) decision {
 	if r.Body == nil || r.Body == http.NoBody {
-		return "", admission.Errored(http.StatusBadRequest, errors.New("request body is empty"))
+		return failed(badRequest(errors.New("request body is empty")))
 	}
 	defer func() { _ = r.Body.Close() }()
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + 1)
 	}
 	if _, err := buf.ReadFrom(r.Body); err != nil {
-		return "", admission.Errored(http.StatusBadRequest, fmt.Errorf("reading the request body: %w", err))
+		return failed(badRequest(fmt.Errorf("reading the request body: %w", err)))
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		return "", admission.Errored(http.StatusBadRequest, fmt.Errorf("contentType=%s, expected application/json", ct))
+		return failed(badRequest(fmt.Errorf("contentType=%s, expected application/json", ct)))
 	}
 	var in reviewIn
 	if err := decodeReview(buf.Bytes(), &in); err != nil {
-		return "", admission.Errored(http.StatusBadRequest, err)
+		return failed(badRequest(err))
 	}
-	version = in.APIVersion
-	var req admissionv1.AdmissionRequest
+	*version = in.APIVersion
 	object, oldObject := podSource{}, podSource{}
 	if q := in.Request; q != nil {
-		uid = q.UID
-		req = admissionv1.AdmissionRequest{UID: q.UID, Kind: q.Kind, Resource: q.Resource, SubResource: q.SubResource,
+		*req = admissionv1.AdmissionRequest{UID: q.UID, Kind: q.Kind, Resource: q.Resource, SubResource: q.SubResource,
 			Name: q.Name, Namespace: q.Namespace, Operation: q.Operation, DryRun: q.DryRun, UserInfo: q.UserInfo}
 		pod := q.Object.pod()
 		object = podSource{present: pod != nil, decode: func() (*corev1.Pod, error) { return pod, nil }}
 		oldObject = v2Pod(q.OldObject)
 	}
-	resp = h.r.review(r.Context(), &req, object, oldObject)
-	complete(&resp, req.UID)
-	return version, resp
+	return h.r.decide(r.Context(), req, object, oldObject)
 }
 
 // decodeReview decodes an AdmissionReview of either version with json/v2's

@@ -32,9 +32,9 @@ import (
 )
 
 // The tests here hold PodHandler (one json/v2 decode, direct responses) to
-// the path it replaces: controller-runtime's admission.Webhook with the
-// webhook's Handle, which decodes the Pod with sigs.k8s.io/json as the API
-// machinery does.
+// the path it replaces: controller-runtime's admission.Webhook with
+// reference (reference_test.go), which decodes the Pod with sigs.k8s.io/json
+// as the API machinery does.
 
 // testGuard, shared by the tests, fuzz targets and benchmarks of this
 // package, guards "runners" (runner namespace, enforce, managed policy
@@ -53,24 +53,21 @@ func testGuard(t testing.TB) *Guard {
 		managed.Build("runners", managed.Spec{Metadata: e.Options().Metadata}),
 		managed.Build("plain", managed.Spec{Metadata: e.Options().Metadata}),
 	).Build()
-	g, err := NewGuard(Guard{Engine: e, Config: cfg, Reader: c, Live: c, Writer: c, Log: logr.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGuard(t, cfg, Guard{Reader: c, Live: c, Writer: c, Log: logr.Discard()})
 	return g
 }
 
 // handlers are the two Pod webhooks under both paths.
 type handlers struct {
 	name      string
-	reference http.Handler // admission.Webhook + Handle
+	reference http.Handler // admission.Webhook + reference
 	direct    http.Handler // PodHandler
 }
 
 func bothPaths(g *Guard) []handlers {
 	return []handlers{
-		{"validate", &admission.Webhook{Handler: Validator{Guard: g}}, PodHandler(Validator{Guard: g})},
-		{"mutate", &admission.Webhook{Handler: Mutator{Guard: g}}, PodHandler(Mutator{Guard: g})},
+		{"validate", &admission.Webhook{Handler: reference(Validator{Guard: g})}, PodHandler(Validator{Guard: g})},
+		{"mutate", &admission.Webhook{Handler: reference(Mutator{Guard: g})}, PodHandler(Mutator{Guard: g})},
 	}
 }
 
@@ -426,7 +423,7 @@ func TestHandlerErrors(t *testing.T) {
 	if n := errors(); n != 3 {
 		t.Errorf("after the panic: %v errors counted, want 3", n)
 	}
-	if len(logged) != 1 || !strings.Contains(logged[0], "answering 500") || !strings.Contains(logged[0], "pod_handler.go") || !strings.Contains(logged[0], string(resp.UID)) {
+	if len(logged) != 1 || !strings.Contains(logged[0], "admission request failed") || !strings.Contains(logged[0], "pod_handler.go") || !strings.Contains(logged[0], string(resp.UID)) {
 		t.Errorf("the panic was logged as %q, want one line with the uid and the stack", logged)
 	}
 }
@@ -478,7 +475,7 @@ func TestWriteAllowedMatchesEncodingJSON(t *testing.T) {
 }
 
 // FuzzPodReview posts raw review bytes to both paths. Oracle: the new path
-// never admits what the reference (admission.Webhook + Handle, the API
+// never admits what the reference (admission.Webhook + reference, the API
 // machinery's decoder) refuses; when json/v2 decodes the review, both agree
 // on allowed and on the patch.
 // withoutManagedFields is body with request.object.metadata.managedFields

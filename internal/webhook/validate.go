@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"strings"
-	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,45 +23,30 @@ const ViolationsAnnotation = "violations"
 // only those), each judged as the whole Pod it would leave.
 type Validator struct{ *Guard }
 
-// Handle decides one request. It never admits a task-runner Pod it could
-// not evaluate: every error is an error response, which the API server
-// treats as a failure of the webhook (failurePolicy Fail refuses the Pod).
-func (v Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return v.review(ctx, &req.AdmissionRequest, rawPod(req.Object.Raw), rawPod(req.OldObject.Raw))
-}
-
-// review decides req, whichever path decoded it (Handle, or the HTTP
-// handler of pod_handler.go).
-func (v Validator) review(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) admission.Response {
-	start := time.Now()
+// decide decides one decoded request (PodHandler decodes it). It never
+// admits a task-runner Pod it could not evaluate: every error is an error
+// response (endpoint.serve), which the API server treats as a failure of the
+// webhook (failurePolicy Fail refuses the Pod).
+func (v Validator) decide(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) decision {
 	t, skipped, err := v.resolve(ctx, req, object, oldObject)
 	if err != nil {
-		return v.failed(req, err, start)
+		return failed(err)
 	}
 	if t == nil || t.mode == config.Off {
 		if t != nil {
 			skipped = "mode off"
 		}
-		v.Metrics.decision("validate", "skipped", start)
-		return admission.Allowed(skipped)
+		return decided(admission.Allowed(skipped), outcomeSkipped)
 	}
 	pols, err := v.networkPolicies(ctx, t.pod)
 	if err != nil {
-		return v.failed(req, err, start)
+		return failed(err)
 	}
 	pod, pols := v.judged(req, t, pols)
 	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
 	excs := v.exceptions(ctx, pod, res.Violations, requester(req))
 	res.Violations = excs.Violations
-	return v.respond(req, t, res, excs, start)
-}
-
-// failed answers an error: 400 when the request is at fault, 500 when
-// kestra-guard is (statusFor); never an admission.
-func (v Validator) failed(req *admissionv1.AdmissionRequest, err error, start time.Time) admission.Response {
-	v.Log.Error(err, "request refused", "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
-	v.Metrics.decision("validate", "error", start)
-	return admission.Errored(statusFor(err), err)
+	return v.respond(req, t, res, excs)
 }
 
 // judged is the Pod and the policies the rules judge. Audit judges the Pod
@@ -87,8 +71,8 @@ func (v Validator) judged(req *admissionv1.AdmissionRequest, t *target, pols []n
 
 // respond maps the engine's result to the answer: denied in enforce mode
 // when a rule denies, else admitted with warnings and audit annotations; one
-// log line and the metrics of the decision.
-func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res policy.Result, excs exception.Outcome, start time.Time) admission.Response {
+// log line and the violations metric.
+func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res policy.Result, excs exception.Outcome) decision {
 	rules := make([]string, 0, len(res.Violations))
 	for _, vi := range res.Violations {
 		rules = append(rules, vi.Rule)
@@ -109,16 +93,14 @@ func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res pol
 			}
 		}
 		v.Log.Info("denied", kv...)
-		v.Metrics.decision("validate", "denied", start)
-		return resp.WithWarnings(warnings...)
+		return decided(resp.WithWarnings(warnings...), outcomeDenied)
 	}
 	resp, warnings := admitted(t.mode, res.Violations, excs, warnings)
 	if len(excs.Waived) > 0 {
 		kv = append(kv, "waived", resp.AuditAnnotations[WaivedAnnotation])
 	}
 	v.Log.Info("admitted", kv...)
-	v.Metrics.decision("validate", "admitted", start)
-	return resp.WithWarnings(warnings...)
+	return decided(resp.WithWarnings(warnings...), outcomeAdmitted)
 }
 
 // admitted is the answer admitting a Pod: every violation as a warning (in

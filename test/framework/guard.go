@@ -73,6 +73,16 @@ func (g *Guarded) prepare() error {
 	return g.Client.Create(context.Background(), sec)
 }
 
+// Serve compiles cfg once, as kestra-guard serve does, and runs the server
+// in this process with it until ctx is done.
+func Serve(ctx context.Context, cfg config.Config, rc *rest.Config, log logr.Logger) error {
+	compiled, err := cfg.Compile()
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return server.Run(ctx, compiled, rc, log, InProcess)
+}
+
 // StartServer starts kestra-guard in this process.
 func (g *Guarded) StartServer() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -91,7 +101,7 @@ func (g *Guarded) StartServer() {
 			}
 		}()
 	}
-	go func() { done <- server.Run(ctx, g.Config, g.ControlPlane.Config, log, InProcess) }()
+	go func() { done <- Serve(ctx, g.Config, g.ControlPlane.Config, log) }()
 	var once sync.Once
 	var err error
 	g.stopServer = func() error {

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
-	"github.com/kestra-guard/kestra-guard/internal/server"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -80,7 +79,7 @@ type replica struct {
 func startReplica(cfg config.Config, cp *framework.ControlPlane) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- server.Run(ctx, cfg, cp.Config, framework.TestLogger(), framework.InProcess) }()
+	go func() { r.done <- framework.Serve(ctx, cfg, cp.Config, framework.TestLogger()) }()
 	return r
 }
 
