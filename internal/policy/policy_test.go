@@ -387,6 +387,16 @@ func ruleCases() []ruleCase {
 		{name: "a copy of the gate with a volume over its binary", rule: "start-gate", detail: "named like the start gate but differs", also: []string{"no-metadata-address", "allowed-registries"}, config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
 			p.Spec.InitContainers[0].VolumeMounts = []corev1.VolumeMount{{Name: "kestra-files", MountPath: "/kestra-guard", SubPath: "payload"}}
 		})},
+		{name: "an ephemeral container while the gate runs", rule: "start-gate", field: "spec.ephemeralContainers[0]", detail: "ended with exit code 0", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox",
+				SecurityContext: p.Spec.Containers[0].SecurityContext.DeepCopy(), VolumeMounts: p.Spec.Containers[0].VolumeMounts}}}
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: GateContainerName, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		})},
+		{name: "an ephemeral container once the gate passed", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox",
+				SecurityContext: p.Spec.Containers[0].SecurityContext.DeepCopy(), VolumeMounts: p.Spec.Containers[0].VolumeMounts}}}
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: GateContainerName, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}}
+		})},
 		{name: "the gate as the API server stores it", config: withGate, pod: tweak(gated(p), func(p *corev1.Pod) {
 			p.Spec.InitContainers[0].TerminationMessagePath = corev1.TerminationMessagePathDefault
 		})},

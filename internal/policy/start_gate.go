@@ -1,13 +1,20 @@
 package policy
 
 // start-gate requires, when the start gate is on (policy.startGate.enabled),
-// that a Pod's first init container is the gate mutation adds: the gate
-// runs before every other container and lets them start only once egress to
-// every metadata endpoint is blocked for the Pod (internal/gate). Reads:
-// spec.initContainers[0] (name, image, command, args). Passes when the gate
-// is off, or for a flow's pod overlay (mutation adds the gate to the Pod).
+// that a Pod's first init container is the gate mutation adds, field for
+// field: the gate runs before every other container and lets them start only
+// once egress to every metadata endpoint is blocked for the Pod
+// (internal/gate). The kubelet may start an ephemeral container before the
+// init containers are done, so one is refused until the Pod's status shows
+// the gate ended with exit code 0. Reads: spec.initContainers[0],
+// spec.ephemeralContainers, status.initContainerStatuses. Passes when the
+// gate is off, or for a flow's pod overlay (mutation adds the gate to the Pod).
 
-import "strconv"
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // StartGateID is the stable ID of start-gate.
 const StartGateID = "start-gate"
@@ -27,7 +34,7 @@ var startGate = Rule{
 		}
 		init := in.Pod.Spec.InitContainers
 		if len(init) > 0 && o.IsGate(&init[0]) {
-			return nil
+			return ephemeralBeforeGate(in.Pod, o)
 		}
 		detail := "the Pod has no init container"
 		switch {
@@ -39,4 +46,19 @@ var startGate = Rule{
 		return []Violation{{Field: "spec.initContainers[0]", Reason: "the start gate is not the first init container",
 			Detail: detail + "; want " + strconv.Quote(o.Gate.Name) + " with image " + strconv.Quote(o.Gate.Image) + " and the configured arguments, so that no container runs before metadata egress is blocked"}}
 	},
+}
+
+// ephemeralBeforeGate refuses ephemeral containers while the gate has not
+// ended with exit code 0.
+func ephemeralBeforeGate(pod *corev1.Pod, o *Options) []Violation {
+	if len(pod.Spec.EphemeralContainers) == 0 {
+		return nil
+	}
+	for _, s := range pod.Status.InitContainerStatuses {
+		if s.Name == o.Gate.Name && s.State.Terminated != nil && s.State.Terminated.ExitCode == 0 {
+			return nil
+		}
+	}
+	return []Violation{{Field: "spec.ephemeralContainers[0]", Reason: "an ephemeral container before the start gate passed",
+		Detail: "the kubelet may start an ephemeral container before the init containers end; the Pod's status does not show " + strconv.Quote(o.Gate.Name) + " ended with exit code 0, so metadata egress may not be blocked yet: add it once the gate has passed"}}
 }

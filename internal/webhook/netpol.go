@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -44,7 +45,7 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 		return failed(err)
 	}
 	runnerNS := v.scope.RunnerNamespace(ns.Name, ns.Labels)
-	if req.Name == managed.Name {
+	if requestName(req) == managed.Name {
 		if d, ok := v.managedPolicy(req, ns, runnerNS); ok {
 			return d
 		}
@@ -163,4 +164,22 @@ func (v NetworkPolicyValidator) admit(log logr.Logger, msgs []string, logMsg, pr
 		warnings[i] = prefix + metadataRule + ": " + m
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// requestName is the name of the NetworkPolicy of req: the request's, or,
+// for an item of a deletecollection (which the API server admits with an
+// empty name), the old object's.
+func requestName(req admission.Request) string {
+	if req.Name != "" || len(req.OldObject.Raw) == 0 {
+		return req.Name
+	}
+	var old struct {
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
+		return ""
+	}
+	return old.Metadata.Name
 }

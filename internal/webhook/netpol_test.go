@@ -98,13 +98,17 @@ func TestManagedPolicyWritesByOthers(t *testing.T) {
 		"delete outside runner namespaces":           {ns: "apps", user: "alice", op: admissionv1.Delete, allowed: true},
 		"update outside runner namespaces is judged": {ns: "apps", user: "alice", op: admissionv1.Update, allowed: true},
 		"delete of another policy":                   {ns: "etl", user: "alice", op: admissionv1.Delete, allowed: true},
+		"deletecollection item":                      {ns: "etl", user: "alice", op: admissionv1.Delete, message: "kestra-guard denied the delete of NetworkPolicy etl/kestra-guard-block-metadata by alice"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req := admissionv1.AdmissionRequest{UID: "u", Kind: metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
 				Namespace: tc.ns, Name: "kestra-guard-block-metadata", Operation: tc.op}
 			req.UserInfo.Username = tc.user
-			if name == "delete of another policy" {
+			switch name {
+			case "delete of another policy":
 				req.Name = "allow-web"
+			case "deletecollection item": // admitted with an empty name
+				req.Name = ""
 			}
 			if tc.op == admissionv1.Delete {
 				req.OldObject.Raw = managedRaw
