@@ -16,6 +16,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -162,8 +163,24 @@ func TestWebhook(t *testing.T) {
 			t.Fatalf("want the ephemeral container refused, got %v", err)
 		}
 		p.Spec.EphemeralContainers[0].SecurityContext = nil
+		// No kubelet runs here: the start gate never ran, and the kubelet may
+		// start an ephemeral container before the init containers end.
+		_, err = g.Clientset.CoreV1().Pods("kestra-runners").UpdateEphemeralContainers(ctx, "debug-me", &p, metav1.UpdateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "start-gate: spec.ephemeralContainers[0]") {
+			t.Fatalf("want a plain ephemeral container refused while the gate has not passed, got %v", err)
+		}
+		// The gate passed, as the kubelet reports it.
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: "kestra-runners", Name: "debug-me"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: policy.GateContainerName, Image: p.Spec.InitContainers[0].Image,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}}}
+		if err := g.Client.Status().Update(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
 		if _, err := g.Clientset.CoreV1().Pods("kestra-runners").UpdateEphemeralContainers(ctx, "debug-me", &p, metav1.UpdateOptions{}); err != nil {
-			t.Fatalf("a plain ephemeral container is hardened and admitted: %v", err)
+			t.Fatalf("a plain ephemeral container is hardened and admitted once the gate passed: %v", err)
 		}
 	})
 
