@@ -117,6 +117,15 @@ cleanup() {
   # Shims outlive containerd (by design) and their task folders (a Pod's removed containers): every
   # shim that serves our containerd's socket, which names the state folder, is ours.
   pkill -9 -f -- "containerd-shim-runc-v2 .*-address ${sock}( |$)" && log "stopped the containerd shims left of this run"
+  # Container processes left without a shim (a container being created when the run stopped:
+  # `runc init`) live in the kubepods cgroups this run made: kill them, so that those cgroups and
+  # the Pod network namespaces (and veths) they hold can go below.
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [[ -d "${h}kubepods" ]] && ! kept_before cgroups "${h}kubepods" || continue
+    find "${h}kubepods" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u | while read -r p; do kill -9 "${p}" 2>/dev/null && log "killed container process ${p}, left without its shim"; done
+  sleep 1
   for p in kube-apiserver etcd meta-server peer-server; do stop_pid "${p}"; done
   # Tripwire verdict before its table goes.
   if nft list table inet kg_e2e_tripwire >/dev/null 2>&1; then
