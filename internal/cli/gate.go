@@ -35,6 +35,7 @@ for the Pod, and the task does not start.`,
 	f.DurationVar(&c.AttemptTimeout, "attempt-timeout", c.AttemptTimeout, "bound of one connection attempt")
 	f.DurationVar(&c.Interval, "interval", c.Interval, "pause between two rounds of attempts")
 	f.DurationVar(&c.Timeout, "timeout", c.Timeout, "bound of the whole wait")
+	f.StringVar(&c.Canary, "canary", "", "host:port that must answer in the same round for that round's failures to count (proves the Pod's network carries packets)")
 	f.StringVar(&messagePath, "termination-message-path", TerminationLog, "file the verdict is written to (empty: none)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		res, err := gate.Run(cmd.Context(), c, nil)

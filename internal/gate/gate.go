@@ -33,6 +33,12 @@ type Config struct {
 	Interval time.Duration
 	// Timeout bounds the whole wait.
 	Timeout time.Duration
+	// Canary, when set, is a host:port that must answer in the same round
+	// for that round's failures to count: it proves the Pod's network
+	// carries packets at all, so that a data path that drops everything at
+	// the Pod's start (and filters nothing once it works) is not read as
+	// blocked.
+	Canary string
 }
 
 // Validate returns every error of c at once.
@@ -54,6 +60,11 @@ func (c Config) Validate() error {
 	}
 	if c.Interval < 0 {
 		errs = append(errs, fmt.Errorf("interval: %s: expected 0 or more", c.Interval))
+	}
+	if c.Canary != "" {
+		if _, _, err := ParseEndpoint(c.Canary); err != nil {
+			errs = append(errs, fmt.Errorf("canary: %w", err))
+		}
 	}
 	if c.Timeout < c.AttemptTimeout {
 		errs = append(errs, fmt.Errorf("timeout: %s: expected at least attemptTimeout (%s)", c.Timeout, c.AttemptTimeout))
@@ -176,6 +187,20 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 		results := make([]outcome, len(c.Endpoints))
 		errs := make([]error, len(c.Endpoints))
 		var wg sync.WaitGroup
+		var canaryErr error
+		if c.Canary != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				actx, acancel := context.WithTimeout(ctx, c.AttemptTimeout)
+				defer acancel()
+				conn, err := dial(actx, "tcp", c.Canary)
+				if err == nil {
+					_ = conn.Close()
+				}
+				canaryErr = err
+			}()
+		}
 		for i, e := range c.Endpoints {
 			if streak[i] >= c.Consecutive {
 				continue
@@ -201,6 +226,10 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 		for i, e := range c.Endpoints {
 			if streak[i] >= c.Consecutive {
 				continue
+			}
+			if results[i] == blocked && canaryErr != nil {
+				// The network carried nothing this round: the failure proves nothing.
+				results[i], errs[i] = inconclusive, fmt.Errorf("the canary %s did not answer in the same round: %w", c.Canary, canaryErr)
 			}
 			switch results[i] {
 			case blocked:

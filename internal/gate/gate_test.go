@@ -172,3 +172,34 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// With a canary, a round's failures count only if the canary answered in
+// that round: a network that drops everything at the Pod's start is not
+// read as blocked.
+func TestCanaryMustAnswer(t *testing.T) {
+	for name, canaryUp := range map[string]bool{"canary down": false, "canary up": true} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{calls: map[string]int{}, steps: map[string][]bool{"10.0.0.9:80": slicesRepeat(canaryUp, 100)}}
+			c := fast("10.0.0.1:80")
+			c.Canary, c.Timeout = "10.0.0.9:80", 300*time.Millisecond
+			res, err := Run(context.Background(), c, s.dial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Blocked != canaryUp {
+				t.Fatalf("result %+v: want blocked=%v", res, canaryUp)
+			}
+			if !canaryUp && !strings.Contains(res.Message(c), "the canary 10.0.0.9:80 did not answer") {
+				t.Errorf("message %q does not name the canary", res.Message(c))
+			}
+		})
+	}
+}
+
+func slicesRepeat(v bool, n int) []bool {
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}

@@ -68,6 +68,10 @@ type StartGateConfig struct {
 	Interval       metav1.Duration `json:"interval"`
 	// Timeout bounds the wait; then the gate fails and the Pod with it.
 	Timeout metav1.Duration `json:"timeout"`
+	// Canary, when set, is a host:port outside the metadata ranges that
+	// must answer in the same round for that round's failures to count
+	// (the API server's Service address, for instance).
+	Canary string `json:"canary,omitempty"`
 }
 
 // UnmarshalJSON reads an action, taking false as off: YAML 1.1 reads an
@@ -328,7 +332,7 @@ func (o *Options) compileGate(g StartGateConfig, errs []error) []error {
 		endpoints = DefaultGateEndpoints
 	}
 	gc := gate.Config{Endpoints: endpoints, Consecutive: g.Consecutive, AttemptTimeout: g.AttemptTimeout.Duration,
-		Interval: g.Interval.Duration, Timeout: g.Timeout.Duration}
+		Interval: g.Interval.Duration, Timeout: g.Timeout.Duration, Canary: g.Canary}
 	if err := gc.Validate(); err != nil {
 		errs = append(errs, prefixErrors("startGate.", err)...)
 	}
@@ -339,16 +343,25 @@ func (o *Options) compileGate(g StartGateConfig, errs []error) []error {
 			}
 		}
 	}
+	if ip, _, err := gate.ParseEndpoint(g.Canary); g.Canary != "" && err == nil {
+		if a, _ := netip.AddrFromSlice(ip); o.IsMetadata(a.Unmap()) {
+			errs = append(errs, fmt.Errorf("startGate.canary: %q is in a metadataCIDRs range: the managed policy blocks it, so the gate would never pass", g.Canary))
+		}
+	}
 	if len(errs) > 0 {
 		return errs
+	}
+	args := []string{"gate", "--endpoints=" + strings.Join(endpoints, ","), fmt.Sprintf("--consecutive=%d", gc.Consecutive),
+		"--attempt-timeout=" + gc.AttemptTimeout.String(), "--interval=" + gc.Interval.String(), "--timeout=" + gc.Timeout.String()}
+	if g.Canary != "" {
+		args = append(args, "--canary="+g.Canary)
 	}
 	o.Gate = &corev1.Container{
 		Name:            GateContainerName,
 		Image:           g.Image,
 		ImagePullPolicy: g.ImagePullPolicy,
 		Command:         []string{"/kestra-guard"},
-		Args: []string{"gate", "--endpoints=" + strings.Join(endpoints, ","), fmt.Sprintf("--consecutive=%d", gc.Consecutive),
-			"--attempt-timeout=" + gc.AttemptTimeout.String(), "--interval=" + gc.Interval.String(), "--timeout=" + gc.Timeout.String()},
+		Args:            args,
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},

@@ -216,3 +216,21 @@ func TestMutateAddsNoSecondGate(t *testing.T) {
 		})
 	}
 }
+
+// A canary the managed policy blocks would keep every gate shut: refused.
+func TestGateCanaryOutsideMetadata(t *testing.T) {
+	cfg := DefaultConfig()
+	withGate(&cfg)
+	cfg.StartGate.Canary = "169.254.169.254:80"
+	if _, err := NewEngine(cfg); err == nil || !strings.Contains(err.Error(), `startGate.canary: "169.254.169.254:80" is in a metadataCIDRs range`) {
+		t.Errorf("error %v: want the canary refused", err)
+	}
+	cfg.StartGate.Canary = "10.96.0.1:443"
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := e.Options().Gate; !slices.Contains(g.Args, "--canary=10.96.0.1:443") {
+		t.Errorf("gate args %v lack the canary", g.Args)
+	}
+}

@@ -144,7 +144,9 @@ func setup() error {
 		"image":        map[string]any{"repository": env.guardImage[:i], "tag": env.guardImage[i+1:]},
 		// The gate tries the fake metadata server only: no test sends a
 		// packet to a real metadata address.
-		"startGate": map[string]any{"endpoints": []any{env.metaIP + ":80"}, "timeout": gateTimeout.String()},
+		// The peer must answer in the same round (the canary): the gate then
+		// knows the Pod's network carries packets.
+		"startGate": map[string]any{"endpoints": []any{env.metaIP + ":80"}, "timeout": gateTimeout.String(), "canary": env.peerIP + ":8080"},
 		// The stand-in node-local DNS, inside the blocked 169.254.0.0/16.
 		"policy": map[string]any{"nodeLocalDNS": []any{env.dnsIP}},
 		// No kube-proxy on this node: the kubernetes Service's ClusterIP
