@@ -192,13 +192,7 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				actx, acancel := context.WithTimeout(ctx, c.AttemptTimeout)
-				defer acancel()
-				conn, err := dial(actx, "tcp", c.Canary)
-				if err == nil {
-					_ = conn.Close()
-				}
-				canaryErr = err
+				canaryErr = attempt(ctx, dial, c.Canary, c.AttemptTimeout)
 			}()
 		}
 		for i, e := range c.Endpoints {
@@ -208,12 +202,7 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				actx, acancel := context.WithTimeout(ctx, c.AttemptTimeout)
-				defer acancel()
-				conn, err := dial(actx, "tcp", e)
-				if err == nil {
-					_ = conn.Close()
-				}
+				err := attempt(ctx, dial, e, c.AttemptTimeout)
 				results[i], errs[i] = classify(err), err
 			}()
 		}
@@ -264,4 +253,16 @@ func Run(ctx context.Context, c Config, dial Dialer) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// attempt opens one TCP connection to address within timeout, closes it,
+// and returns the dial's error.
+func attempt(ctx context.Context, dial Dialer, address string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := dial(ctx, "tcp", address)
+	if err == nil {
+		_ = conn.Close()
+	}
+	return err
 }
