@@ -265,7 +265,7 @@ func (c *Config) Compile() (*Compiled, error) {
 	errs = append(errs, c.runnerNamespaceErrors()...)
 	engine, err := policy.NewEngine(c.Policy)
 	if err != nil {
-		errs = append(errs, prefix("policy.", err))
+		errs = append(errs, policy.PrefixErrors("policy.", err)...)
 	}
 	cidrs, cidrErrs := c.allowedCIDRs()
 	errs = append(errs, cidrErrs...)
@@ -344,19 +344,6 @@ func (c *Config) allowedCIDRs() ([]netip.Prefix, []error) {
 		out = append(out, p)
 	}
 	return out, errs
-}
-
-// prefix puts p before every line of a joined error.
-func prefix(p string, err error) error {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		var out []error
-		for _, e := range joined.Unwrap() {
-			out = append(out, fmt.Errorf("%s%w", p, e))
-		}
-		return errors.Join(out...)
-	}
-	return fmt.Errorf("%s%w", p, err)
 }
 
 // LoadInto reads the file at path into cfg, then applies again the flags of

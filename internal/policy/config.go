@@ -334,7 +334,7 @@ func (o *Options) compileGate(g StartGateConfig, errs []error) []error {
 	gc := gate.Config{Endpoints: endpoints, Consecutive: g.Consecutive, AttemptTimeout: g.AttemptTimeout.Duration,
 		Interval: g.Interval.Duration, Timeout: g.Timeout.Duration, Canary: g.Canary}
 	if err := gc.Validate(); err != nil {
-		errs = append(errs, prefixErrors("startGate.", err)...)
+		errs = append(errs, PrefixErrors("startGate.", err)...)
 	}
 	for i, e := range g.Endpoints {
 		if ip, _, err := gate.ParseEndpoint(e); err == nil {
@@ -403,8 +403,9 @@ func (o *Options) IsGate(c *corev1.Container) bool {
 	return equality.Semantic.DeepEqual(&n, g)
 }
 
-// prefixErrors puts p before each error joined in err.
-func prefixErrors(p string, err error) []error {
+// PrefixErrors puts p before each error joined in err (config prefixes the
+// policy's errors with "policy." the same way).
+func PrefixErrors(p string, err error) []error {
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) {
 		return []error{fmt.Errorf("%s%w", p, err)}
