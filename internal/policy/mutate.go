@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -106,6 +105,9 @@ func (o *Options) mutate(pod *corev1.Pod, scope Scope, describe bool) Mutation {
 // watches only those Pods for a failed gate (an Event, a metric).
 const GateLabel = "kestra-guard.io/start-gate"
 
+// gateLabelPath is GateLabel's JSON pointer under /metadata/labels ("/" is "~1").
+const gateLabelPath = "/metadata/labels/kestra-guard.io~1start-gate"
+
 // startGate puts the start gate first among the init containers and labels
 // the Pod with GateLabel, unless an init container already bears the gate's
 // name: the gate itself at index 0 (a reinvoked mutation), or a gate or a
@@ -124,7 +126,7 @@ func (m *mutation) startGate() {
 			m.pod.Labels = map[string]string{}
 			m.add("/metadata/labels", json.RawMessage(`{"`+GateLabel+`":"true"}`))
 		} else {
-			m.add("/metadata/labels/"+strings.ReplaceAll(GateLabel, "/", "~1"), "true")
+			m.add(gateLabelPath, "true")
 		}
 		m.pod.Labels[GateLabel] = "true"
 	}
