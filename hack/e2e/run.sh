@@ -105,17 +105,15 @@ cleanup() {
     timeout 90 go run ./hack/e2e/teardown -kubeconfig "${state}/admin.kubeconfig" >&2 || log "deleting Pods through the API failed; removing them below"
   fi
   for p in kube-router kube-scheduler kube-controller-manager kubelet; do stop_pid "${p}"; done
-  # Container processes, then their shims, by the PIDs containerd recorded for them.
+  # Container processes, by the PIDs containerd recorded for them; their shims below.
   local task_dir="${state}/containerd/state/io.containerd.runtime.v2.task/k8s.io"
   if [[ -d "${task_dir}" ]]; then
     for f in "${task_dir}"/*/init.pid; do [[ -f "${f}" ]] && kill -9 "$(cat "${f}")" 2>/dev/null || true; done
   fi
   stop_pid containerd
-  if [[ -d "${task_dir}" ]]; then
-    for f in "${task_dir}"/*/shim.pid; do [[ -f "${f}" ]] && kill -9 "$(cat "${f}")" 2>/dev/null || true; done
-  fi
-  # Shims outlive containerd (by design) and their task folders (a Pod's removed containers): every
-  # shim that serves our containerd's socket, which names the state folder, is ours.
+  # Shims outlive containerd (by design) and their task folders (a Pod's removed containers), so
+  # their shim.pid files miss some: every shim that serves our containerd's socket, which names the
+  # state folder, is ours.
   pkill -9 -f -- "containerd-shim-runc-v2 .*-address ${sock}( |$)" && log "stopped the containerd shims left of this run"
   # Container processes left without a shim (a container being created when the run stopped:
   # `runc init`) live in the kubepods cgroups this run made: kill them, so that those cgroups and
