@@ -40,7 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -155,7 +155,7 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 			return fail(err)
 		}
 	}
-	if err := cp.EnsureNamespace(nsGuard, map[string]string{config.RunnerLabel: "true"}); err != nil {
+	if err := cp.EnsureNamespace(nsGuard, map[string]string{scope.RunnerLabel: "true"}); err != nil {
 		return fail(err)
 	}
 

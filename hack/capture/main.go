@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -89,7 +89,7 @@ func run() error {
 		return err
 	}
 	defer func() { _ = stop() }()
-	if err := cp.EnsureNamespace(Namespace, map[string]string{config.RunnerLabel: "true"}); err != nil {
+	if err := cp.EnsureNamespace(Namespace, map[string]string{scope.RunnerLabel: "true"}); err != nil {
 		return err
 	}
 	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": Namespace}}

@@ -14,7 +14,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -48,8 +48,8 @@ func run() error {
 		_ = os.Remove(filepath.Join(dir, "ready"))
 	}()
 	for name, labels := range map[string]map[string]string{
-		"kestra-runners": {config.RunnerLabel: "true", config.ModeLabel: "enforce"},
-		"kestra-audit":   {config.RunnerLabel: "true", config.ModeLabel: "audit"},
+		"kestra-runners": {scope.RunnerLabel: "true", scope.ModeLabel: "enforce"},
+		"kestra-audit":   {scope.RunnerLabel: "true", scope.ModeLabel: "audit"},
 	} {
 		if err := g.EnsureNamespace(name, labels); err != nil {
 			return err

@@ -7,7 +7,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,8 +29,9 @@ const pageSize = 500
 // Auditor reads the cluster through Reader.
 type Auditor struct {
 	Reader client.Reader
-	Engine *policy.Engine
-	Config config.Config
+	// Config is the configuration compiled by the caller (config.Compile):
+	// its engine, scope and settings, used as they are.
+	Config *config.Compiled
 	// Progress, when set, is told how far the audit got.
 	Progress func(namespaces, pods int)
 
@@ -41,11 +41,7 @@ type Auditor struct {
 
 // Run audits the given namespaces, or every namespace when none is given.
 func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result, error) {
-	c, err := a.Config.Compile()
-	if err != nil {
-		return nil, err
-	}
-	sc := c.Scope
+	sc := a.Config.Scope
 	var nss []corev1.Namespace
 	if len(namespaces) == 0 {
 		var list corev1.NamespaceList
@@ -96,16 +92,17 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 	if err != nil {
 		return nil, 0, err
 	}
+	e := a.Config.Engine
 	now := time.Now()
 	var out []check.Result
 	runners := 0
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if !runnerNS && !sc.TaskRunner(p.Labels) {
+		if !sc.Pod(ns, p.Labels).Guarded {
 			continue
 		}
 		runners++
-		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
+		res := e.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
 		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
 		if len(r.Violations) > 0 {
 			for _, u := range unreadable {
@@ -114,14 +111,14 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 		}
 		out = append(out, check.Finish(r, false))
 	}
-	holdsManaged := slices.ContainsFunc(pols.Items, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
+	holdsManaged := managed.Find(pols.Items) != nil
 	if !sc.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, runners > 0) {
 		return out, runners, nil
 	}
-	action := a.Engine.Action(policy.MetadataEgressBlockedID)
+	action := e.Action(policy.MetadataEgressBlockedID)
 	for i := range pols.Items {
 		np := &pols.Items[i]
-		if vs := scope.ReopeningViolations(sc.MetadataReopenings(np, runnerNS, a.Engine.Options()), action); vs != nil {
+		if vs := scope.ReopeningViolations(sc.MetadataReopenings(np, runnerNS, e.Options()), action); vs != nil {
 			out = append(out, result("NetworkPolicy", ns.Name, np.Name, vs))
 		}
 	}

@@ -5,10 +5,11 @@ package check
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
@@ -63,21 +64,15 @@ type Options struct {
 	// AllPods evaluates every Pod, not only the task runners the webhook
 	// intercepts.
 	AllPods bool
-	// Config says which Pods are task runners (taskRunnerSelector,
-	// runnerNamespaces, the namespaces never intercepted) and whether the
-	// managed NetworkPolicy is kept.
-	Config config.Config
 }
 
 // Objects evaluates every task-runner Pod (with the NetworkPolicies of its
 // namespace found in objs) and every Kestra flow, as the cluster would
-// admit them; it returns the objects it skipped too.
-func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []Skipped, error) {
-	sc, err := opts.Config.Scope()
-	if err != nil {
-		return nil, nil, err
-	}
-	specs := opts.Config.ManagedSpecs(sc, e.Options())
+// admit them, with the configuration c compiled by the caller: its engine,
+// its scope (which Pods are task runners) and its managed policy; it returns
+// the objects it skipped too.
+func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]Result, []Skipped) {
+	e, sc := c.Engine, c.Scope
 	byNS := map[string][]networkingv1.NetworkPolicy{}
 	for _, o := range objs {
 		if o.NetworkPolicy != nil {
@@ -92,7 +87,8 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 		r := Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
-			if why := skip(o, sc, opts); why != "" {
+			guard := sc.Pod(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}, o.Pod.Labels)
+			if why := skip(o, guard, sc, opts); why != "" {
 				skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
 				continue
 			}
@@ -100,8 +96,8 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			if !opts.NoMutate {
 				pod = pod.DeepCopy()
 				r.Mutations = e.Options().Mutate(pod, policy.ScopePod).Changes
-				if known && opts.Config.ManagedNetworkPolicy.Enabled {
-					pols = withManagedPolicy(specs.For(sc.RunnerNamespace(o.Namespace, nil)), o.Namespace, pols)
+				if known && c.ManagedNetworkPolicy.Enabled {
+					pols = managed.With(pols, o.Namespace, c.Managed.For(guard.RunnerNamespace))
 				}
 			}
 			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
@@ -123,32 +119,22 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 		}
 		out = append(out, r)
 	}
-	return out, skipped, nil
+	return out, skipped
 }
 
-// skip says why the webhook would not intercept the Pod of o, or "".
-// Offline, a runner namespace is one listed in runnerNamespaces: the
-// kestra-guard.io/runner label of a Namespace is not read.
-func skip(o input.Object, sc *scope.Scope, opts Options) string {
+// skip says why the webhook would not intercept the Pod of o, or "":
+// guard is scope's answer for it. Offline, a runner namespace is one listed
+// in runnerNamespaces: the kestra-guard.io/runner label of a Namespace is
+// not read.
+func skip(o input.Object, guard scope.Pod, sc *scope.Scope, opts Options) string {
 	switch {
-	case opts.AllPods:
+	case opts.AllPods || guard.Guarded:
 		return ""
-	case sc.Excluded(o.Namespace):
-		return "namespace " + o.Namespace + " is never intercepted"
-	case sc.RunnerNamespace(o.Namespace, nil) || sc.TaskRunner(o.Pod.Labels):
-		return ""
+	case guard.Excluded:
+		return guard.Skipped
 	}
 	return fmt.Sprintf("not a task runner: its labels do not match taskRunnerSelector %q and %s is not in runnerNamespaces (--all-pods evaluates it)",
 		sc.SelectorText(), o.Namespace)
-}
-
-// withManagedPolicy adds the policy the mutating webhook would apply in ns
-// before admitting the first task runner, unless pols holds it already.
-func withManagedPolicy(spec managed.Spec, ns string, pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
-	if slices.ContainsFunc(pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name }) {
-		return pols
-	}
-	return append(slices.Clone(pols), *managed.Build(ns, spec))
 }
 
 // LineOf is the line of the i-th violation, else of the object.

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/kestra-guard/kestra-guard/internal/input"
-	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
 const writablePod = `apiVersion: v1
@@ -36,10 +35,7 @@ spec:
 // check reads PolicyExceptions from its inputs and applies them as the
 // webhook does.
 func TestObjectsWithExceptions(t *testing.T) {
-	e, err := policy.NewEngine(policy.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := compiled(t)
 	tests := map[string]struct {
 		docs        string
 		wantAllowed bool
@@ -58,10 +54,7 @@ func TestObjectsWithExceptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rs, _, err := Objects(e, objs, Options{AllPods: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rs, _ := Objects(c, objs, Options{AllPods: true})
 			if len(rs) != 1 {
 				t.Fatalf("results = %+v, want the Pod only", rs)
 			}
@@ -96,10 +89,7 @@ func TestInvalidExceptionInput(t *testing.T) {
 // A malformed exception next to a valid one: the bad one is an input error
 // naming its file, line and field; the valid one still applies.
 func TestMalformedExceptionNextToValid(t *testing.T) {
-	e, err := policy.NewEngine(policy.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := compiled(t)
 	bad := strings.Replace(exceptionDoc, "name: pip,", "name: pip-typo,", 1) + "  expires: \"2030-01-01t00:00:00z\"\n"
 	docs := writablePod + "---\n" + bad + "---\n" + exceptionDoc
 	objs, perr := input.Parse("in.yaml", []byte(docs))
@@ -110,10 +100,7 @@ func TestMalformedExceptionNextToValid(t *testing.T) {
 	if perr.Error() != want {
 		t.Errorf("error\n%s\nwant\n%s", perr, want)
 	}
-	rs, _, err := Objects(e, objs, Options{AllPods: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, _ := Objects(c, objs, Options{AllPods: true})
 	if len(rs) != 1 || !rs[0].Allowed || len(rs[0].Waived) != 1 || rs[0].Waived[0].Exception.Name != "pip" {
 		t.Fatalf("the valid exception does not apply: %+v", rs)
 	}
@@ -121,19 +108,13 @@ func TestMalformedExceptionNextToValid(t *testing.T) {
 
 // An exception with requestedBy waives nothing offline, and says so.
 func TestRequestedByOffline(t *testing.T) {
-	e, err := policy.NewEngine(policy.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := compiled(t)
 	doc := strings.Replace(exceptionDoc, "match: {flowId: {exact: legacy-load}}", "match: {flowId: {exact: legacy-load}, requestedBy: {serviceAccounts: [kestra/kestra-worker]}}", 1)
 	objs, err := input.Parse("in.yaml", []byte(writablePod+"---\n"+doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := Objects(e, objs, Options{AllPods: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, _ := Objects(c, objs, Options{AllPods: true})
 	if len(rs) != 1 || rs[0].Allowed || len(rs[0].Waived) != 0 {
 		t.Fatalf("an exception with requestedBy applied offline: %+v", rs)
 	}

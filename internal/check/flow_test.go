@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
@@ -37,7 +36,7 @@ func TestFlowFixtures(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
-	e := engine(t)
+	c := compiled(t)
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			b, err := os.ReadFile(file)
@@ -48,10 +47,7 @@ func TestFlowFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			results, _, err := Objects(e, objs, Options{AllPods: true, Config: config.Default()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			results, _ := Objects(c, objs, Options{AllPods: true})
 			got := map[string]policy.Violation{}
 			allowed := true
 			for _, r := range results {
@@ -187,10 +183,5 @@ func FuzzFlow(f *testing.F) {
 
 func testScope(t testing.TB) *scope.Scope {
 	t.Helper()
-	cfg := config.Default()
-	sc, err := cfg.Scope()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sc
+	return compiled(t).Scope
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 func newAudit(s Streams) *cobra.Command {
@@ -43,7 +44,7 @@ as admission. Output and exit status are those of check.`,
 		if all && namespace != "" {
 			return &ExitError{Code: 2, Err: fmt.Errorf("-n and -A exclude each other")}
 		}
-		e, err := loadEngine(&cfg)
+		compiled, err := compile(&cfg)
 		if err != nil {
 			return err
 		}
@@ -62,7 +63,7 @@ as admission. Output and exit status are those of check.`,
 			return &ExitError{Code: 2, Err: fmt.Errorf("cannot reach the cluster at %s: %w", rc.Host, err)}
 		}
 		start, last := time.Now(), time.Now()
-		a := &audit.Auditor{Reader: c, Engine: e, Config: cfg, Progress: func(nss, pods int) {
+		a := &audit.Auditor{Reader: c, Config: compiled, Progress: func(nss, pods int) {
 			if time.Since(last) > 2*time.Second {
 				last = time.Now()
 				_, _ = fmt.Fprintf(s.Err, "audit: %d namespaces, %d task-runner Pods evaluated (%s)\n", nss, pods, time.Since(start).Round(time.Second))
@@ -76,7 +77,7 @@ as admission. Output and exit status are those of check.`,
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("auditing %s: %w", rc.Host, err)}
 		}
-		if cfg.Mode != config.Enforce {
+		if compiled.Mode != scope.Enforce {
 			// In audit or off mode the cluster admits: denials are warnings.
 			for i := range results {
 				results[i] = check.Finish(results[i], true)

@@ -15,22 +15,25 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/internal/version"
 )
 
-// loadEngine reads the config file (if any), applies flags and builds the engine.
-func loadEngine(cfg *config.Config) (*policy.Engine, error) {
+// compile compiles cfg, once per command: serve, check, audit, mutate and
+// rules hand the result down and nothing downstream compiles it again. An
+// invalid configuration exits with status 2.
+func compile(cfg *config.Config) (*config.Compiled, error) {
 	c, err := cfg.Compile()
 	if err != nil {
-		return nil, &ExitError{Code: 2, Err: fmt.Errorf("invalid configuration:\n%w", err)}
+		return nil, &ExitError{Code: 2, Err: &configError{err}}
 	}
-	return c.Engine, nil
+	return c, nil
 }
 
 // engineAndInputs builds the engine from cfg and reads the inputs; both
 // failures exit with status 2.
 func engineAndInputs(cfg *config.Config, paths []string, stdin io.Reader) (*policy.Engine, []input.Object, error) {
-	e, err := loadEngine(cfg)
+	c, err := compile(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -38,7 +41,7 @@ func engineAndInputs(cfg *config.Config, paths []string, stdin io.Reader) (*poli
 	if err != nil {
 		return nil, nil, &ExitError{Code: 2, Err: err}
 	}
-	return e, objs, nil
+	return c.Engine, objs, nil
 }
 
 type checkOptions struct {
@@ -94,7 +97,7 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		if !slices.Contains(outputFormats, o.output) {
 			return &ExitError{Code: 2, Err: fmt.Errorf("--output %q: expected text, json, sarif or junit", o.output)}
 		}
-		e, err := loadEngine(&cfg)
+		c, err := compile(&cfg)
 		if err != nil {
 			return err
 		}
@@ -102,11 +105,8 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		if o.strict {
 			objs, errs = refuseUnrecognised(objs, errs)
 		}
-		results, skipped, err := check.Objects(e, objs, check.Options{RequireNetworkPolicy: o.require, Audit: cfg.Mode != config.Enforce,
-			NoMutate: o.noMutate, AllPods: o.allPods, Config: cfg})
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
+		results, skipped := check.Objects(c, objs, check.Options{RequireNetworkPolicy: o.require, Audit: c.Mode != scope.Enforce,
+			NoMutate: o.noMutate, AllPods: o.allPods})
 		return reportAll(s, o.output, check.Report{Results: results, Skipped: skipped, Errors: errs})
 	}
 	return cmd

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 func execute(t *testing.T, stdin string, serve ServeFunc, args ...string) (int, string, string) {
@@ -172,7 +173,7 @@ func TestServeConfig(t *testing.T) {
 	if code, _, errOut := execute(t, "", serve, "serve", "--config", file, "--port", "10443"); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if got.Mode != config.Audit || got.Server.Port != 10443 || got.Namespace != "guard" || got.Policy.Rules["no-host-path"] != "warn" {
+	if got.Mode != scope.Audit || got.Server.Port != 10443 || got.Namespace != "guard" || got.Policy.Rules["no-host-path"] != "warn" {
 		t.Errorf("config = %+v", got)
 	}
 	if err := os.WriteFile(file, []byte("mode: block\npolicy:\n  metadataCIDRs: [nope]\n"), 0o600); err != nil {

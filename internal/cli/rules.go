@@ -32,10 +32,11 @@ func newRules(s Streams) *cobra.Command {
 		if err := load(); err != nil {
 			return err
 		}
-		e, err := loadEngine(&cfg)
+		c, err := compile(&cfg)
 		if err != nil {
 			return err
 		}
+		e := c.Engine
 		rows := make([]ruleRow, 0, len(policy.Rules))
 		for _, r := range policy.Rules {
 			rows = append(rows, ruleRow{ID: r.ID, Action: e.Action(r.ID), Default: r.Default, Forbids: r.Summary})

@@ -26,9 +26,9 @@ func newServe(serve ServeFunc) *cobra.Command {
 		if err := load(); err != nil {
 			return err
 		}
-		compiled, err := cfg.Compile()
+		compiled, err := compile(&cfg)
 		if err != nil {
-			return &ExitError{Code: 2, Err: &configError{err}}
+			return err
 		}
 		return serve(cmd.Context(), compiled)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -22,26 +21,10 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
-// Mode is what kestra-guard does with a task-runner Pod's violations; the
-// scope package owns it.
-type Mode = scope.Mode
-
-const (
-	Enforce = scope.Enforce
-	Audit   = scope.Audit
-	Off     = scope.Off
-)
-
-// Labels read on namespaces.
-const (
-	ModeLabel   = scope.ModeLabel
-	RunnerLabel = scope.RunnerLabel
-)
-
 // Config is the whole configuration.
 type Config struct {
 	// Mode is the default mode; a namespace's kestra-guard.io/mode label overrides it.
-	Mode Mode `json:"mode"`
+	Mode scope.Mode `json:"mode"`
 	// TaskRunnerSelector is a label selector: Pods it matches are task runners.
 	TaskRunnerSelector string `json:"taskRunnerSelector"`
 	// RunnerNamespaces are namespaces where every Pod is a task runner, as are
@@ -108,7 +91,7 @@ type Server struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Mode:                 Enforce,
+		Mode:                 scope.Enforce,
 		TaskRunnerSelector:   "kestra.io/taskrun-id",
 		Namespace:            "kestra-guard",
 		ManagedNetworkPolicy: ManagedNetworkPolicy{Enabled: true},
@@ -197,6 +180,9 @@ type Compiled struct {
 	Engine *policy.Engine
 	// AllowedCIDRs are managedNetworkPolicy.allowedCIDRs, parsed.
 	AllowedCIDRs []netip.Prefix
+	// Managed are the managed policy's specs, built from AllowedCIDRs, the
+	// engine's metadata ranges and the scope's selector.
+	Managed ManagedSpecs
 }
 
 // ManagedSpecs are the managed policy's specs, one per kind of guarded
@@ -217,28 +203,12 @@ func (m *ManagedSpecs) For(runnerNamespace bool) managed.Spec {
 	return m.LabelSelected
 }
 
-// ManagedSpecs builds the managed policy's specs from what Compile parsed.
-func (c *Compiled) ManagedSpecs() ManagedSpecs {
-	return c.managedSpecs(c.Scope, c.Engine.Options(), c.AllowedCIDRs)
-}
-
-// Scope compiles the scope alone (check's library callers pass a partial
-// configuration; serve, check and audit use Compile).
-func (c *Config) Scope() (*scope.Scope, error) {
-	return scope.New(scope.Config{Mode: c.Mode, TaskRunnerSelector: c.TaskRunnerSelector, RunnerNamespaces: c.RunnerNamespaces, Namespace: c.Namespace})
-}
-
-// ManagedSpecs builds the managed policy's specs from the valid entries of
-// managedNetworkPolicy.allowedCIDRs (Compile refuses the others).
-func (c *Config) ManagedSpecs(sc *scope.Scope, o *policy.Options) ManagedSpecs {
-	allowed, _ := c.allowedCIDRs()
-	return c.managedSpecs(sc, o, allowed)
-}
-
-func (c *Config) managedSpecs(sc *scope.Scope, o *policy.Options, allowed []netip.Prefix) ManagedSpecs {
-	base := managed.Spec{Metadata: o.Metadata, DNS: o.DNS, Strict: c.ManagedNetworkPolicy.Strict, AllowedCIDRs: allowed}
+// managedSpecs builds the managed policy's specs from what Compile parsed.
+func (c *Compiled) managedSpecs() ManagedSpecs {
+	o := c.Engine.Options()
+	base := managed.Spec{Metadata: o.Metadata, DNS: o.DNS, Strict: c.ManagedNetworkPolicy.Strict, AllowedCIDRs: c.AllowedCIDRs}
 	out := ManagedSpecs{LabelSelected: base, RunnerNamespace: base}
-	out.LabelSelected.Selector = sc.Selector()
+	out.LabelSelected.Selector = c.Scope.Selector()
 	return out
 }
 
@@ -253,11 +223,10 @@ func (c *Config) Validate() error {
 func (c *Config) Compile() (*Compiled, error) {
 	out := &Compiled{Config: *c}
 	var errs []error
-	if !slices.Contains([]Mode{Enforce, Audit, Off}, c.Mode) {
-		errs = append(errs, fmt.Errorf("mode: %q: expected enforce, audit or off", c.Mode))
-	}
-	if _, err := labels.Parse(c.TaskRunnerSelector); err != nil || c.TaskRunnerSelector == "" {
-		errs = append(errs, fmt.Errorf("taskRunnerSelector: %q: expected a label selector such as kestra.io/taskrun-id", c.TaskRunnerSelector))
+	// scope.New validates the mode and the selector.
+	sc, err := scope.New(scope.Config{Mode: c.Mode, TaskRunnerSelector: c.TaskRunnerSelector, RunnerNamespaces: c.RunnerNamespaces, Namespace: c.Namespace})
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace: expected kestra-guard's own namespace"))
@@ -267,7 +236,7 @@ func (c *Config) Compile() (*Compiled, error) {
 	if err != nil {
 		errs = append(errs, policy.PrefixErrors("policy.", err)...)
 	}
-	cidrs, cidrErrs := c.allowedCIDRs()
+	cidrs, cidrErrs := c.allowedCIDRs(engine)
 	errs = append(errs, cidrErrs...)
 	s := c.Server
 	if s.Port <= 0 || s.Port > 65535 {
@@ -294,11 +263,8 @@ func (c *Config) Compile() (*Compiled, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	sc, err := c.Scope()
-	if err != nil {
-		return nil, err
-	}
 	out.Scope, out.Engine, out.AllowedCIDRs = sc, engine, cidrs
+	out.Managed = out.managedSpecs()
 	return out, nil
 }
 
@@ -323,12 +289,19 @@ func (c *Config) runnerNamespaceErrors() []error {
 	return errs
 }
 
-// allowedCIDRs parses managedNetworkPolicy.allowedCIDRs here, so that check
-// and audit refuse what serve refuses: each must be a CIDR, and none may
-// overlap a metadata range (the managed policy would then allow what the
-// egress rule forbids, and every task runner would be denied).
-func (c *Config) allowedCIDRs() ([]netip.Prefix, []error) {
-	metadata := policy.MetadataRanges(c.Policy.MetadataCIDRs)
+// allowedCIDRs parses managedNetworkPolicy.allowedCIDRs, once, here, so that
+// check and audit refuse what serve refuses: each must be a CIDR, and none
+// may overlap a metadata range (the managed policy would then allow what the
+// egress rule forbids, and every task runner would be denied). The metadata
+// ranges are the engine's; only when the policy is invalid (engine nil) are
+// they read from policy.metadataCIDRs, to report every error at once.
+func (c *Config) allowedCIDRs(engine *policy.Engine) ([]netip.Prefix, []error) {
+	var metadata []netip.Prefix
+	if engine != nil {
+		metadata = engine.Options().Metadata
+	} else {
+		metadata = policy.MetadataRanges(c.Policy.MetadataCIDRs)
+	}
 	var out []netip.Prefix
 	var errs []error
 	for i, a := range c.ManagedNetworkPolicy.AllowedCIDRs {

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
@@ -138,12 +141,12 @@ func TestCompile(t *testing.T) {
 	if got := fmt.Sprint(c.AllowedCIDRs); got != "[10.0.0.0/8 192.168.0.0/16]" {
 		t.Errorf("AllowedCIDRs = %s", got)
 	}
-	want := c.Config.ManagedSpecs(c.Scope, c.Engine.Options())
-	// The specs come from what Compile parsed, not from the raw list again.
-	c.ManagedNetworkPolicy.AllowedCIDRs = nil
-	specs := c.ManagedSpecs()
-	if !reflect.DeepEqual(specs, want) || fmt.Sprint(specs.For(true).AllowedCIDRs) != "[10.0.0.0/8 192.168.0.0/16]" {
-		t.Errorf("Compiled.ManagedSpecs = %+v, want %+v with the parsed allowed CIDRs", specs, want)
+	specs := c.Managed
+	if fmt.Sprint(specs.For(true).AllowedCIDRs) != "[10.0.0.0/8 192.168.0.0/16]" || fmt.Sprint(specs.For(false).AllowedCIDRs) != "[10.0.0.0/8 192.168.0.0/16]" {
+		t.Errorf("Compiled.Managed = %+v, want the parsed allowed CIDRs", specs)
+	}
+	if !reflect.DeepEqual(specs.For(true).Metadata, c.Engine.Options().Metadata) || !reflect.DeepEqual(specs.For(true).DNS, c.Engine.Options().DNS) {
+		t.Errorf("Compiled.Managed = %+v, want the engine's metadata ranges and DNS", specs)
 	}
 	if got := specs.For(false).Selector.MatchExpressions; len(got) != 1 || got[0].Key != "kestra.io/taskrun-id" {
 		t.Errorf("label-selected spec selects %v, want the task-runner selector", got)
@@ -151,7 +154,23 @@ func TestCompile(t *testing.T) {
 	if got := specs.For(true).Selector; len(got.MatchLabels)+len(got.MatchExpressions) != 0 {
 		t.Errorf("runner-namespace spec selects %v, want every Pod", got)
 	}
-	if len(specs.For(true).Metadata) == 0 || !c.Scope.TaskRunner(map[string]string{"kestra.io/taskrun-id": "x"}) {
+	if len(specs.For(true).Metadata) == 0 || !c.Scope.Pod(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, map[string]string{"kestra.io/taskrun-id": "x"}).Guarded {
 		t.Errorf("compiled without metadata ranges or scope: %+v", specs)
+	}
+}
+
+// The mode and the selector are validated in one place (scope.New): each
+// bad one is reported once, with the rest of the configuration's errors.
+func TestModeAndSelectorReportedOnce(t *testing.T) {
+	cfg := Default()
+	cfg.Mode, cfg.TaskRunnerSelector, cfg.Server.Port = "Enforce", "a in (b", 0
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("an unknown mode and a bad selector were accepted")
+	}
+	for _, want := range []string{`mode: "Enforce": expected enforce, audit or off`, `taskRunnerSelector: "a in (b": expected a label selector`, "server.port: 0"} {
+		if n := strings.Count(err.Error(), want); n != 1 {
+			t.Errorf("%q reported %d times, want once:\n%v", want, n, err)
+		}
 	}
 }

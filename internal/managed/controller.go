@@ -9,7 +9,6 @@ import (
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -92,10 +91,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	existed := err == nil
-	if existed && equality.Semantic.DeepEqual(current.Spec, Build(nsName, spec).Spec) {
+	if existed && UpToDate(&current, &Build(nsName, spec).Spec) {
 		return reconcile.Result{}, nil
 	}
-	if err := Ensure(ctx, r.Client, nsName, spec, false); err != nil {
+	if err := Ensure(ctx, r.Client, nsName, spec); err != nil {
 		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) { // namespace terminating
 			return reconcile.Result{}, nil
 		}

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -86,18 +87,44 @@ func Build(ns string, s Spec) *networkingv1.NetworkPolicy {
 	}
 }
 
+// Find returns the managed policy among pols, or nil.
+func Find(pols []networkingv1.NetworkPolicy) *networkingv1.NetworkPolicy {
+	for i := range pols {
+		if pols[i].Name == Name {
+			return &pols[i]
+		}
+	}
+	return nil
+}
+
+// With is pols with the managed policy of namespace ns (spec s) added, as
+// it will be before a task runner is admitted there, unless pols holds it
+// already. pols itself is never written: the result is a new slice when
+// the policy is added.
+func With(pols []networkingv1.NetworkPolicy, ns string, s Spec) []networkingv1.NetworkPolicy {
+	if Find(pols) != nil {
+		return pols
+	}
+	out := make([]networkingv1.NetworkPolicy, len(pols), len(pols)+1)
+	copy(out, pols)
+	return append(out, *Build(ns, s))
+}
+
+// UpToDate reports whether current, the managed policy found in a
+// namespace, has the spec want (Build's): the one test of "is it as it
+// should be" the webhook and the controller share.
+func UpToDate(current *networkingv1.NetworkPolicy, want *networkingv1.NetworkPolicySpec) bool {
+	return equality.Semantic.DeepEqual(&current.Spec, want)
+}
+
 // Ensure creates or repairs the managed policy in ns with server-side apply.
-func Ensure(ctx context.Context, c client.Client, ns string, s Spec, dryRun bool) error {
+func Ensure(ctx context.Context, c client.Client, ns string, s Spec) error {
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(Build(ns, s))
 	if err != nil {
 		return fmt.Errorf("converting NetworkPolicy %s/%s: %w", ns, Name, err)
 	}
-	opts := []client.ApplyOption{client.ForceOwnership, client.FieldOwner(FieldManager)}
-	if dryRun {
-		opts = append(opts, client.DryRunAll)
-	}
 	u := &unstructured.Unstructured{Object: obj}
-	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), opts...); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
 		return fmt.Errorf("applying NetworkPolicy %s/%s: %w", ns, Name, err)
 	}
 	return nil

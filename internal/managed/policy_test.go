@@ -42,3 +42,39 @@ func TestManagedPolicyBlocksMetadata(t *testing.T) {
 		})
 	}
 }
+
+// Find, With and UpToDate are the one answer to "is the managed policy
+// there", "the policies with it" and "is it as it should be", for the
+// webhooks, check, audit and the controller.
+func TestFindWithUpToDate(t *testing.T) {
+	spec := Spec{Metadata: policy.MetadataRanges(policy.DefaultMetadataCIDRs)}
+	other := networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "ns"}}
+	// A slice with room to spare: With must not write into it.
+	pols := make([]networkingv1.NetworkPolicy, 1, 4)
+	pols[0] = other
+	got := With(pols, "ns", spec)
+	if len(got) != 2 || Find(got) != &got[1] || got[1].Namespace != "ns" || !UpToDate(&got[1], &Build("ns", spec).Spec) {
+		t.Fatalf("With = %+v, want the other policy and the managed one", got)
+	}
+	if spare := pols[:2]; spare[1].Name != "" {
+		t.Errorf("With wrote the managed policy into the caller's slice: %+v", spare)
+	}
+	if Find(pols) != nil {
+		t.Errorf("Find found the managed policy in %+v", pols)
+	}
+	if again := With(got, "ns", spec); len(again) != 2 {
+		t.Errorf("With added the managed policy twice: %d policies", len(again))
+	}
+
+	// Up to date: what Build writes, as the API server returns it (an
+	// empty list where Build leaves none); not once someone edits it.
+	current := Build("ns", spec)
+	current.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{}
+	if !UpToDate(current, &Build("ns", spec).Spec) {
+		t.Errorf("the managed policy as read back is not up to date")
+	}
+	current.Spec.Egress[0].To[0].IPBlock.Except = nil
+	if UpToDate(current, &Build("ns", spec).Spec) {
+		t.Errorf("an edited managed policy (excepts removed) is up to date")
+	}
+}

@@ -6,6 +6,7 @@
 package scope
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -52,17 +53,23 @@ type Scope struct {
 	selector         metav1.LabelSelector
 }
 
-// New compiles c; the error names the field. It checks only what it
-// parses: config.Validate refuses an empty selector or an unknown mode
-// before serve, check or audit build a Scope.
+// New compiles c, and is where the mode and the selector are validated:
+// the error names each bad field (mode, taskRunnerSelector), all at once.
 func New(c Config) (*Scope, error) {
-	sel, err := labels.Parse(c.TaskRunnerSelector)
-	if err != nil {
-		return nil, fmt.Errorf("taskRunnerSelector: %q: expected a label selector such as kestra.io/taskrun-id", c.TaskRunnerSelector)
+	var errs []error
+	if !c.Mode.Valid() {
+		errs = append(errs, fmt.Errorf("mode: %q: expected enforce, audit or off", c.Mode))
 	}
-	ls, err := metav1.ParseToLabelSelector(c.TaskRunnerSelector)
-	if err != nil {
-		return nil, fmt.Errorf("taskRunnerSelector: %q: %w", c.TaskRunnerSelector, err)
+	sel, err := labels.Parse(c.TaskRunnerSelector)
+	var ls *metav1.LabelSelector
+	if err == nil && c.TaskRunnerSelector != "" {
+		ls, err = metav1.ParseToLabelSelector(c.TaskRunnerSelector)
+	}
+	if err != nil || c.TaskRunnerSelector == "" {
+		errs = append(errs, fmt.Errorf("taskRunnerSelector: %q: expected a label selector such as kestra.io/taskrun-id", c.TaskRunnerSelector))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &Scope{mode: c.Mode, runnerNamespaces: slices.Clone(c.RunnerNamespaces), own: c.Namespace,
 		selectorText: c.TaskRunnerSelector, taskRunner: sel, selector: *ls}, nil
@@ -81,9 +88,46 @@ func (s *Scope) RunnerNamespace(name string, labels map[string]string) bool {
 	return labels[RunnerLabel] == "true" || slices.Contains(s.runnerNamespaces, name)
 }
 
-// TaskRunner reports whether Pod labels match the task-runner selector.
-func (s *Scope) TaskRunner(podLabels map[string]string) bool {
-	return s.taskRunner.Matches(labels.Set(podLabels))
+// Pod is the answer to "does kestra-guard guard this Pod here, and how".
+type Pod struct {
+	// Guarded: the namespace is not excluded and the Pod is a task runner.
+	Guarded bool
+	// Excluded: the namespace is never intercepted (Excluded).
+	Excluded bool
+	// RunnerNamespace: every Pod of the namespace is a task runner.
+	RunnerNamespace bool
+	// Mode is the namespace's mode when Guarded (Scope.Mode), and Warning
+	// says that an unknown mode label is enforced.
+	Mode    Mode
+	Warning string
+	// Skipped says why the Pod is not guarded.
+	Skipped string
+}
+
+// NotTaskRunner is Pod.Skipped for a Pod that is not a task runner.
+const NotTaskRunner = "not a task-runner Pod"
+
+// Pod answers, for the webhooks, check and audit alike, whether kestra-guard
+// guards a Pod in namespace ns, and in which mode: it does when ns is not
+// excluded and the Pod is a task runner, which every Pod of a runner
+// namespace is, and elsewhere a Pod whose labels match the task-runner
+// selector. podLabels are the Pod's labels; on UPDATE the old Pod's follow,
+// since a label removed does not make a task runner something else. Offline
+// (check), ns holds the name only: no label, so runnerNamespaces alone
+// decide a runner namespace and the mode is the default.
+func (s *Scope) Pod(ns *corev1.Namespace, podLabels ...map[string]string) Pod {
+	out := Pod{RunnerNamespace: s.RunnerNamespace(ns.Name, ns.Labels)}
+	if s.Excluded(ns.Name) {
+		out.Excluded, out.Skipped = true, "namespace "+ns.Name+" is never intercepted"
+		return out
+	}
+	out.Guarded = out.RunnerNamespace || slices.ContainsFunc(podLabels, func(l map[string]string) bool { return s.taskRunner.Matches(labels.Set(l)) })
+	if !out.Guarded {
+		out.Skipped = NotTaskRunner
+		return out
+	}
+	out.Mode, out.Warning = s.Mode(ns)
+	return out
 }
 
 // Selector is the task-runner selector as a LabelSelector, for the managed

@@ -60,8 +60,6 @@ func TestNamespacesAndTaskRunners(t *testing.T) {
 		"listed runner namespace":           {s.RunnerNamespace("etl", nil), true},
 		"labelled runner namespace":         {s.RunnerNamespace("x", map[string]string{RunnerLabel: "true"}), true},
 		"runner label other than true":      {s.RunnerNamespace("x", map[string]string{RunnerLabel: "yes"}), false},
-		"task-runner labels":                {s.TaskRunner(map[string]string{"kestra.io/taskrun-id": "a"}), true},
-		"other labels":                      {s.TaskRunner(map[string]string{"app": "web"}), false},
 		"guarded: runner namespace":         {s.GuardedNamespace("etl", nil, false, false), true},
 		"guarded: holds the managed policy": {s.GuardedNamespace("apps", nil, true, false), true},
 		"guarded: runs task runners":        {s.GuardedNamespace("apps", nil, false, true), true},
@@ -71,8 +69,69 @@ func TestNamespacesAndTaskRunners(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", name, tc.got, tc.want)
 		}
 	}
-	if _, err := New(Config{TaskRunnerSelector: "a in (b"}); err == nil || !strings.Contains(err.Error(), "taskRunnerSelector") {
-		t.Errorf("a bad selector: error %v, want one naming taskRunnerSelector", err)
+}
+
+// New is where the mode and the selector are validated: each bad field is
+// named, with what was expected, all at once.
+func TestNewValidates(t *testing.T) {
+	for name, tc := range map[string]struct {
+		c    Config
+		want []string
+	}{
+		"valid":          {Config{Mode: Off, TaskRunnerSelector: "a=b"}, nil},
+		"bad selector":   {Config{Mode: Audit, TaskRunnerSelector: "a in (b"}, []string{`taskRunnerSelector: "a in (b": expected a label selector such as kestra.io/taskrun-id`}},
+		"empty selector": {Config{Mode: Audit}, []string{`taskRunnerSelector: "": expected a label selector`}},
+		"unknown mode":   {Config{Mode: "Audit", TaskRunnerSelector: "a"}, []string{`mode: "Audit": expected enforce, audit or off`}},
+		"both": {Config{Mode: "", TaskRunnerSelector: "!"}, []string{`mode: "": expected enforce, audit or off`,
+			`taskRunnerSelector: "!": expected a label selector`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(tc.c)
+			if (err != nil) != (tc.want != nil) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v, want %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Pod answers "does kestra-guard guard this Pod here, and how" for the
+// webhooks, check and audit: never in an excluded namespace; every Pod of a
+// runner namespace (listed, or labelled when the Namespace is read);
+// elsewhere a Pod whose labels, or whose old Pod's labels, match the
+// selector; in the namespace's mode.
+func TestPod(t *testing.T) {
+	s := defaults(t)
+	runner := map[string]string{"kestra.io/taskrun-id": "a"}
+	web := map[string]string{"app": "web"}
+	for name, tc := range map[string]struct {
+		ns     *corev1.Namespace
+		labels []map[string]string
+		want   Pod
+	}{
+		"task runner":               {namespace("apps", nil), []map[string]string{runner}, Pod{Guarded: true, Mode: Audit}},
+		"other labels":              {namespace("apps", nil), []map[string]string{web}, Pod{Skipped: NotTaskRunner}},
+		"no labels":                 {namespace("apps", nil), nil, Pod{Skipped: NotTaskRunner}},
+		"old Pod was a task runner": {namespace("apps", nil), []map[string]string{web, runner}, Pod{Guarded: true, Mode: Audit}},
+		"listed runner namespace":   {namespace("etl", nil), []map[string]string{web}, Pod{Guarded: true, RunnerNamespace: true, Mode: Audit}},
+		"labelled runner namespace": {namespace("x", map[string]string{RunnerLabel: "true", ModeLabel: "off"}), []map[string]string{web},
+			Pod{Guarded: true, RunnerNamespace: true, Mode: Off}},
+		"runner label other than true": {namespace("x", map[string]string{RunnerLabel: "yes"}), []map[string]string{web}, Pod{Skipped: NotTaskRunner}},
+		"namespace mode":               {namespace("apps", map[string]string{ModeLabel: "enforce"}), []map[string]string{runner}, Pod{Guarded: true, Mode: Enforce}},
+		"unknown mode enforces": {namespace("apps", map[string]string{ModeLabel: "x"}), []map[string]string{runner},
+			Pod{Guarded: true, Mode: Enforce, Warning: `kestra-guard: namespace apps has kestra-guard.io/mode="x", expected enforce, audit or off; enforcing`}},
+		"kube-system":   {namespace("kube-system", nil), []map[string]string{runner}, Pod{Excluded: true, Skipped: "namespace kube-system is never intercepted"}},
+		"own namespace": {namespace("kestra-guard", map[string]string{RunnerLabel: "true"}), []map[string]string{runner}, Pod{Excluded: true, RunnerNamespace: true, Skipped: "namespace kestra-guard is never intercepted"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := s.Pod(tc.ns, tc.labels...); got != tc.want {
+				t.Errorf("Pod = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
 

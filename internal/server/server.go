@@ -240,7 +240,7 @@ func (sv *server) controllers(*rest.Config) error {
 	gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
 	inUse, expired := exceptionGauges()
 	return mgr.Add(&audit.Background{
-		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Engine: cfg.Engine, Config: cfg.Config},
+		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Config: cfg},
 		Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
 		Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
 		ExceptionsInUse: inUse, ExceptionsExpired: expired,

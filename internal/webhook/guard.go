@@ -6,7 +6,6 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -86,7 +85,7 @@ func (g *Guard) verified(ns, rv string, ok func() bool) bool {
 // c's, never compiled again here.
 func NewGuard(c *config.Compiled, g Guard) *Guard {
 	g.Config, g.Engine = c.Config, c.Engine
-	g.scope, g.managed, g.checked = c.Scope, c.ManagedSpecs(), &versions{m: map[string]string{}}
+	g.scope, g.managed, g.checked = c.Scope, c.Managed, &versions{m: map[string]string{}}
 	g.policySpecs.labelSelected = managed.Build("", g.managed.LabelSelected).Spec
 	g.policySpecs.runnerNamespace = managed.Build("", g.managed.RunnerNamespace).Spec
 	if g.Metrics == nil {
@@ -99,7 +98,7 @@ func NewGuard(c *config.Compiled, g Guard) *Guard {
 type target struct {
 	pod       *corev1.Pod
 	namespace *corev1.Namespace
-	mode      config.Mode
+	mode      scope.Mode
 	// runnerNamespace is true when every Pod of the namespace is a task runner.
 	runnerNamespace bool
 	warnings        []string
@@ -136,23 +135,21 @@ func (g *Guard) resolve(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	if err != nil {
 		return nil, "", err
 	}
-	t = &target{pod: pod, namespace: ns, runnerNamespace: g.scope.RunnerNamespace(ns.Name, ns.Labels)}
-	runner := t.runnerNamespace || g.scope.TaskRunner(pod.Labels)
-	if !runner && req.Operation == admissionv1.Update && oldObject.present {
+	d := g.scope.Pod(ns, pod.Labels)
+	if !d.Guarded && req.Operation == admissionv1.Update && oldObject.present {
 		// A label removed on UPDATE does not make a task runner something else.
 		old, err := oldObject.decode()
 		if err != nil {
 			return nil, "", badRequest(fmt.Errorf("decoding the old Pod %s/%s: %w", req.Namespace, req.Name, err))
 		}
-		runner = g.scope.TaskRunner(old.Labels)
+		d = g.scope.Pod(ns, pod.Labels, old.Labels)
 	}
-	if !runner {
-		return nil, "not a task-runner Pod", nil
+	if !d.Guarded {
+		return nil, d.Skipped, nil
 	}
-	var warning string
-	t.mode, warning = g.scope.Mode(ns)
-	if warning != "" {
-		t.warnings = append(t.warnings, warning)
+	t = &target{pod: pod, namespace: ns, mode: d.Mode, runnerNamespace: d.RunnerNamespace}
+	if d.Warning != "" {
+		t.warnings = append(t.warnings, d.Warning)
 	}
 	return t, "", nil
 }
@@ -164,7 +161,7 @@ func (g *Guard) NamespaceSpec(ns *corev1.Namespace) managed.Namespace {
 	return managed.Namespace{
 		Spec:            g.managed.For(runnerNS),
 		RunnerNamespace: runnerNS,
-		Active:          g.Config.ManagedNetworkPolicy.Enabled && mode != config.Off && !g.scope.Excluded(ns.Name),
+		Active:          g.Config.ManagedNetworkPolicy.Enabled && mode != scope.Off && !g.scope.Excluded(ns.Name),
 	}
 }
 
@@ -213,15 +210,6 @@ func (g *Guard) policySpec(runnerNamespace bool) *networkingv1.NetworkPolicySpec
 		return &g.policySpecs.runnerNamespace
 	}
 	return &g.policySpecs.labelSelected
-}
-
-// withManagedPolicy adds the managed policy to pols when it is enabled and
-// missing.
-func (g *Guard) withManagedPolicy(t *target, pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
-	if !g.Config.ManagedNetworkPolicy.Enabled || slices.ContainsFunc(pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name }) {
-		return pols
-	}
-	return append(pols, *managed.Build(t.pod.Namespace, g.managedSpec(t.runnerNamespace)))
 }
 
 // violationsMessage lists every violation, one per line, for a denial.

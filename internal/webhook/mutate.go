@@ -6,13 +6,12 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // Mutator is the mutating webhook: on CREATE it fills a task-runner Pod's
@@ -24,7 +23,7 @@ type Mutator struct{ *Guard }
 
 // decide decides one decoded request (PodHandler decodes it).
 func (m Mutator) decide(ctx context.Context, req *admissionv1.AdmissionRequest, object, oldObject podSource) decision {
-	scope, ok := mutationScope(req)
+	part, ok := mutationScope(req)
 	if !ok {
 		return decided(admission.Allowed("only CREATE and pods/ephemeralcontainers are mutated"), outcomeSkipped)
 	}
@@ -32,20 +31,20 @@ func (m Mutator) decide(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	if err != nil {
 		return failed(err)
 	}
-	if t == nil || t.mode == config.Off {
+	if t == nil || t.mode == scope.Off {
 		return decided(admission.Allowed(skipped), outcomeSkipped)
 	}
-	if t.mode == config.Audit {
+	if t.mode == scope.Audit {
 		// Only audit shows the "would set" lines.
-		mut := m.Engine.Options().Mutate(t.pod, scope)
+		mut := m.Engine.Options().Mutate(t.pod, part)
 		warnings := t.warnings
 		for _, c := range mut.Changes {
 			warnings = append(warnings, "kestra-guard audit: would set "+c)
 		}
 		return decided(admission.Allowed("audit: not mutated").WithWarnings(warnings...), outcomeAudited)
 	}
-	mut := m.Engine.Options().MutatePatch(t.pod, scope)
-	if scope == policy.ScopePod && m.Config.ManagedNetworkPolicy.Enabled {
+	mut := m.Engine.Options().MutatePatch(t.pod, part)
+	if part == policy.ScopePod && m.Config.ManagedNetworkPolicy.Enabled {
 		if err := m.ensureManagedPolicy(ctx, t, req.DryRun != nil && *req.DryRun); err != nil {
 			return failed(err)
 		}
@@ -94,8 +93,8 @@ func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool
 	var current networkingv1.NetworkPolicy
 	err := m.Reader.Get(ctx, client.ObjectKey{Namespace: t.pod.Namespace, Name: managed.Name}, &current)
 	want := m.policySpec(t.runnerNamespace)
-	if err == nil && m.verified(t.pod.Namespace, current.ResourceVersion, func() bool { return equality.Semantic.DeepEqual(&current.Spec, want) }) {
+	if err == nil && m.verified(t.pod.Namespace, current.ResourceVersion, func() bool { return managed.UpToDate(&current, want) }) {
 		return nil
 	}
-	return managed.Ensure(ctx, m.Writer, t.pod.Namespace, spec, false)
+	return managed.Ensure(ctx, m.Writer, t.pod.Namespace, spec)
 }

@@ -15,9 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // NetworkPolicyValidator refuses, in guarded namespaces
@@ -61,7 +61,7 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 	}
 	mode, _ := v.scope.Mode(ns)
 	action := v.Engine.Action(metadataRule) // the rule's configured action: deny, warn or off
-	if !v.scope.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, false) || mode == config.Off || action == policy.Off {
+	if !v.scope.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, false) || mode == scope.Off || action == policy.Off {
 		return decided(admission.Allowed(""), outcomeSkipped)
 	}
 	openings := v.scope.MetadataReopenings(np, runnerNS, v.Engine.Options())
@@ -77,7 +77,7 @@ func (v NetworkPolicyValidator) decide(ctx context.Context, req admission.Reques
 	switch {
 	case action == policy.Warn:
 		return decided(v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress: the rule is set to warn", "kestra-guard warning: "), outcomeAdmitted)
-	case mode == config.Audit:
+	case mode == scope.Audit:
 		return decided(v.admit(log, msgs, "admitted NetworkPolicy that reopens metadata egress", "kestra-guard audit: enforce would deny: "), outcomeAdmitted)
 	}
 	log.Info("denied NetworkPolicy that reopens metadata egress")
@@ -126,7 +126,7 @@ func (v NetworkPolicyValidator) managedPolicy(req admission.Request, ns *corev1.
 		return decided(admission.Allowed("kestra-guard's own write of its managed policy"), outcomeSkipped), true
 	case ns.DeletionTimestamp != nil:
 		return decided(admission.Allowed("namespace "+ns.Name+" is being deleted"), outcomeSkipped), true
-	case !v.Config.ManagedNetworkPolicy.Enabled || mode == config.Off:
+	case !v.Config.ManagedNetworkPolicy.Enabled || mode == scope.Off:
 		return decided(admission.Allowed("the managed policy is not kept here"), outcomeSkipped), true
 	case !runnerNS && req.Operation == admissionv1.Delete:
 		return decided(admission.Allowed("the controller recreates it where task runners were admitted"), outcomeSkipped), true
@@ -134,10 +134,10 @@ func (v NetworkPolicyValidator) managedPolicy(req admission.Request, ns *corev1.
 		return decision{}, false
 	}
 	msg := fmt.Sprintf("%s of NetworkPolicy %s/%s by %s: only kestra-guard changes its managed policy in a runner namespace (it blocks metadata egress for every task there); set the namespace's %s label to off to stop keeping it",
-		strings.ToLower(string(req.Operation)), req.Namespace, managed.Name, user, config.ModeLabel)
+		strings.ToLower(string(req.Operation)), req.Namespace, managed.Name, user, scope.ModeLabel)
 	v.Metrics.violation(metadataRule, string(policy.Deny), string(mode))
 	log := v.Log.WithValues("uid", req.UID, "namespace", req.Namespace, "networkPolicy", managed.Name, "operation", req.Operation, "user", user, "mode", mode)
-	if mode == config.Audit {
+	if mode == scope.Audit {
 		log.Info("admitted a change of the managed policy by another identity")
 		return decided(admission.Allowed("").WithWarnings("kestra-guard audit: enforce would deny: "+msg), outcomeAdmitted), true
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // The NetworkPolicy webhook follows the configured action of
@@ -76,9 +77,9 @@ func TestManagedPolicyWritesByOthers(t *testing.T) {
 	cfg := config.Default()
 	cfg.RunnerNamespaces = []string{"etl"}
 	c := fake.NewClientBuilder().WithObjects(
-		ns("etl", nil, false), ns("audited", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"}, false),
-		ns("off", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "off"}, false), ns("apps", nil, false),
-		ns("gone", map[string]string{config.RunnerLabel: "true"}, true),
+		ns("etl", nil, false), ns("audited", map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"}, false),
+		ns("off", map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "off"}, false), ns("apps", nil, false),
+		ns("gone", map[string]string{scope.RunnerLabel: "true"}, true),
 	).Build()
 	g := newGuard(t, cfg, Guard{Reader: c, Live: c, Writer: c, Log: logr.Discard(), Self: self})
 	for name, tc := range map[string]struct {

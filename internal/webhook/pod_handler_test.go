@@ -29,6 +29,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // The tests here hold PodHandler (one json/v2 decode, direct responses) to
@@ -47,8 +48,8 @@ func testGuard(t testing.TB) *Guard {
 		t.Fatal(err)
 	}
 	c := fake.NewClientBuilder().WithObjects(
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "runners", Labels: map[string]string{config.RunnerLabel: "true"}}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "audited", Labels: map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "runners", Labels: map[string]string{scope.RunnerLabel: "true"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "audited", Labels: map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"}}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plain"}},
 		managed.Build("runners", managed.Spec{Metadata: e.Options().Metadata}),
 		managed.Build("plain", managed.Spec{Metadata: e.Options().Metadata}),

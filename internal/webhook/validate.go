@@ -10,9 +10,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
 // ViolationsAnnotation is the audit annotation key listing violations.
@@ -32,7 +33,7 @@ func (v Validator) decide(ctx context.Context, req *admissionv1.AdmissionRequest
 	if err != nil {
 		return failed(err)
 	}
-	if t == nil || t.mode == config.Off {
+	if t == nil || t.mode == scope.Off {
 		if t != nil {
 			skipped = "mode off"
 		}
@@ -55,16 +56,19 @@ func (v Validator) decide(ctx context.Context, req *admissionv1.AdmissionRequest
 // On dry-run in enforce mode the mutating webhook applied nothing, so the Pod
 // is judged as it will be once the managed policy exists.
 func (v Validator) judged(req *admissionv1.AdmissionRequest, t *target, pols []networkingv1.NetworkPolicy) (*corev1.Pod, []networkingv1.NetworkPolicy) {
-	pod := t.pod
+	pod, withManaged := t.pod, false
 	switch {
-	case t.mode == config.Audit:
-		if scope, ok := mutationScope(req); ok {
+	case t.mode == scope.Audit:
+		if part, ok := mutationScope(req); ok {
 			pod = pod.DeepCopy()
-			v.Engine.Options().MutatePatch(pod, scope)
+			v.Engine.Options().MutatePatch(pod, part)
 		}
-		pols = v.withManagedPolicy(t, pols)
-	case req.DryRun != nil && *req.DryRun && t.mode == config.Enforce:
-		pols = v.withManagedPolicy(t, pols)
+		withManaged = true
+	case req.DryRun != nil && *req.DryRun && t.mode == scope.Enforce:
+		withManaged = true
+	}
+	if withManaged && v.Config.ManagedNetworkPolicy.Enabled {
+		pols = managed.With(pols, t.pod.Namespace, v.managedSpec(t.runnerNamespace))
 	}
 	return pod, pols
 }
@@ -82,7 +86,7 @@ func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res pol
 	kv := []any{"uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
 		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules}
 	warnings := append(t.warnings, exceptionWarnings(excs)...)
-	if t.mode == config.Enforce && res.Denied() {
+	if t.mode == scope.Enforce && res.Denied() {
 		resp := denied(t.pod, res.Violations)
 		for _, n := range excs.Notes() {
 			resp.Result.Message += "\n- " + n
@@ -106,9 +110,9 @@ func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res pol
 // admitted is the answer admitting a Pod: every violation as a warning (in
 // audit mode, those enforce would deny say so) and in the audit annotations,
 // with the exceptions that waived others.
-func admitted(mode config.Mode, vs []policy.Violation, excs exception.Outcome, warnings []string) (admission.Response, []string) {
+func admitted(mode scope.Mode, vs []policy.Violation, excs exception.Outcome, warnings []string) (admission.Response, []string) {
 	prefix := "warns "
-	if mode == config.Audit {
+	if mode == scope.Audit {
 		prefix = "audit: enforce would deny: "
 	}
 	for _, vi := range vs {

@@ -33,8 +33,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -174,11 +174,11 @@ func setup() error {
 	}
 
 	for name, labels := range map[string]map[string]string{
-		runnerNS: {config.RunnerLabel: "true", config.ModeLabel: "enforce"},
-		auditNS:  {config.RunnerLabel: "true", config.ModeLabel: "audit"},
+		runnerNS: {scope.RunnerLabel: "true", scope.ModeLabel: "enforce"},
+		auditNS:  {scope.RunnerLabel: "true", scope.ModeLabel: "audit"},
 		// The probes carry Kestra's labels: without mode off, kestra-guard
 		// would guard them here too (by label), gate included.
-		plainNS: {config.ModeLabel: "off"},
+		plainNS: {scope.ModeLabel: "off"},
 	} {
 		if err := ensureNamespace(ctx, name, labels); err != nil {
 			return err

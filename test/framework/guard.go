@@ -38,6 +38,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/internal/server"
 )
 
@@ -346,7 +347,7 @@ func (g *Guarded) waitServing() error {
 	if err := g.EnsureNamespace(GuardNamespace, nil); err != nil {
 		return err
 	}
-	if err := g.EnsureNamespace("kestra-guard-probe", map[string]string{config.RunnerLabel: "true"}); err != nil {
+	if err := g.EnsureNamespace("kestra-guard-probe", map[string]string{scope.RunnerLabel: "true"}); err != nil {
 		return err
 	}
 	probe := &corev1.Pod{

@@ -19,7 +19,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/cli"
 	"github.com/kestra-guard/kestra-guard/internal/config"
-	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -64,7 +64,7 @@ func (o auditOutput) rules(kind, ns, name string) []string {
 func TestAuditCommand(t *testing.T) {
 	cp := framework.RunControlPlane(t)
 	ctx := context.Background()
-	cp.CreateNamespace(t, "legacy", map[string]string{config.RunnerLabel: "true"})
+	cp.CreateNamespace(t, "legacy", map[string]string{scope.RunnerLabel: "true"})
 	cp.CreateNamespace(t, "apps", nil)
 	for _, o := range []client.Object{
 		badPod("legacy", "bad"), allowAll("legacy", "allow-all"),
@@ -117,14 +117,14 @@ var policyReportGVK = schema.GroupVersionKind{Group: "wgpolicyk8s.io", Version: 
 func TestBackgroundAuditPolicyReports(t *testing.T) {
 	g := framework.RunGuarded(t, nil, func(c *config.Config) { c.Audit.Enabled = false }, framework.WithPolicyReportCRD)
 	ctx := context.Background()
-	g.CreateNamespace(t, "kestra-audit", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	g.CreateNamespace(t, "kestra-audit", map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"})
 	recorder := events.NewFakeRecorder(100)
-	engine, err := policy.NewEngine(g.Config.Policy)
+	compiled, err := g.Config.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	bg := &audit.Background{
-		Auditor: &audit.Auditor{Reader: g.Client, Engine: engine, Config: g.Config},
+		Auditor: &audit.Auditor{Reader: g.Client, Config: compiled},
 		Client:  g.Client, Log: logr.Discard(), PolicyReports: true, Violations: audit.NewViolationsGauge(),
 		Events: true, Recorder: recorder,
 	}

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -153,7 +153,7 @@ func bypassCorpus() []bypass {
 func TestBypassCorpus(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
 	ctx := context.Background()
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	g.CreateNamespace(t, "labelled", nil)
 
 	if err := g.Client.Create(ctx, hardenedPod("runners", "baseline")); err != nil {
@@ -243,7 +243,7 @@ func TestBypassCorpus(t *testing.T) {
 func TestPodStatusWritesReachTheWebhookOnlyForLabels(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
 	ctx := context.Background()
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	p := hardenedPod("runners", "status")
 	if err := g.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
@@ -296,7 +296,7 @@ func TestNamespaceLabelGuard(t *testing.T) {
 			}
 		}
 	}
-	cp.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "enforce"})
+	cp.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "enforce"})
 	editor := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "namespace-editor"},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces", "namespaces/status", "namespaces/finalize"}, Verbs: []string{"get", "create", "update", "patch"}}}}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "namespace-editor"},
@@ -314,7 +314,7 @@ func TestNamespaceLabelGuard(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Name: "runners"}, &ns); err != nil {
 			return err
 		}
-		ns.Labels[config.ModeLabel] = mode
+		ns.Labels[scope.ModeLabel] = mode
 		return c.Update(ctx, &ns)
 	}
 	// The policy takes a moment to load; each probe is a real change.
@@ -332,7 +332,7 @@ func TestNamespaceLabelGuard(t *testing.T) {
 	if err := relabel(dev, "audit"); err == nil {
 		t.Error("a developer switched a runner namespace to audit")
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Labels: map[string]string{config.ModeLabel: "off"}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Labels: map[string]string{scope.ModeLabel: "off"}}}
 	if err := dev.Create(ctx, ns); err == nil {
 		t.Error("a developer created a namespace in mode off")
 	}
@@ -346,11 +346,11 @@ func TestNamespaceLabelGuard(t *testing.T) {
 		if err := dev.Get(ctx, client.ObjectKey{Name: "runners"}, &ns); err != nil {
 			t.Fatal(err)
 		}
-		ns.Labels[config.ModeLabel] = "off"
+		ns.Labels[scope.ModeLabel] = "off"
 		if err := dev.SubResource(sub).Update(ctx, &ns); err == nil || !strings.Contains(err.Error(), "may set, change or remove") {
 			t.Errorf("want the relabel through namespaces/%s refused, got %v", sub, err)
 		}
-		delete(ns.Labels, config.RunnerLabel)
+		delete(ns.Labels, scope.RunnerLabel)
 		if err := dev.SubResource(sub).Update(ctx, &ns); err == nil || !strings.Contains(err.Error(), "may set, change or remove") {
 			t.Errorf("want the runner label's removal through namespaces/%s refused, got %v", sub, err)
 		}

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -85,7 +85,7 @@ func policyException(ns, name string, expires *time.Time) *v1alpha1.PolicyExcept
 func TestPolicyExceptionAdmission(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil, framework.WithExceptionCRD)
 	ctx := context.Background()
-	g.CreateNamespace(t, "kestra-exc", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "kestra-exc", map[string]string{scope.RunnerLabel: "true"})
 	c := exceptionClient(t, g.ControlPlane.Config, g.Warnings)
 
 	if err := c.Create(ctx, policyException("kestra-exc", "pip-install", nil)); err != nil {
@@ -300,7 +300,7 @@ func TestUnreadableExceptionNextToValid(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil, framework.WithExceptionCRD)
 	ctx := context.Background()
 	const ns = "kestra-typo"
-	g.CreateNamespace(t, ns, map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
 	c := exceptionClient(t, g.ControlPlane.Config, g.Warnings)
 
 	err := c.Create(ctx, exceptionDoc(t, ns, "a-typo", "2030-01-01t00:00:00z"))
@@ -381,7 +381,7 @@ func TestPolicyExceptionRequestedBy(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil, framework.WithExceptionCRD)
 	ctx := context.Background()
 	const ns = "kestra-trust"
-	g.CreateNamespace(t, ns, map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
 	admin := exceptionClient(t, g.ControlPlane.Config, g.Warnings)
 	e := policyException(ns, "worker-only", nil)
 	e.Spec.Match.RequestedBy = &v1alpha1.RequestedBy{Users: []string{"kestra-worker"}}

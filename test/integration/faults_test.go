@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/internal/server"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
@@ -59,7 +60,7 @@ func outageExpectations(t *testing.T, g *framework.Guarded, want string) {
 
 func outageSetup(t *testing.T) *framework.Guarded {
 	g := framework.RunGuarded(t, map[string]any{"webhook": map[string]any{"timeoutSeconds": 2}}, nil)
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	g.CreateNamespace(t, "apps", nil)
 	if err := g.StopServer(); err != nil {
 		t.Fatal(err)
@@ -203,7 +204,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 	}
 	g := framework.RunGuarded(t, nil, mod, env)
 	ctx := context.Background()
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	probe := probeTrust(g)
 	framework.Eventually(t, func() error {
 		if probe.leaf.Load() == nil {

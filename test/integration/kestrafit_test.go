@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/cli"
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 	"github.com/kestra-guard/kestra-guard/test/podspec"
 )
@@ -66,8 +66,8 @@ func runCheck(t *testing.T, p *corev1.Pod) (int, string) {
 func TestKestraTasksKeepWorking(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
 	ctx := context.Background()
-	g.CreateNamespace(t, "kestra-runners", map[string]string{config.RunnerLabel: "true"})
-	g.CreateNamespace(t, "kestra-audit", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	g.CreateNamespace(t, "kestra-runners", map[string]string{scope.RunnerLabel: "true"})
+	g.CreateNamespace(t, "kestra-audit", map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"})
 
 	for name, tc := range map[string]struct {
 		pod  *corev1.Pod

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -131,8 +132,8 @@ func TestDashboardAndAlertsQueryExportedMetrics(t *testing.T) {
 	})
 	ctx := context.Background()
 	const ns, auditNS = "kestra-metrics", "kestra-metrics-audit"
-	g.CreateNamespace(t, ns, map[string]string{config.RunnerLabel: "true"})
-	g.CreateNamespace(t, auditNS, map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
+	g.CreateNamespace(t, auditNS, map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"})
 	c := exceptionClient(t, g.ControlPlane.Config, nil)
 	past := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	expired := policyException(ns, "pip-install-old", &past)

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -106,7 +107,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = stop() })
 	cp.CreateNamespace(t, framework.GuardNamespace, nil)
-	cp.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	cp.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	ctx := context.Background()
 
 	wio := cp.Env.WebhookInstallOptions

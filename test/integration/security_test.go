@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -60,7 +60,7 @@ func post(t testing.TB, c *http.Client, url string, body []byte) (int, *admissio
 
 func TestServerSecurity(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	c, base := g.HTTPClient()
 	wio := g.Env.WebhookInstallOptions
 	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))

@@ -17,7 +17,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -121,7 +121,7 @@ func (c soakCase) check(resp *http.Response) error {
 // the run.
 func TestSoak(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	c, base := g.HTTPClient()
 	hardened := review("soak", "runners", framework.Gated(g.Config, hardenedPod("runners", "ok")), "Pod")
 	bad := review("soak", "runners", badPod("runners", "bad"), "Pod")

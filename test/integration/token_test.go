@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -20,7 +20,7 @@ import (
 func TestInjectedTokenRemoved(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
 	ctx := context.Background()
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 
 	p := kestraDefaultPod("runners", "token")
 	if err := g.Client.Create(ctx, p); err != nil {

@@ -14,9 +14,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -52,8 +52,8 @@ func badPod(ns, name string) *corev1.Pod {
 func TestWebhook(t *testing.T) {
 	g := framework.RunGuarded(t, nil, nil)
 	ctx := context.Background()
-	g.CreateNamespace(t, "kestra-runners", map[string]string{config.RunnerLabel: "true"})
-	g.CreateNamespace(t, "kestra-audit", map[string]string{config.RunnerLabel: "true", config.ModeLabel: "audit"})
+	g.CreateNamespace(t, "kestra-runners", map[string]string{scope.RunnerLabel: "true"})
+	g.CreateNamespace(t, "kestra-audit", map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"})
 	g.CreateNamespace(t, "apps", nil)
 
 	t.Run("bad task runner is denied with every rule and field", func(t *testing.T) {
@@ -134,7 +134,7 @@ func TestWebhook(t *testing.T) {
 	})
 
 	t.Run("server-side dry-run gets the same answer with no side effects", func(t *testing.T) {
-		g.CreateNamespace(t, "dry", map[string]string{config.ModeLabel: "enforce"})
+		g.CreateNamespace(t, "dry", map[string]string{scope.ModeLabel: "enforce"})
 		err := g.Client.Create(ctx, badPod("dry", "bad"), client.DryRunAll)
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "no-host-network: spec.hostNetwork") {
 			t.Fatalf("want the same denial on dry-run, got %v", err)
@@ -217,7 +217,7 @@ func TestMetadataEgressGuarantee(t *testing.T) {
 	ctx := context.Background()
 	key := func(ns string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: managed.Name} }
 
-	g.CreateNamespace(t, "runners", map[string]string{config.RunnerLabel: "true"})
+	g.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
 	t.Run("the managed policy appears in a new guarded namespace", func(t *testing.T) {
 		var np networkingv1.NetworkPolicy
 		framework.Eventually(t, func() error { return g.Client.Get(ctx, key("runners"), &np) })
@@ -339,7 +339,7 @@ func TestMetadataEgressGuarantee(t *testing.T) {
 	for _, mode := range []string{"enforce", "audit"} {
 		t.Run("a task runner in a namespace left open, "+mode, func(t *testing.T) {
 			ns := "open-" + mode
-			g.CreateNamespace(t, ns, map[string]string{config.ModeLabel: mode})
+			g.CreateNamespace(t, ns, map[string]string{scope.ModeLabel: mode})
 			if err := g.Client.Create(ctx, allowAll(ns, "allow-all")); err != nil {
 				t.Fatalf("not guarded yet, so allowed: %v", err)
 			}
