@@ -18,6 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
 )
 
 // failingReader is an API server that cannot be reached.
@@ -103,11 +107,31 @@ func TestOneDecisionPerRequest(t *testing.T) {
 			return &resp.AdmissionResponse
 		}
 	}
-	const failAPI, panics = 1, 2
+	// npWrite is a write of the NetworkPolicy name in ns by user; on
+	// DELETE it carries the old object only, and a deletecollection item
+	// carries no name (requestName reads the old object's).
+	npWrite := func(ns, name string, op admissionv1.Operation, user string) admission.Request {
+		req := npRequest(ns, npKind, allowAll)
+		req.Name, req.Operation, req.UserInfo.Username = name, op, user
+		if op == admissionv1.Delete {
+			old, _ := json.Marshal(networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})
+			if name == "" {
+				old, _ = json.Marshal(networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: managed.Name, Namespace: ns}})
+			}
+			req.Object, req.OldObject = runtime.RawExtension{}, runtime.RawExtension{Raw: old}
+		}
+		return req
+	}
+	denyAll, _ := json.Marshal(networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny-all"},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}})
+	const failAPI, panics, failLive, warnRule = 1, 2, 3, 4
 	type tc struct {
 		webhook string
 		send    func(*Guard) *admissionv1.AdmissionResponse
-		broken  int // failAPI: every API read fails; panics: the reader is nil
+		// broken: failAPI: every API read fails; panics: the reader is
+		// nil; failLive: only reads from the API server (not the cache)
+		// fail; warnRule: metadata-egress-blocked is set to warn.
+		broken  int
 		outcome string
 		code    int32 // for errors
 		uid     string
@@ -138,10 +162,22 @@ func TestOneDecisionPerRequest(t *testing.T) {
 	cases["networkpolicy/undecodable"] = tc{"networkpolicy", npReview(npRequest("runners", npKind, []byte(`{"spec":1}`))), 0, outcomeError, http.StatusBadRequest, "np-uid"}
 	cases["networkpolicy/API read fails"] = tc{"networkpolicy", npReview(npRequest("runners", npKind, allowAll)), failAPI, outcomeError, http.StatusInternalServerError, "np-uid"}
 	cases["networkpolicy/panic"] = tc{"networkpolicy", npReview(npRequest("runners", npKind, allowAll)), panics, outcomeError, http.StatusInternalServerError, "np-uid"}
+	cases["networkpolicy/managed policy read fails"] = tc{"networkpolicy", npReview(npRequest("plain", npKind, allowAll)), failLive, outcomeError, http.StatusInternalServerError, "np-uid"}
+	cases["networkpolicy/rule set to warn"] = tc{"networkpolicy", npReview(npRequest("runners", npKind, allowAll)), warnRule, outcomeAdmitted, 0, ""}
+	cases["networkpolicy/no opening"] = tc{"networkpolicy", npReview(npRequest("runners", npKind, denyAll)), 0, outcomeSkipped, 0, ""}
+	cases["networkpolicy/delete"] = tc{"networkpolicy", npReview(npWrite("runners", "allow-all", admissionv1.Delete, "alice")), 0, outcomeSkipped, 0, ""}
+	cases["networkpolicy/delete in an excluded namespace"] = tc{"networkpolicy", npReview(npWrite("kube-system", managed.Name, admissionv1.Delete, "alice")), 0, outcomeSkipped, 0, ""}
+	cases["networkpolicy/managed policy updated"] = tc{"networkpolicy", npReview(npWrite("runners", managed.Name, admissionv1.Update, "alice")), 0, outcomeDenied, 0, ""}
+	cases["networkpolicy/managed policy deleted"] = tc{"networkpolicy", npReview(npWrite("runners", managed.Name, admissionv1.Delete, "alice")), 0, outcomeDenied, 0, ""}
+	cases["networkpolicy/managed policy deletecollection"] = tc{"networkpolicy", npReview(npWrite("runners", "", admissionv1.Delete, "alice")), 0, outcomeDenied, 0, ""}
+	cases["networkpolicy/managed policy deleted in audit"] = tc{"networkpolicy", npReview(npWrite("audited", managed.Name, admissionv1.Delete, "alice")), 0, outcomeAdmitted, 0, ""}
+	cases["networkpolicy/managed policy deleted elsewhere"] = tc{"networkpolicy", npReview(npWrite("plain", managed.Name, admissionv1.Delete, "alice")), 0, outcomeSkipped, 0, ""}
+	cases["networkpolicy/managed policy written by kestra-guard"] = tc{"networkpolicy", npReview(npWrite("runners", managed.Name, admissionv1.Delete, "system:serviceaccount:kestra-guard:kestra-guard")), 0, outcomeSkipped, 0, ""}
 
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			g := testGuard(t)
+			g.Self = "system:serviceaccount:kestra-guard:kestra-guard"
 			reg := prometheus.NewRegistry()
 			g.Metrics = NewMetrics(reg)
 			var logged []string
@@ -151,6 +187,12 @@ func TestOneDecisionPerRequest(t *testing.T) {
 				g.Reader, g.Live = failingReader{}, failingReader{}
 			case panics:
 				g.Reader, g.Live = nil, nil
+			case failLive:
+				g.Live = failingReader{}
+			case warnRule:
+				cfg := config.Default()
+				cfg.Policy.Rules = map[string]policy.Action{policy.MetadataEgressBlockedID: policy.Warn}
+				g.Engine = newGuard(t, cfg, Guard{}).Engine
 			}
 			resp := c.send(g)
 			got := gather(t, reg)
