@@ -148,6 +148,11 @@ func TestCompile(t *testing.T) {
 	if !reflect.DeepEqual(specs.For(true).Metadata, c.Engine.Options().Metadata) || !reflect.DeepEqual(specs.For(true).DNS, c.Engine.Options().DNS) {
 		t.Errorf("Compiled.Managed = %+v, want the engine's metadata ranges and DNS", specs)
 	}
+	// Parsed once: the specs hold the very values Compile parsed (the same
+	// arrays), not a second parse of the raw lists.
+	if &specs.For(false).AllowedCIDRs[0] != &c.AllowedCIDRs[0] || &specs.For(true).Metadata[0] != &c.Engine.Options().Metadata[0] {
+		t.Errorf("Compiled.Managed holds a second parse of allowedCIDRs or metadataCIDRs")
+	}
 	if got := specs.For(false).Selector.MatchExpressions; len(got) != 1 || got[0].Key != "kestra.io/taskrun-id" {
 		t.Errorf("label-selected spec selects %v, want the task-runner selector", got)
 	}
