@@ -81,6 +81,12 @@ func (s *Scope) Excluded(namespace string) bool {
 	return namespace == metav1.NamespaceSystem || namespace == s.own
 }
 
+// NeverIntercepted is why kestra-guard leaves an excluded namespace alone,
+// as admission answers and check reports it.
+func NeverIntercepted(namespace string) string {
+	return "namespace " + namespace + " is never intercepted"
+}
+
 // RunnerNamespace reports whether every Pod of the namespace is a task
 // runner: it is labelled kestra-guard.io/runner=true or listed in
 // runnerNamespaces. Offline, with no Namespace object, labels is nil.
@@ -118,7 +124,7 @@ const NotTaskRunner = "not a task-runner Pod"
 func (s *Scope) Pod(ns *corev1.Namespace, podLabels ...map[string]string) Pod {
 	out := Pod{RunnerNamespace: s.RunnerNamespace(ns.Name, ns.Labels)}
 	if s.Excluded(ns.Name) {
-		out.Excluded, out.Skipped = true, "namespace "+ns.Name+" is never intercepted"
+		out.Excluded, out.Skipped = true, NeverIntercepted(ns.Name)
 		return out
 	}
 	out.Guarded = out.RunnerNamespace || slices.ContainsFunc(podLabels, func(l map[string]string) bool { return s.taskRunner.Matches(labels.Set(l)) })

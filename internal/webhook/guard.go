@@ -122,7 +122,7 @@ func (g *Guard) resolve(ctx context.Context, req *admissionv1.AdmissionRequest, 
 		return nil, "", badRequest(fmt.Errorf("request %s for Pod %s/%s carries no object", req.Operation, req.Namespace, req.Name))
 	}
 	if g.scope.Excluded(req.Namespace) {
-		return nil, "namespace " + req.Namespace + " is never intercepted", nil
+		return nil, scope.NeverIntercepted(req.Namespace), nil
 	}
 	pod, err := object.decode()
 	if err != nil {

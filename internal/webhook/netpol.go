@@ -93,7 +93,7 @@ func (v NetworkPolicyValidator) decode(req admission.Request) (np *networkingv1.
 	}
 	if req.Operation == admissionv1.Delete {
 		if v.scope.Excluded(req.Namespace) {
-			return nil, "namespace " + req.Namespace + " is never intercepted", nil
+			return nil, scope.NeverIntercepted(req.Namespace), nil
 		}
 		return nil, "", nil
 	}
@@ -101,7 +101,7 @@ func (v NetworkPolicyValidator) decode(req admission.Request) (np *networkingv1.
 		return nil, "", badRequest(fmt.Errorf("request %s for NetworkPolicy %s/%s carries no object", req.Operation, req.Namespace, req.Name))
 	}
 	if v.scope.Excluded(req.Namespace) {
-		return nil, "namespace " + req.Namespace + " is never intercepted", nil
+		return nil, scope.NeverIntercepted(req.Namespace), nil
 	}
 	np = &networkingv1.NetworkPolicy{}
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, np); err != nil {
