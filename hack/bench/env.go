@@ -50,11 +50,8 @@ func numCPU() int { return runtime.NumCPU() }
 const (
 	nsNone  = "bench-none"
 	nsGuard = "bench-guard"
-	// EXPERIMENT: kestra-guard writes the patch of this namespace's Pods with
-	// encoding/json (KESTRA_GUARD_EXPERIMENT_JSON_PATCH_NS).
-	nsGuardJSON = "bench-guard-json"
-	nsAllow     = "bench-allow"
-	nsVAP       = "bench-vap"
+	nsAllow = "bench-allow"
+	nsVAP   = "bench-vap"
 )
 
 type proc struct {
@@ -158,10 +155,8 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 			return fail(err)
 		}
 	}
-	for _, ns := range []string{nsGuard, nsGuardJSON} {
-		if err := cp.EnsureNamespace(ns, map[string]string{config.RunnerLabel: "true"}); err != nil {
-			return fail(err)
-		}
+	if err := cp.EnsureNamespace(nsGuard, map[string]string{config.RunnerLabel: "true"}); err != nil {
+		return fail(err)
 	}
 
 	dir, err := os.MkdirTemp("", "kestra-guard-bench")
@@ -207,7 +202,7 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 	}
 	e.pprof = "http://127.0.0.1:" + strconv.Itoa(pprofPort)
 	e.guard = &proc{cmd: exec.CommandContext(ctx, bin, "serve", "--config", cfgFile, "--pprof-bind-address", "127.0.0.1:"+strconv.Itoa(pprofPort))}
-	e.guard.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "KESTRA_GUARD_EXPERIMENT_JSON_PATCH_NS="+nsGuardJSON)
+	e.guard.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logFile, _ := os.Create(filepath.Join(dir, "kestra-guard.log"))
 	e.guard.cmd.Stdout, e.guard.cmd.Stderr = logFile, logFile
 	e.allow.cmd.Stderr = logFile

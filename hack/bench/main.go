@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -46,21 +45,13 @@ func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds of each measurement")
 	reviews := flag.Int("reviews", 100_000, "reviews sent before the last memory reading")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of kestra-guard serve under validate and mutate load to this file, then stop")
-	only := flag.String("e2e-only", "", "EXPERIMENT: run only section 3's configurations this regular expression matches, print them, write nothing")
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile}
-	if *only != "" {
-		r.only = regexp.MustCompile(*only)
-	}
 	if err := run(ctx, r, *reviews); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
-	}
-	if r.only != nil {
-		fmt.Print(r.e2eOnly())
-		return
 	}
 	if *profile != "" {
 		fmt.Println("bench: wrote", *profile, "- read it with: go tool pprof -top bin/kestra-guard", *profile)
@@ -77,7 +68,7 @@ func main() {
 func step(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
 
 func run(ctx context.Context, r *report, reviews int) error {
-	if r.cpuProfile == "" && r.only == nil {
+	if r.cpuProfile == "" {
 		step("rule evaluation (go test -bench)")
 		if err := r.ruleBench(); err != nil {
 			return err
@@ -108,9 +99,6 @@ func run(ctx context.Context, r *report, reviews int) error {
 	step("end to end through kube-apiserver, %d interleaved rounds", r.rounds)
 	if err := r.e2eBench(ctx, env); err != nil {
 		return err
-	}
-	if r.only != nil {
-		return nil
 	}
 	step("HTTPS path: saturation and fixed rate, %d interleaved rounds", r.rounds)
 	if err := r.httpsBench(ctx, env); err != nil {

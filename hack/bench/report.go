@@ -29,8 +29,6 @@ type report struct {
 	rounds     int
 	versions   string
 	cpuProfile string
-	// only (EXPERIMENT): run only section 3's configurations it matches.
-	only *regexp.Regexp
 
 	rules map[string]*ruleResult // benchmark name -> results
 	order []string
@@ -244,11 +242,9 @@ type e2eConfig struct {
 const (
 	e2eGuardUnchanged = "kestra-guard, Pod left unchanged"
 	e2eGuardPatched   = "kestra-guard, Pod patched"
-	// EXPERIMENT
-	e2eGuardPatchedJSON = "kestra-guard, Pod patched, patch by encoding/json"
-	e2eAllow            = "always-allow webhooks"
-	e2eNone             = "no admission policy"
-	e2eCEL              = "CEL ValidatingAdmissionPolicy"
+	e2eAllow          = "always-allow webhooks"
+	e2eNone           = "no admission policy"
+	e2eCEL            = "CEL ValidatingAdmissionPolicy"
 )
 
 // Only kestra-guard's namespace gets task runners, so that the other
@@ -261,7 +257,6 @@ var e2eConfigs = []e2eConfig{
 		return framework.WithHome(framework.PassingTaskRunner(ns, name))
 	}, guardMetrics},
 	{e2eGuardPatched, nsGuard, "pods.kestra-guard.io", framework.PassingTaskRunner, guardMetrics},
-	{e2eGuardPatchedJSON, nsGuardJSON, "pods.kestra-guard.io", framework.PassingTaskRunner, guardMetrics},
 	{e2eAllow, nsAllow, "allow.bench", plainPod, func(e *env) string { return e.allowMetrics }},
 	{e2eCEL, nsVAP, "bench-cel", plainPod, nil},
 }
@@ -292,13 +287,9 @@ func (r *report) e2eBench(ctx context.Context, e *env) error {
 		return err
 	}
 	r.e2e, r.apiserver, r.server = map[string]*loadResult{}, map[string][]map[string]float64{}, map[string][]map[string]float64{}
-	configs := e2eConfigs
-	if r.only != nil {
-		configs = slices.DeleteFunc(slices.Clone(configs), func(c e2eConfig) bool { return !r.only.MatchString(c.name) })
-	}
 	for round := range r.rounds {
-		for i := range configs {
-			c := configs[(i+round)%len(configs)]
+		for i := range e2eConfigs {
+			c := e2eConfigs[(i+round)%len(e2eConfigs)]
 			before, err := apiserverMetrics(ctx, e)
 			if err != nil {
 				return err
@@ -663,36 +654,4 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(strings.TrimSpace(string(notes)) + "\n")
 	return b.String()
-}
-
-// e2eOnly (EXPERIMENT) prints section 3's figures round by round.
-func (r *report) e2eOnly() string {
-	var b strings.Builder
-	for _, c := range e2eConfigs {
-		res := r.e2e[c.name]
-		if res == nil {
-			continue
-		}
-		fmt.Fprintf(&b, "%s: Pod creations/s %v; p50 ms %v; API server ms per Pod %v; server ms per Pod %v; errors %d\n",
-			c.name, rounded(res.satRate), rounded(res.satP50), rounded(r.apiMs(c.name)), rounded(r.serverMs(c.name)), res.errors)
-		fmt.Fprintf(&b, "  medians: %s /s, API server %s ms, server %s ms\n", summarize(res.satRate), summarize(r.apiMs(c.name)), summarize(r.serverMs(c.name)))
-	}
-	if r.e2e[e2eGuardPatched] != nil && r.e2e[e2eGuardPatchedJSON] != nil {
-		fmt.Fprintf(&b, "encoding/json against AppendPatch, API server time per Pod round by round: %v\n", rounded(r.apiRatios(e2eGuardPatchedJSON, e2eGuardPatched)))
-		var rates []float64
-		a, j := r.e2e[e2eGuardPatched].satRate, r.e2e[e2eGuardPatchedJSON].satRate
-		for i := range a {
-			rates = append(rates, j[i]/a[i])
-		}
-		fmt.Fprintf(&b, "encoding/json against AppendPatch, Pod creations/s round by round: %v (median %s)\n", rounded(rates), summarize(rates))
-	}
-	return b.String()
-}
-
-func rounded(xs []float64) []string {
-	var out []string
-	for _, x := range xs {
-		out = append(out, num(x))
-	}
-	return out
 }

@@ -50,34 +50,3 @@ func BenchmarkDecodeReview(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkMutatePatchEncoder (EXPERIMENT): the mutate reviews through
-// PodHandler with the patch written by policy.AppendPatch and by
-// encoding/json.
-func BenchmarkMutatePatchEncoder(b *testing.B) {
-	g := testGuard(b)
-	reviews := capturedReviews(b)
-	h := PodHandler(Mutator{Guard: g})
-	for _, review := range []string{"mutate-kestra-default-create", "mutate-passing-create"} {
-		for _, enc := range []string{"append", "encoding-json"} {
-			body := reviews[review]
-			b.Run(review+"/"+enc, func(b *testing.B) {
-				experimentJSONPatchNS = ""
-				if enc == "encoding-json" {
-					experimentJSONPatchNS = "runners"
-				}
-				defer func() { experimentJSONPatchNS = "" }()
-				b.ReportAllocs()
-				for b.Loop() {
-					r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-					r.Header.Set("Content-Type", "application/json")
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, r)
-					if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"patch"`)) {
-						b.Fatalf("HTTP %d: %s", w.Code, w.Body)
-					}
-				}
-			})
-		}
-	}
-}

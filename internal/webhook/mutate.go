@@ -2,9 +2,7 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -52,7 +50,7 @@ func (m Mutator) decide(ctx context.Context, req *admissionv1.AdmissionRequest, 
 			return failed(err)
 		}
 	}
-	resp, err := patchResponse(mut.Patch, t.pod.Namespace)
+	resp, err := patchResponse(mut.Patch)
 	if err != nil {
 		return failed(fmt.Errorf("encoding the patch for Pod %s/%s: %w", t.pod.Namespace, podName(t.pod), err))
 	}
@@ -74,17 +72,11 @@ func mutationScope(req *admissionv1.AdmissionRequest) (policy.Scope, bool) {
 
 // patchResponse admits with the mutation's JSON patch, written by
 // policy.AppendPatch (the bytes json.Marshal writes, without reflection).
-func patchResponse(ops []policy.PatchOp, ns string) (admission.Response, error) {
+func patchResponse(ops []policy.PatchOp) (admission.Response, error) {
 	if len(ops) == 0 {
 		return admission.Allowed(""), nil
 	}
-	var patch []byte
-	var err error
-	if ns != "" && ns == experimentJSONPatchNS {
-		patch, err = json.Marshal(ops)
-	} else {
-		patch, err = policy.AppendPatch(make([]byte, 0, 128*len(ops)), ops)
-	}
+	patch, err := policy.AppendPatch(make([]byte, 0, 128*len(ops)), ops)
 	if err != nil {
 		return admission.Response{}, err
 	}
@@ -107,8 +99,3 @@ func (m Mutator) ensureManagedPolicy(ctx context.Context, t *target, dryRun bool
 	}
 	return managed.Ensure(ctx, m.Writer, t.pod.Namespace, spec, false)
 }
-
-// EXPERIMENT (reverted in the next commit): Pods of this namespace get their
-// patch from encoding/json instead of policy.AppendPatch, so that hack/bench
-// can compare both in one interleaved run.
-var experimentJSONPatchNS = os.Getenv("KESTRA_GUARD_EXPERIMENT_JSON_PATCH_NS")
