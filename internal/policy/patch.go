@@ -10,6 +10,13 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/jsonw"
 )
 
+// EncodePatch is the JSON patch the mutating webhook sends for ops: every
+// patch a mutation makes goes through it (mutate_encode_test.go drives every
+// mutation through it and applies the result).
+func EncodePatch(ops []PatchOp) ([]byte, error) {
+	return AppendPatch(make([]byte, 0, 128*len(ops)), ops)
+}
+
 // AppendPatch appends ops as a JSON array, byte for byte what json.Marshal
 // writes (patch_test.go holds it to that), without reflection. It writes the
 // values mutation builds; a value with a field mutation never sets is an
