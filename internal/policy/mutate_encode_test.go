@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -42,9 +43,14 @@ func TestEveryMutationThroughTheWriter(t *testing.T) {
 		e := testEngine(t, mod)
 		for pname, pod := range mutationPods(t) {
 			for _, scope := range []Scope{ScopePod, ScopeEphemeral} {
-				mutated := pod.DeepCopy()
-				mut := e.Options().Mutate(mutated, scope)
+				// MutatePatch is what the webhook writes in enforce mode;
+				// Mutate (audit, offline) must make the same patch.
+				mutated, described := pod.DeepCopy(), pod.DeepCopy()
+				mut := e.Options().MutatePatch(mutated, scope)
 				where := fmt.Sprintf("%s / %s / scope %d", cname, pname, scope)
+				if d := e.Options().Mutate(described, scope); !reflect.DeepEqual(d.Patch, mut.Patch) {
+					t.Errorf("%s: Mutate made patch %v, MutatePatch %v", where, d.Patch, mut.Patch)
+				}
 				checkWritten(t, where, pod, mutated, mut.Patch)
 				for _, op := range mut.Patch {
 					for _, s := range patchShapes(op) {
@@ -61,13 +67,7 @@ func TestEveryMutationThroughTheWriter(t *testing.T) {
 		}
 		delete(shapes, s)
 	}
-	for _, s := range slices.Sorted(func(yield func(string) bool) {
-		for s := range shapes {
-			if !yield(s) {
-				return
-			}
-		}
-	}) {
+	for _, s := range slices.Sorted(maps.Keys(shapes)) {
 		t.Errorf("mutation made a patch of a shape mutationShapes does not list: %q (a new mutation branch: list it)", s)
 	}
 	if n < 1000 {
