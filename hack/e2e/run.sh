@@ -334,30 +334,21 @@ start kube-scheduler "${node_dir}/kube-scheduler" "${node_dir}/kube-scheduler" \
   --authorization-kubeconfig "${state}/admin.kubeconfig" --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
 
 # --- images -------------------------------------------------------------------------------------
-# docker-archive tarballs made here: a static pause, and busybox with its applets.
-mkimage() { # ref rootfs out [entrypoint]
-  local ref="$1" rootfs="$2" out="$3" entrypoint="${4:-}" tmp layer_sum config_sum
-  tmp="$(mktemp -d "${state}/images/build.XXXX")"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "${rootfs}" -cf "${tmp}/layer.tar" .
-  layer_sum="$(sha256sum "${tmp}/layer.tar" | cut -d' ' -f1)"
-  mkdir "${tmp}/${layer_sum}" && mv "${tmp}/layer.tar" "${tmp}/${layer_sum}/layer.tar"
-  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "${entrypoint:+,\"Entrypoint\":[\"${entrypoint}\"]}" "${layer_sum}" > "${tmp}/config.json"
-  config_sum="$(sha256sum "${tmp}/config.json" | cut -d' ' -f1)"
-  mv "${tmp}/config.json" "${tmp}/${config_sum}.json"
-  printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "${config_sum}" "${ref}" "${layer_sum}" > "${tmp}/manifest.json"
-  tar -C "${tmp}" -cf "${out}" manifest.json "${config_sum}.json" "${layer_sum}"
-  rm -rf "${tmp}"
-}
+# docker-archive tarballs written by hack/image (the tool `make image` uses) from a directory tree
+# each: a static pause, and busybox with its applets; both run as root with PATH=/bin.
+image_flags=(-cmd '' -env PATH=/bin -user '' -workdir '')
 rm -rf "${state}/images/pause" "${state}/images/busybox"
 mkdir -p "${state}/images/pause" "${state}/images/busybox/bin" "${state}/images/busybox/tmp" "${state}/images/busybox/etc"
 cp "${node_dir}/pause" "${state}/images/pause/pause"
-mkimage "${pause_image}" "${state}/images/pause" "${state}/images/pause.tar" /pause
+go run ./hack/image -rootfs "${state}/images/pause" -tag "${pause_image}" -o "${state}/images/pause.tar" \
+  "${image_flags[@]}" -entrypoint /pause >/dev/null || die "writing the pause image"
 cp /bin/busybox "${state}/images/busybox/bin/busybox"
 for a in $(/bin/busybox --list); do [[ "${a}" == busybox ]] || ln -s busybox "${state}/images/busybox/bin/${a}"; done
 chmod 1777 "${state}/images/busybox/tmp"
 echo "root:x:0:0:root:/root:/bin/sh" > "${state}/images/busybox/etc/passwd"
 echo "root:x:0:" > "${state}/images/busybox/etc/group"
-mkimage "${busybox_image}" "${state}/images/busybox" "${state}/images/busybox.tar"
+go run ./hack/image -rootfs "${state}/images/busybox" -tag "${busybox_image}" -o "${state}/images/busybox.tar" \
+  "${image_flags[@]}" -entrypoint '' >/dev/null || die "writing the busybox image"
 
 # --- containerd and CNI -------------------------------------------------------------------------
 cat > "${state}/cni/net.d/10-kg-e2e.conflist" <<EOF

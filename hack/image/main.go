@@ -9,6 +9,14 @@
 // entry is owned by root, so the same binary gives the same image digest.
 //
 // Usage: go run ./hack/image -binary bin/kestra-guard -tag REPO:TAG -o dist/kestra-guard-image.tar
+//
+// With -rootfs DIR it writes any other image in the same format: the layer is
+// DIR's tree (directories, regular files and symbolic links, with their
+// permission bits, owned by root, timestamps zero), and -entrypoint, -cmd,
+// -env, -user and -workdir give the configuration (an empty value leaves the
+// field out). The e2e harness makes its pause and busybox images this way.
+//
+//	go run ./hack/image -rootfs DIR -tag REPO:TAG -o OUT.tar -entrypoint /pause -cmd '' -env PATH=/bin -user '' -workdir ''
 package main
 
 import (
@@ -20,9 +28,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -34,14 +44,36 @@ func main() {
 	tag := flag.String("tag", "ghcr.io/kestra-guard/kestra-guard:dev", "image reference to record in the archive")
 	out := flag.String("o", "dist/kestra-guard-image.tar", "docker-archive tarball to write")
 	arch := flag.String("arch", runtime.GOARCH, "architecture of the binary and the image: amd64 or arm64")
+	dir := flag.String("rootfs", "", "a directory whose tree is the image's layer, instead of kestra-guard's binary and user database (-binary is then not read)")
+	c := kestraGuardConfig
+	flag.StringVar(&c.Entrypoint, "entrypoint", c.Entrypoint, "the image's entrypoint, its arguments separated by commas; empty: none")
+	flag.StringVar(&c.Cmd, "cmd", c.Cmd, "the image's command, its arguments separated by commas; empty: none")
+	flag.StringVar(&c.Env, "env", c.Env, "the image's environment, NAME=VALUE entries separated by commas; empty: none")
+	flag.StringVar(&c.User, "user", c.User, "the uid:gid the image runs as; empty: the runtime's default (root)")
+	flag.StringVar(&c.WorkingDir, "workdir", c.WorkingDir, "the image's working directory; empty: none")
 	flag.Parse()
-	if err := run(*binary, *tag, *out, *arch); err != nil {
+	var err error
+	if *dir != "" {
+		err = runRootfs(*dir, *tag, *out, *arch, c)
+	} else {
+		err = run(*binary, *tag, *out, *arch, c)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
 }
 
-func run(binary, tag, out, arch string) error {
+// config is the part of the image configuration the flags set; each list is
+// written comma-separated.
+type config struct {
+	Entrypoint, Cmd, Env, User, WorkingDir string
+}
+
+// kestraGuardConfig is the Dockerfile's USER, ENTRYPOINT and CMD.
+var kestraGuardConfig = config{Entrypoint: "/kestra-guard", Cmd: "serve", Env: "PATH=/", User: User, WorkingDir: "/"}
+
+func run(binary, tag, out, arch string, c config) error {
 	bin, err := os.ReadFile(binary)
 	if err != nil {
 		return fmt.Errorf("reading the binary (run make build first): %w", err)
@@ -56,8 +88,25 @@ func run(binary, tag, out, arch string) error {
 	if err != nil {
 		return err
 	}
+	return write(layer, tag, out, arch, c, "hack/image: /kestra-guard, /etc/passwd, /etc/group; USER "+c.User)
+}
+
+// runRootfs writes an image whose layer is dir's tree.
+func runRootfs(dir, tag, out, arch string, c config) error {
+	if _, ok := machines[arch]; !ok {
+		return fmt.Errorf("architecture %q: expected amd64 or arm64", arch)
+	}
+	layer, err := dirLayer(dir)
+	if err != nil {
+		return err
+	}
+	return write(layer, tag, out, arch, c, fmt.Sprintf("hack/image -rootfs: entrypoint %q, cmd %q, env %q, user %q, workdir %q", c.Entrypoint, c.Cmd, c.Env, c.User, c.WorkingDir))
+}
+
+// write writes the docker-archive: the layer, the configuration, the manifest.
+func write(layer []byte, tag, out, arch string, c config, createdBy string) error {
 	layerSum := digest(layer)
-	config, err := json.Marshal(imageConfig(layerSum, arch))
+	config, err := json.Marshal(imageConfig(layerSum, arch, c, createdBy))
 	if err != nil {
 		return err
 	}
@@ -93,7 +142,11 @@ func run(binary, tag, out, arch string) error {
 	if err := os.WriteFile(out, archive.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("%s: %s (image id sha256:%s, user %s)\n", out, tag, configSum, User)
+	user := c.User
+	if user == "" {
+		user = "default"
+	}
+	fmt.Printf("%s: %s (image id sha256:%s, user %s)\n", out, tag, configSum, user)
 	return nil
 }
 
@@ -130,6 +183,88 @@ func rootfs(bin []byte) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// dirLayer is dir's tree as a layer, in lexical order: directories, regular
+// files and symbolic links with their permission bits (setuid, setgid and
+// sticky included), owned by root, every timestamp zero. Anything else (a
+// device, a socket, a pipe) is refused.
+func dirLayer(dir string) ([]byte, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("rootfs %s: expected a directory", dir)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h := &tar.Header{Name: name, Mode: tarMode(info.Mode()), ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		switch {
+		case info.Mode().IsDir():
+			h.Typeflag, h.Name = tar.TypeDir, name+"/"
+		case info.Mode()&fs.ModeSymlink != 0:
+			if h.Linkname, err = os.Readlink(path); err != nil {
+				return err
+			}
+			h.Typeflag, h.Mode = tar.TypeSymlink, 0o777
+		case info.Mode().IsRegular():
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(data))
+			if err := tw.WriteHeader(h); err != nil {
+				return fmt.Errorf("writing %s: %w", name, err)
+			}
+			if _, err := tw.Write(data); err != nil {
+				return fmt.Errorf("writing %s: %w", name, err)
+			}
+			return nil
+		default:
+			return fmt.Errorf("rootfs %s: %s is a %s; expected a directory, a regular file or a symbolic link", dir, name, info.Mode().Type())
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// tarMode is m's permission bits with setuid, setgid and sticky as tar
+// writes them.
+func tarMode(m fs.FileMode) int64 {
+	mode := int64(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		mode |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		mode |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		mode |= 0o1000
+	}
+	return mode
+}
+
 func writeFile(tw *tar.Writer, name string, mode int64, data []byte) error {
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(0, 0), Format: tar.FormatPAX}); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
@@ -160,24 +295,33 @@ func checkArch(bin []byte, arch string) error {
 	return nil
 }
 
-// imageConfig is the OCI/Docker image configuration: the Dockerfile's
-// USER, ENTRYPOINT and CMD, for the architecture of the binary.
-func imageConfig(layerSum, arch string) map[string]any {
+// imageConfig is the OCI/Docker image configuration for the architecture of
+// the binary: c's fields, each left out when empty.
+func imageConfig(layerSum, arch string, c config, createdBy string) map[string]any {
+	cfg := map[string]any{}
+	for _, f := range []struct {
+		name, value string
+		list        bool
+	}{
+		{"User", c.User, false}, {"Entrypoint", c.Entrypoint, true}, {"Cmd", c.Cmd, true}, {"Env", c.Env, true}, {"WorkingDir", c.WorkingDir, false},
+	} {
+		switch {
+		case f.value == "":
+		case f.list:
+			cfg[f.name] = strings.Split(f.value, ",")
+		default:
+			cfg[f.name] = f.value
+		}
+	}
 	return map[string]any{
 		"architecture": arch,
 		"os":           "linux",
 		"created":      time.Unix(0, 0).UTC().Format(time.RFC3339),
-		"config": map[string]any{
-			"User":       User,
-			"Entrypoint": []string{"/kestra-guard"},
-			"Cmd":        []string{"serve"},
-			"Env":        []string{"PATH=/"},
-			"WorkingDir": "/",
-		},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + layerSum}},
+		"config":       cfg,
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + layerSum}},
 		"history": []map[string]any{{
 			"created":    time.Unix(0, 0).UTC().Format(time.RFC3339),
-			"created_by": "hack/image: /kestra-guard, /etc/passwd, /etc/group; USER " + User,
+			"created_by": createdBy,
 		}},
 	}
 }

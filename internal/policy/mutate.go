@@ -29,6 +29,13 @@ type PatchOp struct {
 	Value any    `json:"value"`
 }
 
+// EncodePatch is the JSON patch the mutating webhook sends for ops, written
+// by encoding/json, so that whatever a mutation sets can be written
+// (mutate_encode_test.go drives every mutation through it). A hand-written
+// writer with an allow-list of fields saved 2 to 4 µs a review and did not
+// show end to end; it was removed (hack/bench/notes.md).
+func EncodePatch(ops []PatchOp) ([]byte, error) { return json.Marshal(ops) }
+
 // Mutation is what Mutate changed: one "field=value" line per setting, for
 // people, and the JSON patch that turns the original Pod into the mutated one.
 type Mutation struct {

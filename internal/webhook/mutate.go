@@ -70,12 +70,12 @@ func mutationScope(req *admissionv1.AdmissionRequest) (policy.Scope, bool) {
 }
 
 // patchResponse admits with the mutation's JSON patch, written by
-// policy.AppendPatch (the bytes json.Marshal writes, without reflection).
+// policy.EncodePatch.
 func patchResponse(ops []policy.PatchOp) (admission.Response, error) {
 	if len(ops) == 0 {
 		return admission.Allowed(""), nil
 	}
-	patch, err := policy.AppendPatch(make([]byte, 0, 128*len(ops)), ops)
+	patch, err := policy.EncodePatch(ops)
 	if err != nil {
 		return admission.Response{}, err
 	}
