@@ -11,44 +11,12 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
-	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
-
-// Result is the decision for one object.
-type Result struct {
-	File string `json:"file,omitempty"`
-	// Line is the line the object's document starts on (0 when unknown).
-	Line       int                `json:"line,omitempty"`
-	Kind       string             `json:"kind"`
-	Namespace  string             `json:"namespace"`
-	Name       string             `json:"name"`
-	Allowed    bool               `json:"allowed"`
-	Violations []policy.Violation `json:"violations"`
-	// Lines are the lines of the violations' fields in File, in the order
-	// of Violations: the field's own line where it is written, else its
-	// nearest written ancestor's, else the document's.
-	Lines []int `json:"lines,omitempty"`
-	// Mutations are what the mutating webhook would set before the rules
-	// run ("field=value"), reported apart from the violations.
-	Mutations []string `json:"mutations,omitempty"`
-	// Waived are violations a PolicyException waived.
-	Waived []exception.Waiver `json:"waived,omitempty"`
-	Notes  []string           `json:"notes,omitempty"`
-}
-
-// Skipped is an object check did not evaluate, and why.
-type Skipped struct {
-	File      string `json:"file,omitempty"`
-	Line      int    `json:"line,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Reason    string `json:"reason"`
-}
 
 // Options change how results are decided.
 type Options struct {
@@ -72,7 +40,7 @@ type Options struct {
 // Objects evaluates every task-runner Pod (with the NetworkPolicies of its
 // namespace found in objs) and every Kestra flow, as the cluster would
 // admit them; it returns the objects it skipped too.
-func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []Skipped, error) {
+func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]report.Result, []report.Skipped, error) {
 	sc, err := opts.Config.Scope()
 	if err != nil {
 		return nil, nil, err
@@ -86,14 +54,14 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 	}
 	known := len(byNS) > 0 || opts.RequireNetworkPolicy
 	excs := exceptionsOf(objs)
-	var out []Result
-	var skipped []Skipped
+	var out []report.Result
+	var skipped []report.Skipped
 	for _, o := range objs {
-		r := Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		r := report.Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
 			if why := skip(o, sc, opts); why != "" {
-				skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
+				skipped = append(skipped, report.Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
 				continue
 			}
 			pod, pols := o.Pod, byNS[o.Namespace]
@@ -106,16 +74,16 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			}
 			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
 			r.Violations, r.Notes = res.Violations, res.Notes
-			r = WithExceptions(r, excs, o.Pod, time.Now())
+			r = report.WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, sc, o.Flow)
 		case o.Skip != "":
-			skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
+			skipped = append(skipped, report.Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
 			continue
 		default:
 			continue
 		}
-		r = Finish(r, opts.Audit)
+		r = report.Finish(r, opts.Audit)
 		if o.File != "" {
 			for _, v := range r.Violations {
 				r.Lines = append(r.Lines, o.FieldLine(v.Field))
@@ -149,27 +117,4 @@ func withManagedPolicy(spec managed.Spec, ns string, pols []networkingv1.Network
 		return pols
 	}
 	return append(slices.Clone(pols), *managed.Build(ns, spec))
-}
-
-// LineOf is the line of the i-th violation, else of the object.
-func (r Result) LineOf(i int) int {
-	if i < len(r.Lines) && r.Lines[i] > 0 {
-		return r.Lines[i]
-	}
-	return r.Line
-}
-
-// Finish decides Allowed from the violations (all turned into warnings in
-// audit) and makes an empty list explicit for JSON output.
-func Finish(r Result, audit bool) Result {
-	if audit {
-		for i := range r.Violations {
-			r.Violations[i].Action = policy.Warn
-		}
-	}
-	r.Allowed = !(policy.Result{Violations: r.Violations}).Denied()
-	if r.Violations == nil {
-		r.Violations = []policy.Violation{}
-	}
-	return r
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
@@ -86,7 +87,7 @@ func TestFlowFixtures(t *testing.T) {
 	}
 }
 
-func list(results []Result) string {
+func list(results []report.Result) string {
 	var b strings.Builder
 	for _, r := range results {
 		for _, v := range r.Violations {
