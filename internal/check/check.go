@@ -12,6 +12,7 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
+	"github.com/kestra-guard/kestra-guard/internal/kestra"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/report"
@@ -76,7 +77,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]report.Resu
 			r.Violations, r.Notes = res.Violations, res.Notes
 			r = report.WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
-			r.Violations, r.Notes = Flow(e, sc, o.Flow)
+			r.Violations, r.Notes = kestra.Flow(e, sc, o.Flow)
 		case o.Skip != "":
 			skipped = append(skipped, report.Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
 			continue

@@ -1,4 +1,4 @@
-package check
+package kestra
 
 import (
 	"os"
@@ -11,7 +11,6 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
-	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
@@ -49,34 +48,32 @@ func TestFlowFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			results, _, err := Objects(e, objs, Options{AllPods: true, Config: config.Default()})
-			if err != nil {
-				t.Fatal(err)
-			}
 			got := map[string]policy.Violation{}
-			allowed := true
-			for _, r := range results {
-				allowed = allowed && r.Allowed
-				for _, v := range r.Violations {
+			var all []policy.Violation
+			var notes []string
+			for _, o := range objs {
+				if o.Flow == nil {
+					t.Fatalf("%s holds a %s, not a flow", file, o.Kind)
+				}
+				vs, ns := Flow(e, testScope(t), o.Flow)
+				all, notes = append(all, vs...), append(notes, ns...)
+				for _, v := range vs {
 					got[v.Rule+" "+v.Field] = v
 				}
 			}
+			allowed := !(policy.Result{Violations: all}).Denied()
 			wants := wantLine.FindAllStringSubmatch(string(b), -1)
 			if len(wants) == 0 && !allowed {
-				t.Errorf("want allowed, got %+v", results)
+				t.Errorf("want allowed, got %+v", all)
 			}
 			if len(wants) > 0 && allowed {
-				t.Errorf("want denied, got allowed: %+v", results)
+				t.Errorf("want denied, got allowed: %+v", all)
 			}
 			for _, w := range wants {
 				v, ok := got[w[1]+" "+w[2]]
 				if !ok || v.Action != policy.Deny {
-					t.Errorf("want a denial %s at %s; got:\n%s", w[1], w[2], list(results))
+					t.Errorf("want a denial %s at %s; got:\n%s", w[1], w[2], list(all))
 				}
-			}
-			var notes []string
-			for _, r := range results {
-				notes = append(notes, r.Notes...)
 			}
 			for _, n := range noteLine.FindAllStringSubmatch(string(b), -1) {
 				if !slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, n[1]) }) {
@@ -87,12 +84,10 @@ func TestFlowFixtures(t *testing.T) {
 	}
 }
 
-func list(results []report.Result) string {
+func list(vs []policy.Violation) string {
 	var b strings.Builder
-	for _, r := range results {
-		for _, v := range r.Violations {
-			b.WriteString("  " + v.String() + " " + string(v.Action) + "\n")
-		}
+	for _, v := range vs {
+		b.WriteString("  " + v.String() + " " + string(v.Action) + "\n")
 	}
 	return b.String()
 }
