@@ -21,23 +21,28 @@ import (
 const StaticRule = "static-check"
 
 // fieldRules names the rule a field feeds, so that a value that cannot be
-// checked is reported under the rule it could break, with that rule's action.
-var fieldRules = map[string]string{
-	"hostNetwork":                  policy.NoHostNetworkID,
-	"hostPID":                      policy.NoHostNamespacesID,
-	"hostIPC":                      policy.NoHostNamespacesID,
-	"privileged":                   policy.NoPrivilegedID,
-	"allowPrivilegeEscalation":     policy.NoPrivilegeEscalationID,
-	"runAsNonRoot":                 policy.RunAsNonRootID,
-	"runAsUser":                    policy.RunAsNonRootID,
-	"runAsGroup":                   policy.RunAsNonRootID,
-	"readOnlyRootFilesystem":       policy.ReadOnlyRootFilesystemID,
-	"hostPort":                     policy.NoHostPortsID,
-	"automountServiceAccountToken": policy.NoServiceAccountTokenID,
-	"hostPath":                     policy.NoHostPathID,
-	"capabilities":                 policy.DropAllCapabilitiesID,
-	"seccompProfile":               policy.SeccompProfileID,
-	"egress":                       policy.MetadataEgressBlockedID, // a NetworkPolicy's egress rules (kubectl.go)
+// checked is reported under the rule it could break, with that rule's
+// action. Each rule declares the fields it reads (policy.Rule.FlowFields).
+var fieldRules = flowFieldRules(policy.Rules)
+
+// flowFieldRules maps each field a rule declares to the rule; a field two
+// rules declare maps to neither (TestFlowFieldsAreKnown fails), so that a
+// value of it is a static-check denial rather than the wrong rule's.
+func flowFieldRules(rules []policy.Rule) map[string]string {
+	m := map[string]string{}
+	twice := map[string]bool{}
+	for _, r := range rules {
+		for _, f := range r.FlowFields {
+			if _, ok := m[f]; ok {
+				twice[f] = true
+			}
+			m[f] = r.ID
+		}
+	}
+	for f := range twice {
+		delete(m, f)
+	}
+	return m
 }
 
 type overlayKind int

@@ -116,9 +116,11 @@ tasks:
 		"templated boolean": {`{hostNetwork: "{{ inputs.x }}"}`, "no-host-network", "tasks[0].taskRunner.podSpec.hostNetwork", `"{{ inputs.x }}" is a template Kestra renders at run time, where a boolean is needed`, false},
 		"templated integer": {`{securityContext: {runAsUser: "{% if true %}0{% endif %}"}}`, "run-as-non-root", "tasks[0].taskRunner.podSpec.securityContext.runAsUser", "where an integer (int64) is needed", false},
 		"not a boolean":     {`{hostPID: "yes"}`, "no-host-namespaces", "tasks[0].taskRunner.podSpec.hostPID", `expected a boolean, found "yes"`, false},
-		"templated key":     {`{"{{ k }}": true}`, StaticRule, "tasks[0].taskRunner.podSpec.{{ k }}", `the key "{{ k }}" is a template`, false},
-		"wrong shape":       {`{containers: {name: main}}`, StaticRule, "tasks[0].taskRunner.podSpec.containers", "expected a list, found an object", false},
-		"rule off":          {`{hostNetwork: "{{ inputs.x }}"}`, "", "", "", true},
+		"a container's field": {`{containers: [{name: c, securityContext: {windowsOptions: {hostProcess: "{{ x }}"}}}]}`, "no-host-process",
+			"tasks[0].taskRunner.podSpec.containers[0].securityContext.windowsOptions.hostProcess", "where a boolean is needed", false},
+		"templated key": {`{"{{ k }}": true}`, StaticRule, "tasks[0].taskRunner.podSpec.{{ k }}", `the key "{{ k }}" is a template`, false},
+		"wrong shape":   {`{containers: {name: main}}`, StaticRule, "tasks[0].taskRunner.podSpec.containers", "expected a list, found an object", false},
+		"rule off":      {`{hostNetwork: "{{ inputs.x }}"}`, "", "", "", true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := policy.DefaultConfig()

@@ -37,6 +37,11 @@ import (
 //     `resourcesNames`) read objects or roll Pods with the spec they have:
 //     nothing to judge.
 
+// egressField is the field a problem in a NetworkPolicy's egress rules is
+// reported for: the rule that declares it (policy.Rule.FlowFields) judges
+// them.
+const egressField = "egress"
+
 // GuardObjectRule is the rule ID of a flow that changes an object
 // kestra-guard decides with: its managed NetworkPolicy, a namespace's
 // kestra-guard.io labels, the labels that make a Pod a task runner, a
@@ -232,7 +237,7 @@ func (l *linter) managedPolicy(k kubectlTask, field, verb string, name any) {
 func (l *linter) templatedEgress(spec map[string]any, path string) {
 	for _, key := range []string{"egress", "policyTypes"} {
 		for _, p := range templatedPaths(spec[key], join(path, key)) {
-			l.problems([]Problem{{Path: p, Field: "egress", Reason: "a template Kestra renders at run time decides which addresses the policy allows"}})
+			l.problems([]Problem{{Path: p, Field: egressField, Reason: "a template Kestra renders at run time decides which addresses the policy allows"}})
 		}
 	}
 }
@@ -494,7 +499,7 @@ func (l *linter) mergePatch(k kubectlTask, kind string, m map[string]any, pp str
 }
 
 func (l *linter) blindPolicyChange(k kubectlTask, field string) {
-	l.problems([]Problem{{Path: field, Field: "egress",
+	l.problems([]Problem{{Path: field, Field: egressField,
 		Reason: k.who() + " changes which Pods or traffic a NetworkPolicy's egress rules apply to without writing the rules, which the lint cannot see; write the whole egress list in the patch"}})
 }
 
