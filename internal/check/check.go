@@ -76,6 +76,7 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]report.Resu
 			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
 			r.Violations, r.Notes = res.Violations, res.Notes
 			r = report.WithExceptions(r, excs, o.Pod, time.Now())
+			r = inObject(r)
 		case o.Flow != nil:
 			r.Violations, r.Notes = kestra.Flow(e, sc, o.Flow)
 		case o.Skip != "":
@@ -93,6 +94,26 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]report.Resu
 		out = append(out, r)
 	}
 	return out, skipped, nil
+}
+
+// inObject gives the field paths of r, found in the Pod or Pod template
+// of a r.Kind, as paths in the object as written: a Deployment's
+// spec.hostPID is spec.template.spec.hostPID. Exceptions have matched
+// by then (they read the paths in the Pod).
+func inObject(r report.Result) report.Result {
+	if input.TemplatePath(r.Kind) == "" {
+		return r
+	}
+	for i := range r.Violations {
+		r.Violations[i].Field = input.FieldInObject(r.Kind, r.Violations[i].Field)
+	}
+	for i := range r.Waived {
+		r.Waived[i].Field = input.FieldInObject(r.Kind, r.Waived[i].Field)
+	}
+	for i, m := range r.Mutations {
+		r.Mutations[i] = input.FieldInObject(r.Kind, m) // "field=value"
+	}
+	return r
 }
 
 // skip says why the webhook would not intercept the Pod of o, or "".

@@ -52,11 +52,9 @@ type Object struct {
 	// `check --strict` refuses it.
 	Unrecognised bool
 
-	// source is the document's YAML, for FieldLine; templatePrefix leads
-	// from the document's root to a workload's Pod template.
-	source         []byte
-	templatePrefix string
-	listItem       bool
+	// source is the document's YAML, for FieldLine.
+	source   []byte
+	listItem bool
 }
 
 // Error is an input that cannot be read or parsed.
@@ -420,10 +418,6 @@ func (o *Object) decode(kind string, data []byte) error {
 		o.Namespace = metav1.NamespaceDefault
 	}
 	if tmpl != nil {
-		o.templatePrefix = "spec.template."
-		if kind == "CronJob" {
-			o.templatePrefix = "spec.jobTemplate.spec.template."
-		}
 		o.Pod = &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec}
 		o.Pod.Namespace, o.Pod.Name = o.Namespace, o.Name
 	} else if o.Pod != nil {
@@ -438,6 +432,38 @@ func (o *Object) decode(kind string, data []byte) error {
 
 // PodKinds are the kinds that hold a Pod or a Pod template.
 var PodKinds = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+
+// TemplatePath is the field path of the Pod template in an object of
+// kind: spec.template in a Deployment, StatefulSet, DaemonSet, ReplicaSet
+// or Job, spec.jobTemplate.spec.template in a CronJob; "" for a Pod and
+// for kinds that hold no Pod.
+func TemplatePath(kind string) string {
+	switch kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
+		return "spec.template"
+	case "CronJob":
+		return "spec.jobTemplate.spec.template"
+	}
+	return ""
+}
+
+// FieldInObject turns the path of a field of the Pod an object of kind
+// holds (spec.hostPID) into its path in the object as written
+// (spec.jobTemplate.spec.template.spec.hostPID in a CronJob). A path that
+// is not in the Pod's spec or metadata (another object's) is returned as
+// it is; so is every path of a Pod.
+func FieldInObject(kind, field string) string {
+	t := TemplatePath(kind)
+	if t == "" {
+		return field
+	}
+	for _, root := range []string{"spec", "metadata"} {
+		if rest, ok := strings.CutPrefix(field, root); ok && (rest == "" || rest[0] == '.' || rest[0] == '[' || rest[0] == '=') {
+			return t + "." + field
+		}
+	}
+	return field
+}
 
 // WorkloadTemplate decodes a workload of kind (one of PodKinds but Pod)
 // with decode and returns its metadata and its Pod template.

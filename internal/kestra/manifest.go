@@ -118,10 +118,7 @@ func PodOf(kind string, v map[string]any, path string) (*ManifestPod, []Problem)
 		return out, problems
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob":
 		_, tmpl, _ := input.WorkloadTemplate(kind, decode)
-		tp := ".spec.template"
-		if kind == "CronJob" {
-			tp = ".spec.jobTemplate.spec.template"
-		}
+		tp := "." + input.TemplatePath(kind)
 		return &ManifestPod{Pod: &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec},
 			SpecPath: path + tp + ".spec", MetaPath: path + tp + ".metadata"}, problems
 	}
