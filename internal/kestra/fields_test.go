@@ -75,8 +75,9 @@ func TestFlowFieldsAreKnown(t *testing.T) {
 	}
 }
 
-// A rule declares a field of a Pod exactly when it is the one rule that
-// reads it. Which rules read a field is found by trying values: every
+// A rule declares a field of a Pod only when it is the one rule that reads
+// it, and declares every boolean or integer field it alone reads (a
+// template Kestra renders at run time can stand for one). Which rules read a field is found by trying values: every
 // scalar of a podSpec overlay (containers by their first item) is set
 // alone to each of a few values that break some rule, the fragment is
 // evaluated as flow.go evaluates an overlay, and a rule that then reports
@@ -105,9 +106,8 @@ func TestFlowFieldsAreWhatTheRulesRead(t *testing.T) {
 	}
 	scalars := 0
 	flagReaders := map[string]map[string]bool{} // the same, for the booleans and integers only
-	eachScalar(reflect.TypeFor[corev1.PodSpec](), func(keys []string, build func(any) any, values []any) {
+	eachScalar(reflect.TypeFor[corev1.PodSpec](), func(keys []string, build func(any) any, values []any, flag bool) {
 		scalars++
-		flag := values[0] == boolProbes[0] || len(values) == len(intProbes) && values[0] == intProbes[0]
 		base := evaluate(build(absent)) // the same fragment without the value
 		for _, v := range values {
 			for _, viol := range evaluate(build(v)) {
@@ -170,9 +170,10 @@ var absent = new(struct{})
 
 // eachScalar calls fn for every scalar (or list of scalars) field under t,
 // with the JSON keys leading to it, a function building the fragment that
-// holds a value there (or, given absent, the same fragment without it) and
-// the values to try. Maps are not walked.
-func eachScalar(t reflect.Type, fn func(keys []string, build func(any) any, values []any)) {
+// holds a value there (or, given absent, the same fragment without it),
+// the values to try, and whether it is a boolean or an integer. Maps are
+// not walked.
+func eachScalar(t reflect.Type, fn func(keys []string, build func(any) any, values []any, flag bool)) {
 	onPath := map[reflect.Type]bool{}
 	var walk func(t reflect.Type, keys []string, build func(any) any)
 	walk = func(t reflect.Type, keys []string, build func(any) any) {
@@ -180,16 +181,16 @@ func eachScalar(t reflect.Type, fn func(keys []string, build func(any) any, valu
 			t = t.Elem()
 		}
 		if reflect.PointerTo(t).Implements(unmarshalerType) {
-			fn(keys, build, append(slices.Clone(intProbes), stringProbes...)) // Quantity, IntOrString
+			fn(keys, build, append(slices.Clone(intProbes), stringProbes...), false) // Quantity, IntOrString
 			return
 		}
 		switch t.Kind() {
 		case reflect.Bool:
-			fn(keys, build, boolProbes)
+			fn(keys, build, boolProbes, true)
 		case reflect.Int, reflect.Int32, reflect.Int64:
-			fn(keys, build, intProbes)
+			fn(keys, build, intProbes, true)
 		case reflect.String:
-			fn(keys, build, stringProbes)
+			fn(keys, build, stringProbes, false)
 		case reflect.Slice:
 			if t.Elem().Kind() == reflect.Uint8 {
 				return
@@ -228,7 +229,7 @@ func eachScalar(t reflect.Type, fn func(keys []string, build func(any) any, valu
 // The walk reaches the scalars the rules read.
 func TestEachScalarReachesDeepFields(t *testing.T) {
 	var got []string
-	eachScalar(reflect.TypeFor[corev1.PodSpec](), func(keys []string, _ func(any) any, _ []any) {
+	eachScalar(reflect.TypeFor[corev1.PodSpec](), func(keys []string, _ func(any) any, _ []any, _ bool) {
 		got = append(got, strings.Join(keys, "."))
 	})
 	for _, want := range []string{"hostNetwork", "containers.securityContext.capabilities.add", "volumes.hostPath.path",
