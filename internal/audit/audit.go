@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
-	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
@@ -40,7 +40,7 @@ type Auditor struct {
 }
 
 // Run audits the given namespaces, or every namespace when none is given.
-func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result, error) {
+func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]report.Result, error) {
 	sc := a.Config.Scope
 	var nss []corev1.Namespace
 	if len(namespaces) == 0 {
@@ -57,7 +57,7 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 		}
 		nss = append(nss, ns)
 	}
-	var out []check.Result
+	var out []report.Result
 	a.seen = nil
 	pods := 0
 	for i := range nss {
@@ -78,7 +78,7 @@ func (a *Auditor) Run(ctx context.Context, namespaces ...string) ([]check.Result
 	return out, nil
 }
 
-func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope.Scope) ([]check.Result, int, error) {
+func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope.Scope) ([]report.Result, int, error) {
 	runnerNS := sc.RunnerNamespace(ns.Name, ns.Labels)
 	var pods corev1.PodList
 	if err := a.list(ctx, &pods, "pods", ns.Name); err != nil {
@@ -94,7 +94,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 	}
 	e := a.Config.Engine
 	now := time.Now()
-	var out []check.Result
+	var out []report.Result
 	runners := 0
 	for i := range pods.Items {
 		p := &pods.Items[i]
@@ -103,13 +103,13 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 		}
 		runners++
 		res := e.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
-		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
+		r := report.WithExceptions(report.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
 		if len(r.Violations) > 0 {
 			for _, u := range unreadable {
 				r.Notes = append(r.Notes, u.Message())
 			}
 		}
-		out = append(out, check.Finish(r, false))
+		out = append(out, report.Finish(r, false))
 	}
 	holdsManaged := managed.Find(pols.Items) != nil
 	if !sc.GuardedNamespace(ns.Name, ns.Labels, holdsManaged, runners > 0) {
@@ -125,8 +125,8 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 	return out, runners, nil
 }
 
-func result(kind, ns, name string, vs []policy.Violation) check.Result {
-	return check.Finish(check.Result{Kind: kind, Namespace: ns, Name: name, Violations: vs}, false)
+func result(kind, ns, name string, vs []policy.Violation) report.Result {
+	return report.Finish(report.Result{Kind: kind, Namespace: ns, Name: name, Violations: vs}, false)
 }
 
 // list reads every page of a list.

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kestra-guard/kestra-guard/internal/check"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 )
 
 // ReportName is the name of the PolicyReport kestra-guard keeps per namespace.
@@ -77,7 +77,7 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byNS := map[string][]check.Result{}
+	byNS := map[string][]report.Result{}
 	for _, r := range results {
 		if len(r.Violations) > 0 || len(r.Waived) > 0 {
 			byNS[r.Namespace] = append(byNS[r.Namespace], r)
@@ -132,7 +132,7 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	return nil
 }
 
-func findingsHash(rs []check.Result) uint64 {
+func findingsHash(rs []report.Result) uint64 {
 	h := fnv.New64a()
 	for _, r := range rs {
 		for _, v := range r.Violations {
@@ -151,7 +151,7 @@ func (b *Background) reportsInstalled() bool {
 }
 
 // writeReport keeps one PolicyReport per namespace, deleted when clean.
-func (b *Background) writeReport(ctx context.Context, ns string, rs []check.Result) error {
+func (b *Background) writeReport(ctx context.Context, ns string, rs []report.Result) error {
 	report := &unstructured.Unstructured{}
 	report.SetGroupVersionKind(policyReportGVK)
 	report.SetNamespace(ns)
@@ -199,7 +199,7 @@ func apiVersion(kind string) string {
 	return "v1"
 }
 
-func (b *Background) event(ns string, rs []check.Result) {
+func (b *Background) event(ns string, rs []report.Result) {
 	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
 	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if len(rs) == 0 {

@@ -8,8 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
-	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 )
 
 // exceptions lists the PolicyExceptions of ns; none when their CRD is not
@@ -32,7 +32,7 @@ func (a *Auditor) exceptions(ctx context.Context, ns string) (good []v1alpha1.Po
 
 // exceptionGauges sets, from one audit, the violations each exception
 // waives and the exceptions that have expired.
-func (b *Background) exceptionGauges(results []check.Result) {
+func (b *Background) exceptionGauges(results []report.Result) {
 	if b.ExceptionsInUse == nil || b.ExceptionsExpired == nil {
 		return
 	}
@@ -53,7 +53,7 @@ func (b *Background) exceptionGauges(results []check.Result) {
 
 // skipped are the PolicyReport results for waived violations: "skip",
 // naming the exception.
-func skipped(r check.Result, ns string, now time.Time) []any {
+func skipped(r report.Result, ns string, now time.Time) []any {
 	var out []any
 	for _, w := range r.Waived {
 		out = append(out, map[string]any{

@@ -10,14 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 )
 
 // A waived violation is a PolicyReport result "skip" that names the exception.
 func TestSkippedResults(t *testing.T) {
-	r := check.Result{Kind: "Pod", Namespace: "kestra", Name: "load", Waived: []exception.Waiver{{
+	r := report.Result{Kind: "Pod", Namespace: "kestra", Name: "load", Waived: []exception.Waiver{{
 		Violation: policy.Violation{Rule: "read-only-root-filesystem", Field: "spec.containers[0].securityContext.readOnlyRootFilesystem", Reason: "root filesystem is writable"},
 		Exception: exception.Ref{Namespace: "kestra", Name: "pip", Reason: "pip at run time", Owner: "team-data"},
 	}}}
@@ -32,7 +32,7 @@ func TestSkippedResults(t *testing.T) {
 	if msg := m["message"].(string); !strings.Contains(msg, `waived by PolicyException kestra/pip (reason: "pip at run time", owner: "team-data")`) {
 		t.Errorf("message = %q", msg)
 	}
-	if skipped(check.Result{Kind: "Pod"}, "kestra", time.Now()) != nil {
+	if skipped(report.Result{Kind: "Pod"}, "kestra", time.Now()) != nil {
 		t.Error("a result without waivers has skip results")
 	}
 }

@@ -12,44 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
-	"github.com/kestra-guard/kestra-guard/internal/exception"
 	"github.com/kestra-guard/kestra-guard/internal/input"
+	"github.com/kestra-guard/kestra-guard/internal/kestra"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
-
-// Result is the decision for one object.
-type Result struct {
-	File string `json:"file,omitempty"`
-	// Line is the line the object's document starts on (0 when unknown).
-	Line       int                `json:"line,omitempty"`
-	Kind       string             `json:"kind"`
-	Namespace  string             `json:"namespace"`
-	Name       string             `json:"name"`
-	Allowed    bool               `json:"allowed"`
-	Violations []policy.Violation `json:"violations"`
-	// Lines are the lines of the violations' fields in File, in the order
-	// of Violations: the field's own line where it is written, else its
-	// nearest written ancestor's, else the document's.
-	Lines []int `json:"lines,omitempty"`
-	// Mutations are what the mutating webhook would set before the rules
-	// run ("field=value"), reported apart from the violations.
-	Mutations []string `json:"mutations,omitempty"`
-	// Waived are violations a PolicyException waived.
-	Waived []exception.Waiver `json:"waived,omitempty"`
-	Notes  []string           `json:"notes,omitempty"`
-}
-
-// Skipped is an object check did not evaluate, and why.
-type Skipped struct {
-	File      string `json:"file,omitempty"`
-	Line      int    `json:"line,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Reason    string `json:"reason"`
-}
 
 // Options change how results are decided.
 type Options struct {
@@ -71,7 +40,7 @@ type Options struct {
 // admit them, with the configuration c compiled by the caller: its engine,
 // its scope (which Pods are task runners) and its managed policy; it returns
 // the objects it skipped too.
-func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]Result, []Skipped) {
+func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]report.Result, []report.Skipped) {
 	e, sc := c.Engine, c.Scope
 	byNS := map[string][]networkingv1.NetworkPolicy{}
 	for _, o := range objs {
@@ -81,15 +50,15 @@ func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]Result, [
 	}
 	known := len(byNS) > 0 || opts.RequireNetworkPolicy
 	excs := exceptionsOf(objs)
-	var out []Result
-	var skipped []Skipped
+	var out []report.Result
+	var skipped []report.Skipped
 	for _, o := range objs {
-		r := Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		r := report.Result{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		switch {
 		case o.Pod != nil:
 			guard := sc.Pod(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}, o.Pod.Labels)
 			if why := skip(o, guard, sc, opts); why != "" {
-				skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
+				skipped = append(skipped, report.Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: why})
 				continue
 			}
 			pod, pols := o.Pod, byNS[o.Namespace]
@@ -102,16 +71,17 @@ func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]Result, [
 			}
 			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
 			r.Violations, r.Notes = res.Violations, res.Notes
-			r = WithExceptions(r, excs, o.Pod, time.Now())
+			r = report.WithExceptions(r, excs, o.Pod, time.Now())
+			r = inObject(r)
 		case o.Flow != nil:
-			r.Violations, r.Notes = Flow(e, sc, o.Flow)
+			r.Violations, r.Notes = kestra.Flow(e, sc, o.Flow)
 		case o.Skip != "":
-			skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
+			skipped = append(skipped, report.Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
 			continue
 		default:
 			continue
 		}
-		r = Finish(r, opts.Audit)
+		r = report.Finish(r, opts.Audit)
 		if o.File != "" {
 			for _, v := range r.Violations {
 				r.Lines = append(r.Lines, o.FieldLine(v.Field))
@@ -120,6 +90,26 @@ func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]Result, [
 		out = append(out, r)
 	}
 	return out, skipped
+}
+
+// inObject gives the field paths of r, found in the Pod or Pod template
+// of a r.Kind, as paths in the object as written: a Deployment's
+// spec.hostPID is spec.template.spec.hostPID. Exceptions have matched
+// by then (they read the paths in the Pod).
+func inObject(r report.Result) report.Result {
+	if input.TemplatePath(r.Kind) == "" {
+		return r
+	}
+	for i := range r.Violations {
+		r.Violations[i].Field = input.FieldInObject(r.Kind, r.Violations[i].Field)
+	}
+	for i := range r.Waived {
+		r.Waived[i].Field = input.FieldInObject(r.Kind, r.Waived[i].Field)
+	}
+	for i, m := range r.Mutations {
+		r.Mutations[i] = input.FieldInObject(r.Kind, m) // "field=value"
+	}
+	return r
 }
 
 // skip says why the webhook would not intercept the Pod of o, or "":
@@ -135,27 +125,4 @@ func skip(o input.Object, guard scope.Pod, sc *scope.Scope, opts Options) string
 	}
 	return fmt.Sprintf("not a task runner: its labels do not match taskRunnerSelector %q and %s is not in runnerNamespaces (--all-pods evaluates it)",
 		sc.SelectorText(), o.Namespace)
-}
-
-// LineOf is the line of the i-th violation, else of the object.
-func (r Result) LineOf(i int) int {
-	if i < len(r.Lines) && r.Lines[i] > 0 {
-		return r.Lines[i]
-	}
-	return r.Line
-}
-
-// Finish decides Allowed from the violations (all turned into warnings in
-// audit) and makes an empty list explicit for JSON output.
-func Finish(r Result, audit bool) Result {
-	if audit {
-		for i := range r.Violations {
-			r.Violations[i].Action = policy.Warn
-		}
-	}
-	r.Allowed = !(policy.Result{Violations: r.Violations}).Denied()
-	if r.Violations == nil {
-		r.Violations = []policy.Violation{}
-	}
-	return r
 }

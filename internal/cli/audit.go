@@ -12,8 +12,8 @@ import (
 
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/audit"
-	"github.com/kestra-guard/kestra-guard/internal/check"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
@@ -80,10 +80,10 @@ as admission. Output and exit status are those of check.`,
 		if compiled.Mode != scope.Enforce {
 			// In audit or off mode the cluster admits: denials are warnings.
 			for i := range results {
-				results[i] = check.Finish(results[i], true)
+				results[i] = report.Finish(results[i], true)
 			}
 		}
-		return report(s.Out, output, results, nil, nil)
+		return printReport(s.Out, output, results, nil, nil)
 	}
 	return cmd
 }

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +13,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/internal/version"
 )
@@ -107,7 +106,7 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 		}
 		results, skipped := check.Objects(c, objs, check.Options{RequireNetworkPolicy: o.require, Audit: c.Mode != scope.Enforce,
 			NoMutate: o.noMutate, AllPods: o.allPods})
-		return reportAll(s, o.output, check.Report{Results: results, Skipped: skipped, Errors: errs})
+		return reportAll(s, o.output, report.Report{Results: results, Skipped: skipped, Errors: errs})
 	}
 	return cmd
 }
@@ -129,21 +128,21 @@ func refuseUnrecognised(objs []input.Object, errs []error) ([]input.Object, []er
 
 // reportAll prints the report; unreadable inputs are listed on stderr and
 // exit 2, after everything else was reported.
-func reportAll(s Streams, format string, rep check.Report) error {
+func reportAll(s Streams, format string, rep report.Report) error {
 	var out []byte
 	var err error
 	switch format {
 	case "sarif":
-		out, err = check.SARIF(rep, version.Get().Version, func(id string) string {
+		out, err = report.SARIF(rep, version.Get().Version, func(id string) string {
 			if r, ok := policy.RuleByID(id); ok && r.Summary != "" {
 				return "forbids " + r.Summary
 			}
 			return ""
 		})
 	case "junit":
-		out, err = check.JUnit(rep)
+		out, err = report.JUnit(rep)
 	default:
-		err = report(s.Out, format, rep.Results, rep.Skipped, rep.Errors)
+		err = printReport(s.Out, format, rep.Results, rep.Skipped, rep.Errors)
 		if len(rep.Errors) == 0 {
 			return err
 		}
@@ -172,72 +171,21 @@ func reportAll(s Streams, format string, rep check.Report) error {
 	return nil
 }
 
-// report prints results (and the objects skipped) and turns a denial into
+// printReport prints results (and the objects skipped) and turns a denial into
 // exit status 1.
-func report(w io.Writer, format string, results []check.Result, skipped []check.Skipped, errs []error) error {
-	sum := check.Report{Results: results, Skipped: skipped, Errors: errs}.Summary()
+func printReport(w io.Writer, format string, results []report.Result, skipped []report.Skipped, errs []error) error {
+	rep := report.Report{Results: results, Skipped: skipped, Errors: errs}
+	var err error
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if results == nil {
-			results = []check.Result{}
-		}
-		doc := map[string]any{"results": results, "summary": sum}
-		if skipped != nil {
-			doc["skipped"] = skipped
-		}
-		if errs != nil {
-			msgs := make([]string, len(errs))
-			for i, e := range errs {
-				msgs[i] = e.Error()
-			}
-			doc["errors"] = msgs
-		}
-		if err := enc.Encode(doc); err != nil {
-			return err
-		}
+		err = report.JSON(w, rep)
 	case "text":
-		var b strings.Builder
-		name := func(file string, line int, kind, ns, name string) string {
-			prefix := kind + " " + ns + "/" + name
-			if kind == "" {
-				prefix = "document"
-			}
-			switch {
-			case file != "" && line > 0:
-				prefix = file + ":" + strconv.Itoa(line) + ": " + prefix
-			case file != "":
-				prefix = file + ": " + prefix
-			}
-			return prefix
-		}
-		for _, sk := range skipped {
-			fmt.Fprintf(&b, "%s: skipped: %s\n", name(sk.File, sk.Line, sk.Kind, sk.Namespace, sk.Name), sk.Reason)
-		}
-		for _, r := range results {
-			prefix := name(r.File, r.Line, r.Kind, r.Namespace, r.Name)
-			for _, m := range r.Mutations {
-				fmt.Fprintf(&b, "%s: would set %s\n", prefix, m)
-			}
-			for i, v := range r.Violations {
-				fmt.Fprintf(&b, "%s: %s: %s: %s (%s: %s)\n", name(r.File, r.LineOf(i), r.Kind, r.Namespace, r.Name), v.Rule, v.Field, v.Reason, v.Action, v.Detail)
-			}
-			for _, w := range r.Waived {
-				fmt.Fprintf(&b, "%s: %s: %s: waived by %s\n", prefix, w.Rule, w.Field, w.Exception.Describe())
-			}
-			for _, n := range r.Notes {
-				fmt.Fprintf(&b, "%s: note: %s\n", prefix, n)
-			}
-		}
-		if !sum.Empty() {
-			b.WriteString(sum.String() + "\n")
-		}
-		if _, err := io.WriteString(w, b.String()); err != nil {
-			return err
-		}
+		err = report.Text(w, rep)
 	default:
 		return &ExitError{Code: 2, Err: fmt.Errorf("--output %q: expected text or json", format)}
+	}
+	if err != nil {
+		return err
 	}
 	for _, r := range results {
 		if !r.Allowed {

@@ -91,8 +91,8 @@ func TestCheckAsTheClusterWouldAdmit(t *testing.T) {
 			`testdata/kestra-webserver.yaml:1: Deployment kestra/kestra-webserver: skipped: not a task runner: its labels do not match taskRunnerSelector "kestra.io/taskrun-id" and kestra is not in runnerNamespaces (--all-pods evaluates it)`,
 		}, []string{"would set", "deny"}},
 		"--all-pods evaluates it": {[]string{"check", "--all-pods", "testdata/kestra-webserver.yaml"}, 0, []string{
-			"Deployment kestra/kestra-webserver: would set spec.containers[0].env[HOME]=/tmp",
-			"Deployment kestra/kestra-webserver: no-service-account-token: spec.automountServiceAccountToken: service account token may be mounted (warn: ",
+			"Deployment kestra/kestra-webserver: would set spec.template.spec.containers[0].env[HOME]=/tmp",
+			"testdata/kestra-webserver.yaml:15: Deployment kestra/kestra-webserver: no-service-account-token: spec.template.spec.automountServiceAccountToken: service account token may be mounted (warn: ",
 		}, []string{"skipped:"}},
 		"--all-pods --no-mutate": {[]string{"check", "--all-pods", "--no-mutate", "testdata/kestra-webserver.yaml"}, 1, []string{
 			"Deployment kestra/kestra-webserver: read-only-root-filesystem: ",

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -51,11 +52,9 @@ type Object struct {
 	// `check --strict` refuses it.
 	Unrecognised bool
 
-	// source is the document's YAML, for FieldLine; templatePrefix leads
-	// from the document's root to a workload's Pod template.
-	source         []byte
-	templatePrefix string
-	listItem       bool
+	// source is the document's YAML, for FieldLine.
+	source   []byte
+	listItem bool
 }
 
 // Error is an input that cannot be read or parsed.
@@ -151,25 +150,26 @@ func isManifest(path string) bool {
 	return false
 }
 
-type document struct {
-	line int
-	data []byte
+// Document is one YAML document of a file and the line it starts on.
+type Document struct {
+	Line int
+	Data []byte
 }
 
-// splitDocuments splits YAML at "---" lines, keeping each document's first line.
-func splitDocuments(b []byte) []document {
-	var docs []document
-	cur := document{line: 1}
+// SplitDocuments splits YAML at "---" lines, keeping each document's first line.
+func SplitDocuments(b []byte) []Document {
+	var docs []Document
+	cur := Document{Line: 1}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 64*1024), len(b)+1)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if bytes.Equal(bytes.TrimRight(line, " \t\r"), []byte("---")) || bytes.HasPrefix(line, []byte("--- ")) {
 			docs = append(docs, cur)
-			cur = document{line: n + 1}
+			cur = Document{Line: n + 1}
 			continue
 		}
-		cur.data = append(append(cur.data, line...), '\n')
+		cur.Data = append(append(cur.Data, line...), '\n')
 	}
 	return append(docs, cur)
 }
@@ -184,24 +184,24 @@ func Parse(file string, b []byte) ([]Object, error) {
 	var out []Object
 	var errs []error
 	docNo := 0
-	for _, d := range splitDocuments(b) {
+	for _, d := range SplitDocuments(b) {
 		objs, empty, err := parseDocument(d)
 		if empty {
 			continue // empty or comments only
 		}
 		docNo++
 		if err != nil {
-			line := d.line
+			line := d.Line
 			if fe := (*FieldError)(nil); errors.As(err, &fe) {
-				line = Object{source: d.data, Line: d.line}.FieldLine(fe.Field)
+				line = Object{source: d.Data, Line: d.Line}.FieldLine(fe.Field)
 			}
 			errs = append(errs, &Error{File: file, Doc: docNo, Line: line, Err: err})
 			continue
 		}
 		for i := range objs {
-			objs[i].File, objs[i].Doc, objs[i].Line = file, docNo, d.line
+			objs[i].File, objs[i].Doc, objs[i].Line = file, docNo, d.Line
 			if !objs[i].listItem && (objs[i].Pod != nil || objs[i].Kind == "Flow") {
-				objs[i].source = d.data
+				objs[i].source = d.Data
 			}
 		}
 		out = append(out, objs...)
@@ -210,8 +210,8 @@ func Parse(file string, b []byte) ([]Object, error) {
 }
 
 // parseDocument reads one document; empty says it holds nothing.
-func parseDocument(d document) (objs []Object, empty bool, err error) {
-	j, err := yaml.YAMLToJSONStrict(d.data)
+func parseDocument(d Document) (objs []Object, empty bool, err error) {
+	j, err := yaml.YAMLToJSONStrict(d.Data)
 	if err != nil {
 		return nil, false, fmt.Errorf("expected YAML or JSON: %w", err)
 	}
@@ -230,8 +230,9 @@ func parseDocument(d document) (objs []Object, empty bool, err error) {
 	return objs, false, err
 }
 
-// maxListDepth bounds Lists nested in Lists.
-const maxListDepth = 8
+// MaxListDepth bounds Lists nested in Lists (in a file, or in the
+// manifests a flow applies).
+const MaxListDepth = 8
 
 // decodeDocument reads one object (head is data decoded without a type):
 // a Kestra flow, a KestraFlow resource, a List, or a Kubernetes object.
@@ -254,8 +255,8 @@ func decodeDocument(head map[string]any, data []byte, depth int) ([]Object, erro
 		}
 		return []Object{o}, nil
 	case strings.HasSuffix(kind, "List") && head["items"] != nil:
-		if depth >= maxListDepth {
-			return nil, fmt.Errorf("%s: Lists nested more than %d deep", kind, maxListDepth)
+		if depth >= MaxListDepth {
+			return nil, fmt.Errorf("%s: Lists nested more than %d deep", kind, MaxListDepth)
 		}
 		return decodeList(kind, head["items"], depth)
 	}
@@ -399,7 +400,7 @@ func (o *Object) decode(kind string, data []byte) error {
 		meta = &o.NetworkPolicy.ObjectMeta
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob":
 		var err error
-		meta, tmpl, err = workloadTemplate(kind, strict)
+		meta, tmpl, err = WorkloadTemplate(kind, strict)
 		if err != nil {
 			return err
 		}
@@ -417,10 +418,6 @@ func (o *Object) decode(kind string, data []byte) error {
 		o.Namespace = metav1.NamespaceDefault
 	}
 	if tmpl != nil {
-		o.templatePrefix = "spec.template."
-		if kind == "CronJob" {
-			o.templatePrefix = "spec.jobTemplate.spec.template."
-		}
 		o.Pod = &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec}
 		o.Pod.Namespace, o.Pod.Name = o.Namespace, o.Name
 	} else if o.Pod != nil {
@@ -433,25 +430,74 @@ func (o *Object) decode(kind string, data []byte) error {
 	return nil
 }
 
-func workloadTemplate(kind string, strict func(any) error) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, error) {
+// PodKinds are the kinds that hold a Pod or a Pod template.
+var PodKinds = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+
+// TemplatePath is the field path of the Pod template in an object of
+// kind: spec.template in a Deployment, StatefulSet, DaemonSet, ReplicaSet
+// or Job, spec.jobTemplate.spec.template in a CronJob; "" for a Pod and
+// for kinds that hold no Pod.
+func TemplatePath(kind string) string {
+	switch kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
+		return "spec.template"
+	case "CronJob":
+		return "spec.jobTemplate.spec.template"
+	}
+	return ""
+}
+
+// FieldInObject turns the path of a field of the Pod an object of kind
+// holds (spec.hostPID) into its path in the object as written
+// (spec.jobTemplate.spec.template.spec.hostPID in a CronJob). A path that
+// is not in the Pod's spec or metadata (another object's) is returned as
+// it is; so is every path of a Pod.
+func FieldInObject(kind, field string) string {
+	t := TemplatePath(kind)
+	if t == "" {
+		return field
+	}
+	for _, root := range []string{"spec", "metadata"} {
+		if rest, ok := strings.CutPrefix(field, root); ok && (rest == "" || rest[0] == '.' || rest[0] == '[' || rest[0] == '=') {
+			return t + "." + field
+		}
+	}
+	return field
+}
+
+// WorkloadTemplate decodes a workload of kind (one of PodKinds but Pod)
+// with decode and returns its metadata and its Pod template.
+func WorkloadTemplate(kind string, decode func(any) error) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, error) {
 	switch kind {
 	case "Deployment":
 		var w appsv1.Deployment
-		return &w.ObjectMeta, &w.Spec.Template, strict(&w)
+		return &w.ObjectMeta, &w.Spec.Template, decode(&w)
 	case "StatefulSet":
 		var w appsv1.StatefulSet
-		return &w.ObjectMeta, &w.Spec.Template, strict(&w)
+		return &w.ObjectMeta, &w.Spec.Template, decode(&w)
 	case "DaemonSet":
 		var w appsv1.DaemonSet
-		return &w.ObjectMeta, &w.Spec.Template, strict(&w)
+		return &w.ObjectMeta, &w.Spec.Template, decode(&w)
 	case "ReplicaSet":
 		var w appsv1.ReplicaSet
-		return &w.ObjectMeta, &w.Spec.Template, strict(&w)
+		return &w.ObjectMeta, &w.Spec.Template, decode(&w)
 	case "Job":
 		var w batchv1.Job
-		return &w.ObjectMeta, &w.Spec.Template, strict(&w)
+		return &w.ObjectMeta, &w.Spec.Template, decode(&w)
 	default:
 		var w batchv1.CronJob
-		return &w.ObjectMeta, &w.Spec.JobTemplate.Spec.Template, strict(&w)
+		return &w.ObjectMeta, &w.Spec.JobTemplate.Spec.Template, decode(&w)
 	}
+}
+
+func shown(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	}
+	return fmt.Sprintf("%v", v)
 }

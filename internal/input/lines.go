@@ -8,8 +8,9 @@ import (
 )
 
 // FieldLine returns the line in o's file of the field at path (a finding's
-// field path, from the Pod or the flow), or of its nearest ancestor that is
-// written, or the document's line when the path cannot be followed (a List
+// field path in the object as written, FieldInObject for a workload's Pod;
+// or in the flow), or of its nearest ancestor that is written, or the
+// document's line when the path cannot be followed (a List
 // item, a KestraFlow's source, a value set by mutation).
 func (o Object) FieldLine(path string) int {
 	if o.source == nil || path == "" {
@@ -19,7 +20,6 @@ func (o Object) FieldLine(path string) int {
 	if err := yaml3.Unmarshal(o.source, &doc); err != nil || len(doc.Content) == 0 {
 		return o.Line
 	}
-	path = o.templatePrefix + path
 	n, line := doc.Content[0], o.Line
 	for _, tok := range splitPath(path) {
 		var at int

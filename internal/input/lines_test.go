@@ -45,13 +45,14 @@ tasks:
 		path string
 		want int
 	}{
-		"workload field":               {dep, "spec.hostPID", 13},
-		"container by index":           {dep, "spec.containers[1].securityContext.privileged", 20},
-		"container by name":            {dep, "spec.containers[b].image", 18},
-		"label key with dots":          {dep, "metadata.labels[kestra.io/taskrun-id]", 11},
-		"unset field: nearest written": {dep, "spec.containers[0].securityContext.runAsNonRoot", 15},
-		"unknown path: the template":   {dep, "status.phase", 9},
+		"workload field":               {dep, "spec.template.spec.hostPID", 13},
+		"container by index":           {dep, "spec.template.spec.containers[1].securityContext.privileged", 20},
+		"container by name":            {dep, "spec.template.spec.containers[b].image", 18},
+		"label key with dots":          {dep, "spec.template.metadata.labels[kestra.io/taskrun-id]", 11},
+		"unset field: nearest written": {dep, "spec.template.spec.containers[0].securityContext.runAsNonRoot", 15},
+		"unknown path: the template":   {dep, "spec.template.status.phase", 9},
 		"unknown path: the document":   {flow, "status.phase", 22},
+		"a Pod's path in a workload":   {dep, "spec.hostPID", 8},
 		"no path: the document":        {dep, "", 5},
 		"flow field":                   {flow, "tasks[0].spec.hostNetwork", 28},
 		"index out of range":           {flow, "tasks[3].spec", 24},

@@ -25,7 +25,8 @@ var allowedRegistries = Rule{
 		Threat:  "untrusted images",
 		Fix:     "use an allowed registry",
 	},
-	Default: Off,
+	Default:    Off,
+	FlowFields: nil,
 	Check: func(in *Input, o *Options) []Violation {
 		const reason = "image registry is not allowed"
 		var out []Violation

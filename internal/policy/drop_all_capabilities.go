@@ -24,7 +24,8 @@ var dropAllCapabilities = Rule{
 		Threat:  "kernel attack surface",
 		Fix:     "`capabilities: {drop: [ALL]}` (mutation does)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"capabilities"},
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "capabilities are not dropped"
 		var out []Violation

@@ -18,7 +18,8 @@ var metadataEgressBlocked = Rule{
 		Threat:  "node credentials through IMDS",
 		Fix:     "keep the managed policy; add the metadata ranges to the `except` of broad ipBlocks",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"egress"},
 	Check: func(in *Input, o *Options) []Violation {
 		if in.Pod.Spec.HostNetwork {
 			return []Violation{{Field: "spec.hostNetwork", Reason: "metadata egress is not blocked",

@@ -34,7 +34,8 @@ var noCloudIdentity = Rule{
 		Threat:  "cloud credentials in user code",
 		Fix:     "give the task narrowly scoped credentials as a Secret",
 	},
-	Default: Warn,
+	Default:    Warn,
+	FlowFields: nil,
 	Check: func(in *Input, o *Options) []Violation {
 		const reason = "Pod is wired to a cloud identity"
 		var out []Violation

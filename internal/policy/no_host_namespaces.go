@@ -14,7 +14,8 @@ var noHostNamespaces = Rule{
 		Threat:  "see and signal node processes",
 		Fix:     "remove them",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"hostPID", "hostIPC"},
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation
 		if in.Pod.Spec.HostPID {

@@ -15,7 +15,8 @@ var noHostNetwork = Rule{
 		Threat:  "the node's network, outside every NetworkPolicy",
 		Fix:     "remove it",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"hostNetwork"},
 	Check: func(in *Input, _ *Options) []Violation {
 		if !in.Pod.Spec.HostNetwork {
 			return nil

@@ -19,7 +19,8 @@ var noHostPath = Rule{
 		Threat:  "the Docker socket or kubelet credentials are the node",
 		Fix:     "use an emptyDir, ConfigMap or Secret",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"hostPath"},
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation
 		spec := &in.Pod.Spec

@@ -17,7 +17,8 @@ var noHostPorts = Rule{
 		Threat:  "binds the node's ports",
 		Fix:     "remove it",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"hostPort"},
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation
 		visitContainers(&in.Pod.Spec, func(c containerRef) {

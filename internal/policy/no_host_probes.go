@@ -33,7 +33,8 @@ var noHostProbes = Rule{
 		Threat:  "the kubelet connects there from the node's network, outside every NetworkPolicy (e.g. `httpGet: {host: 169.254.169.254}` reads node credentials); Pod Security baseline forbids it since 1.34",
 		Fix:     "remove `host`: the Pod's own IP is used",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation
 		visitContainers(&in.Pod.Spec, func(c containerRef) {

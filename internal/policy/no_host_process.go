@@ -18,7 +18,8 @@ var noHostProcess = Rule{
 		Threat:  "a HostProcess container is a process on the Windows node, with its network and files",
 		Fix:     "remove it",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"hostProcess"},
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "Windows HostProcess container is forbidden"
 		var out []Violation

@@ -28,7 +28,8 @@ var noMetadataAddress = Rule{
 		Threat:  "reading node credentials",
 		Fix:     "remove it",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation
 		visitContainers(&in.Pod.Spec, func(c containerRef) {

@@ -17,7 +17,8 @@ var noPrivilegeEscalation = Rule{
 		Threat:  "setuid escalation",
 		Fix:     "set false (mutation does)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"allowPrivilegeEscalation"},
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "privilege escalation is allowed", func(c containerRef) (string, string) {
 			sc := c.SecurityContext

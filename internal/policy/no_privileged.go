@@ -16,7 +16,8 @@ var noPrivileged = Rule{
 		Threat:  "the node",
 		Fix:     "remove it",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"privileged"},
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "privileged container is forbidden", func(c containerRef) (string, string) {
 			if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {

@@ -29,7 +29,8 @@ var noServiceAccountToken = Rule{
 		Threat:  "user code with a Kubernetes API token",
 		Fix:     "set false and drop the volume (mutation does both, except on a Pod that names a ServiceAccount other than `default`, which keeps its token and this warning)",
 	},
-	Default: Warn,
+	Default:    Warn,
+	FlowFields: []string{"automountServiceAccountToken"},
 	Check: func(in *Input, o *Options) []Violation {
 		var out []Violation
 		a := in.Pod.Spec.AutomountServiceAccountToken

@@ -28,7 +28,8 @@ var noUnconfinedAppArmor = Rule{
 		Threat:  "no AppArmor profile lifts the runtime's mount, ptrace and `/proc` restrictions",
 		Fix:     "remove the field and the annotation (the runtime applies its default)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "AppArmor is not confining"
 		var out []Violation

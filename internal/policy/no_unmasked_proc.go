@@ -23,7 +23,8 @@ var noUnmaskedProc = Rule{
 		Threat:  "an unmasked `/proc` exposes kernel interfaces (`/proc/sys`, `/proc/sysrq-trigger`, `/proc/kcore`) the runtime masks",
 		Fix:     "remove `procMount`",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "unmasked /proc is forbidden", func(c containerRef) (string, string) {
 			if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {

@@ -35,7 +35,8 @@ var noUnsafeSELinux = Rule{
 		Threat:  "`spc_t` and custom users or roles run the container unconfined by SELinux, with the node's files open to it",
 		Fix:     "remove `type`, `user` and `role` (keep `level` if you need it)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "unsafe SELinux options"
 		var out []Violation

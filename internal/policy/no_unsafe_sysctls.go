@@ -41,7 +41,8 @@ var noUnsafeSysctls = Rule{
 		Threat:  "an unsafe sysctl changes the kernel for every Pod on the node, or lifts limits that keep Pods apart",
 		Fix:     "remove it, or run the task on a node pool made for it",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, _ *Options) []Violation {
 		sc := in.Pod.Spec.SecurityContext
 		if sc == nil {

@@ -68,7 +68,15 @@ type Rule struct {
 	// generate writes from Rules.
 	Doc     RuleDoc
 	Default Action
-	Check   func(in *Input, o *Options) []Violation
+	// FlowFields are the fields the rule reads that a Kestra flow writes
+	// into a Pod (or a NetworkPolicy a kubectl task applies), by their JSON
+	// name ("hostNetwork"): a value of one of them that cannot be checked
+	// statically (a template Kestra renders at run time, a value of the
+	// wrong type) is reported under this rule, with its action
+	// (internal/kestra). A field is declared by one rule at most; a value
+	// of a field no rule declares is a static-check denial.
+	FlowFields []string
+	Check      func(in *Input, o *Options) []Violation
 }
 
 // RuleDoc documents a rule in Markdown, one line per field.

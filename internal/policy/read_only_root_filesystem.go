@@ -17,7 +17,8 @@ var readOnlyRootFilesystem = Rule{
 		Threat:  "dropped tools and persistence in the image's filesystem",
 		Fix:     "set it; mount an `emptyDir` at `/tmp` and set `HOME=/tmp` (mutation does all three)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"readOnlyRootFilesystem"},
 	Check: func(in *Input, _ *Options) []Violation {
 		return containerFailures(&in.Pod.Spec, "root filesystem is writable", func(c containerRef) (string, string) {
 			sc := c.SecurityContext

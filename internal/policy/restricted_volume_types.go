@@ -26,7 +26,8 @@ var restrictedVolumeTypes = Rule{
 		Threat:  "the kubelet mounts them on the node with its own rights: `gitRepo` runs a repository's hooks there (CVE-2024-10220), network filesystems reach storage outside the namespace's claims",
 		Fix:     "use a `persistentVolumeClaim` or a `csi` volume; clone repositories in the task",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, _ *Options) []Violation {
 		var out []Violation
 		for i := range in.Pod.Spec.Volumes {

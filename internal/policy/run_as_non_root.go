@@ -24,7 +24,8 @@ var runAsNonRoot = Rule{
 		Threat:  "root in the container is one kernel bug from root on the node",
 		Fix:     "`securityContext: {runAsNonRoot: true, runAsUser: 65532}` (mutation sets it)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"runAsNonRoot", "runAsUser"},
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "container may run as root"
 		spec := &in.Pod.Spec

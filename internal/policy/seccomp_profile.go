@@ -27,7 +27,8 @@ var seccompProfile = Rule{
 		Threat:  "kernel attack surface",
 		Fix:     "`RuntimeDefault` (mutation sets it on the Pod)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: []string{"seccompProfile"},
 	Check: func(in *Input, _ *Options) []Violation {
 		const reason = "no seccomp profile"
 		var out []Violation

@@ -27,7 +27,8 @@ var startGate = Rule{
 		Threat:  "task code that runs before the CNI applies the metadata-blocking NetworkPolicy reaches the metadata service",
 		Fix:     "mutation puts the gate first; keep kestra-guard's mutating webhook in front of the Pod (a gate found elsewhere is refused)",
 	},
-	Default: Deny,
+	Default:    Deny,
+	FlowFields: nil,
 	Check: func(in *Input, o *Options) []Violation {
 		if o.Gate == nil || in.Fragment {
 			return nil

@@ -1,4 +1,4 @@
-package check
+package kestra
 
 import (
 	"os"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
@@ -36,7 +37,7 @@ func TestFlowFixtures(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
-	c := compiled(t)
+	e := engine(t)
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			b, err := os.ReadFile(file)
@@ -47,31 +48,32 @@ func TestFlowFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			results, _ := Objects(c, objs, Options{AllPods: true})
 			got := map[string]policy.Violation{}
-			allowed := true
-			for _, r := range results {
-				allowed = allowed && r.Allowed
-				for _, v := range r.Violations {
+			var all []policy.Violation
+			var notes []string
+			for _, o := range objs {
+				if o.Flow == nil {
+					t.Fatalf("%s holds a %s, not a flow", file, o.Kind)
+				}
+				vs, ns := Flow(e, testScope(t), o.Flow)
+				all, notes = append(all, vs...), append(notes, ns...)
+				for _, v := range vs {
 					got[v.Rule+" "+v.Field] = v
 				}
 			}
+			allowed := !(policy.Result{Violations: all}).Denied()
 			wants := wantLine.FindAllStringSubmatch(string(b), -1)
 			if len(wants) == 0 && !allowed {
-				t.Errorf("want allowed, got %+v", results)
+				t.Errorf("want allowed, got %+v", all)
 			}
 			if len(wants) > 0 && allowed {
-				t.Errorf("want denied, got allowed: %+v", results)
+				t.Errorf("want denied, got allowed: %+v", all)
 			}
 			for _, w := range wants {
 				v, ok := got[w[1]+" "+w[2]]
 				if !ok || v.Action != policy.Deny {
-					t.Errorf("want a denial %s at %s; got:\n%s", w[1], w[2], list(results))
+					t.Errorf("want a denial %s at %s; got:\n%s", w[1], w[2], list(all))
 				}
-			}
-			var notes []string
-			for _, r := range results {
-				notes = append(notes, r.Notes...)
 			}
 			for _, n := range noteLine.FindAllStringSubmatch(string(b), -1) {
 				if !slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, n[1]) }) {
@@ -82,12 +84,10 @@ func TestFlowFixtures(t *testing.T) {
 	}
 }
 
-func list(results []Result) string {
+func list(vs []policy.Violation) string {
 	var b strings.Builder
-	for _, r := range results {
-		for _, v := range r.Violations {
-			b.WriteString("  " + v.String() + " " + string(v.Action) + "\n")
-		}
+	for _, v := range vs {
+		b.WriteString("  " + v.String() + " " + string(v.Action) + "\n")
 	}
 	return b.String()
 }
@@ -116,9 +116,11 @@ tasks:
 		"templated boolean": {`{hostNetwork: "{{ inputs.x }}"}`, "no-host-network", "tasks[0].taskRunner.podSpec.hostNetwork", `"{{ inputs.x }}" is a template Kestra renders at run time, where a boolean is needed`, false},
 		"templated integer": {`{securityContext: {runAsUser: "{% if true %}0{% endif %}"}}`, "run-as-non-root", "tasks[0].taskRunner.podSpec.securityContext.runAsUser", "where an integer (int64) is needed", false},
 		"not a boolean":     {`{hostPID: "yes"}`, "no-host-namespaces", "tasks[0].taskRunner.podSpec.hostPID", `expected a boolean, found "yes"`, false},
-		"templated key":     {`{"{{ k }}": true}`, StaticRule, "tasks[0].taskRunner.podSpec.{{ k }}", `the key "{{ k }}" is a template`, false},
-		"wrong shape":       {`{containers: {name: main}}`, StaticRule, "tasks[0].taskRunner.podSpec.containers", "expected a list, found an object", false},
-		"rule off":          {`{hostNetwork: "{{ inputs.x }}"}`, "", "", "", true},
+		"a container's field": {`{containers: [{name: c, securityContext: {windowsOptions: {hostProcess: "{{ x }}"}}}]}`, "no-host-process",
+			"tasks[0].taskRunner.podSpec.containers[0].securityContext.windowsOptions.hostProcess", "where a boolean is needed", false},
+		"templated key": {`{"{{ k }}": true}`, StaticRule, "tasks[0].taskRunner.podSpec.{{ k }}", `the key "{{ k }}" is a template`, false},
+		"wrong shape":   {`{containers: {name: main}}`, StaticRule, "tasks[0].taskRunner.podSpec.containers", "expected a list, found an object", false},
+		"rule off":      {`{hostNetwork: "{{ inputs.x }}"}`, "", "", "", true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := policy.DefaultConfig()
@@ -183,5 +185,10 @@ func FuzzFlow(f *testing.F) {
 
 func testScope(t testing.TB) *scope.Scope {
 	t.Helper()
-	return compiled(t).Scope
+	cfg := config.Default()
+	c, err := cfg.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Scope
 }

@@ -1,4 +1,4 @@
-package input
+package kestra
 
 import (
 	"reflect"
@@ -23,9 +23,9 @@ func yamlValue(t testing.TB, s string) any {
 	return v
 }
 
-// DecodeKestra converts what Jackson converts, and reports the rest with
+// Decode converts what Jackson converts, and reports the rest with
 // its path instead of dropping the whole overlay.
-func TestDecodeKestra(t *testing.T) {
+func TestDecode(t *testing.T) {
 	for name, tc := range map[string]struct {
 		in      string
 		check   func(*corev1.PodSpec) bool
@@ -51,7 +51,7 @@ func TestDecodeKestra(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var spec corev1.PodSpec
-			problems := DecodeKestra(yamlValue(t, tc.in), &spec, "p")
+			problems := Decode(yamlValue(t, tc.in), &spec, "p")
 			if tc.problem == "" && len(problems) > 0 {
 				t.Errorf("unexpected problems %v", problems)
 			}
@@ -65,10 +65,10 @@ func TestDecodeKestra(t *testing.T) {
 	}
 }
 
-// On input the API server decodes as is (case-sensitive, strict), DecodeKestra
+// On input the API server decodes as is (case-sensitive, strict), Decode
 // decodes the same object with no problem; a templated key anywhere it
 // reads keys is always a problem at its path; nothing panics.
-func FuzzDecodeKestra(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{hostNetwork: true, containers: [{name: c, image: b, args: [a], securityContext: {runAsUser: 0}}]}`))
 	f.Add([]byte(`{hostNetwork: "true", hostnetwork: false, volumes: [{name: v, hostPath: {path: /}}]}`))
 	f.Add([]byte(`{containers: [{name: c, resources: {limits: {cpu: 1, memory: 1Gi}}, ports: [{containerPort: "80"}]}]}`))
@@ -83,7 +83,7 @@ func FuzzDecodeKestra(f *testing.F) {
 			return
 		}
 		var got corev1.PodSpec
-		problems := DecodeKestra(v, &got, "")
+		problems := Decode(v, &got, "")
 		m, isMap := v.(map[string]any)
 		if !isMap {
 			if v != nil && len(problems) == 0 {
@@ -94,14 +94,14 @@ func FuzzDecodeKestra(f *testing.F) {
 		var want corev1.PodSpec
 		if strictErrs, err := kjson.UnmarshalStrict(j, &want); err == nil && len(strictErrs) == 0 && !strings.Contains(string(j), "{{") && !strings.Contains(string(j), "{%") {
 			if len(problems) > 0 {
-				t.Fatalf("%s: the API server reads it, DecodeKestra reports %v", j, problems)
+				t.Fatalf("%s: the API server reads it, Decode reports %v", j, problems)
 			}
 			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: DecodeKestra read %+v, the API server %+v", j, got, want)
+				t.Fatalf("%s: Decode read %+v, the API server %+v", j, got, want)
 			}
 		}
 		m["{{ k }}"] = true
-		problems = DecodeKestra(m, &got, "")
+		problems = Decode(m, &got, "")
 		for _, p := range problems {
 			if p.Path == "{{ k }}" {
 				return

@@ -1,4 +1,10 @@
-package input
+// Package kestra holds Kestra's semantics, as `check` needs them to judge a
+// flow before Kestra runs it: how Kestra decodes the values a flow hands to
+// Kubernetes (Jackson's type coercion, templates rendered at run time), the
+// properties of its plugins that become part of a Pod (overlays) and how
+// pluginDefaults apply to them, and what its kubectl tasks (Apply, Patch,
+// Delete) change. Flow is the entry point; input reads the files.
+package kestra
 
 import (
 	"encoding/json"
@@ -35,7 +41,7 @@ func IsTemplated(s string) bool {
 	return strings.Contains(s, "{{") || strings.Contains(s, "{%")
 }
 
-// DecodeKestra decodes v, a value read from YAML or JSON (maps, slices,
+// Decode decodes v, a value read from YAML or JSON (maps, slices,
 // strings, int64/float64/json.Number, bools), into out, a pointer to a
 // Kubernetes API type, the way Kestra does before it builds a Pod: keys are
 // matched case-sensitively (Jackson's default, and the API server's) and
@@ -43,7 +49,7 @@ func IsTemplated(s string) bool {
 // boolean, "1000" and 1000.7 to an integer, numbers and booleans to a
 // string). Whatever cannot be decoded that way is left out of out and
 // reported as a Problem with its path; path names v itself.
-func DecodeKestra(v any, out any, path string) []Problem {
+func Decode(v any, out any, path string) []Problem {
 	var c coercer
 	clean := c.value(v, reflect.TypeOf(out).Elem(), path, "")
 	b, err := json.Marshal(clean)

@@ -1,4 +1,4 @@
-package check
+package kestra
 
 import (
 	"fmt"
@@ -36,6 +36,11 @@ import (
 //   - Get and Restart (`resourceType` Deployment or StatefulSet,
 //     `resourcesNames`) read objects or roll Pods with the spec they have:
 //     nothing to judge.
+
+// egressField is the field a problem in a NetworkPolicy's egress rules is
+// reported for: the rule that declares it (policy.Rule.FlowFields) judges
+// them.
+const egressField = "egress"
 
 // GuardObjectRule is the rule ID of a flow that changes an object
 // kestra-guard decides with: its managed NetworkPolicy, a namespace's
@@ -107,7 +112,7 @@ func (l *linter) str(k kubectlTask, key string) (string, bool) {
 	case string:
 		return v, true
 	default:
-		l.problems([]input.Problem{{Path: join(k.path, key), Reason: "expected a string, found " + fmt.Sprint(v)}})
+		l.problems([]Problem{{Path: join(k.path, key), Reason: "expected a string, found " + fmt.Sprint(v)}})
 		return "", false
 	}
 }
@@ -117,7 +122,7 @@ func (l *linter) guardObject(field, reason, detail string) {
 }
 
 func (l *linter) cannot(field, reason string) {
-	l.problems([]input.Problem{{Path: field, Reason: reason}})
+	l.problems([]Problem{{Path: field, Reason: reason}})
 }
 
 func (l *linter) notice(field, text string) {
@@ -159,7 +164,7 @@ func (l *linter) apply(k kubectlTask) {
 		l.cannot(sp, "expected the manifests as a YAML string")
 		return
 	}
-	objs, problems := input.KestraManifests(s, sp)
+	objs, problems := Manifests(s, sp)
 	l.problems(problems)
 	for _, o := range objs {
 		if o.Value == nil {
@@ -170,14 +175,14 @@ func (l *linter) apply(k kubectlTask) {
 	}
 }
 
-func (l *linter) applied(k kubectlTask, o input.ManifestObject) {
+func (l *linter) applied(k kubectlTask, o ManifestObject) {
 	group := groupOf(o.APIVersion)
 	what := o.Kind + " " + strconv.Quote(o.Name)
 	switch {
 	case o.Pod != nil:
 		l.scan(o.Value, o.Path)
 		l.evaluate(o.Pod.Pod, [][2]string{{"spec", o.Pod.SpecPath}, {"metadata", o.Pod.MetaPath}})
-	case group == guardGroup || o.Kind == "PolicyException" && (group == "" || input.IsTemplated(group)):
+	case group == guardGroup || o.Kind == "PolicyException" && (group == "" || IsTemplated(group)):
 		l.guardObject(o.Path, "a flow applies a kestra-guard object",
 			k.who()+" applies "+what+" ("+o.APIVersion+"); a PolicyException waives rules for the Pods it matches, and kestra-guard's objects are the platform team's: remove it from the flow and ask for the exception")
 	case o.Kind == "CustomResourceDefinition" && strings.HasSuffix(o.Name, "."+guardGroup):
@@ -192,7 +197,7 @@ func (l *linter) applied(k kubectlTask, o input.ManifestObject) {
 		meta, _ := o.Value["metadata"].(map[string]any)
 		labels, _ := meta["labels"].(map[string]any)
 		l.namespaceLabels(k, labels, join(o.Path, "metadata.labels"), "applies Namespace "+strconv.Quote(o.Name)+" with the label %s")
-		if probs := input.DecodeKestra(meta, new(struct {
+		if probs := Decode(meta, new(struct {
 			Labels map[string]string `json:"labels"`
 		}), join(o.Path, "metadata")); len(probs) > 0 {
 			l.problems(probs)
@@ -205,10 +210,10 @@ func (l *linter) applied(k kubectlTask, o input.ManifestObject) {
 
 // appliedPolicy judges a NetworkPolicy a flow applies as the NetworkPolicy
 // webhook judges it in a runner namespace.
-func (l *linter) appliedPolicy(k kubectlTask, o input.ManifestObject) {
+func (l *linter) appliedPolicy(k kubectlTask, o ManifestObject) {
 	var np networkingv1.NetworkPolicy
-	l.problems(input.DecodeKestra(o.Value, &np, o.Path))
-	if np.Name == managed.Name || input.IsTemplated(np.Name) {
+	l.problems(Decode(o.Value, &np, o.Path))
+	if np.Name == managed.Name || IsTemplated(np.Name) {
 		l.managedPolicy(k, join(o.Path, "metadata.name"), "applies", np.Name)
 		return
 	}
@@ -232,7 +237,7 @@ func (l *linter) managedPolicy(k kubectlTask, field, verb string, name any) {
 func (l *linter) templatedEgress(spec map[string]any, path string) {
 	for _, key := range []string{"egress", "policyTypes"} {
 		for _, p := range templatedPaths(spec[key], join(path, key)) {
-			l.problems([]input.Problem{{Path: p, Field: "egress", Reason: "a template Kestra renders at run time decides which addresses the policy allows"}})
+			l.problems([]Problem{{Path: p, Field: egressField, Reason: "a template Kestra renders at run time decides which addresses the policy allows"}})
 		}
 	}
 }
@@ -241,7 +246,7 @@ func templatedPaths(v any, path string) []string {
 	var out []string
 	switch t := v.(type) {
 	case string:
-		if input.IsTemplated(t) {
+		if IsTemplated(t) {
 			out = append(out, path)
 		}
 	case []any:
@@ -251,7 +256,7 @@ func templatedPaths(v any, path string) []string {
 	case map[string]any:
 		for _, k := range sortedKeys(t) {
 			out = append(out, templatedPaths(t[k], join(path, k))...)
-			if input.IsTemplated(k) {
+			if IsTemplated(k) {
 				out = append(out, join(path, k))
 			}
 		}
@@ -266,7 +271,7 @@ func (l *linter) openings(k kubectlTask, np *networkingv1.NetworkPolicy, base st
 	if name, _ := k.t["resourceName"].(string); np.Name == "" {
 		np.Name = name // a patch names its target in the task
 	}
-	if ns, _ := k.t["namespace"].(string); np.Namespace == "" && !input.IsTemplated(ns) {
+	if ns, _ := k.t["namespace"].(string); np.Namespace == "" && !IsTemplated(ns) {
 		np.Namespace = ns
 	}
 	action := l.e.Action(policy.MetadataEgressBlockedID)
@@ -305,7 +310,7 @@ func (l *linter) target(k kubectlTask) (kind, group string, ok bool) {
 		return "", "", false
 	}
 	for key, v := range map[string]string{"resourceType": rt, "apiGroup": group} {
-		if input.IsTemplated(v) {
+		if IsTemplated(v) {
 			l.cannot(join(k.path, key), fmt.Sprintf("%q is a template Kestra renders at run time; the lint cannot know which kind the task changes", v))
 			return "", "", false
 		}
@@ -341,7 +346,7 @@ func (l *linter) delete(k kubectlTask) {
 	switch names := k.t["resourcesNames"].(type) {
 	case []any:
 		for i, n := range names {
-			if s, ok := n.(string); !ok || s == managed.Name || input.IsTemplated(s) {
+			if s, ok := n.(string); !ok || s == managed.Name || IsTemplated(s) {
 				l.managedPolicy(k, index(np, i), "deletes", n)
 			}
 		}
@@ -362,7 +367,7 @@ func (l *linter) patch(k kubectlTask) {
 	switch kind {
 	case "NetworkPolicy":
 		name, ok := l.str(k, "resourceName")
-		if ok && (name == managed.Name || input.IsTemplated(name)) {
+		if ok && (name == managed.Name || IsTemplated(name)) {
 			l.managedPolicy(k, join(k.path, "resourceName"), "patches", name)
 			l.scanPatch(k)
 			return
@@ -386,7 +391,7 @@ func (l *linter) patch(k kubectlTask) {
 	if strategy == "" {
 		strategy = "STRATEGIC_MERGE"
 	}
-	if input.IsTemplated(strategy) || !slices.Contains([]string{"STRATEGIC_MERGE", "JSON_MERGE", "JSON_PATCH"}, strategy) {
+	if IsTemplated(strategy) || !slices.Contains([]string{"STRATEGIC_MERGE", "JSON_MERGE", "JSON_PATCH"}, strategy) {
 		l.scanPatch(k)
 		l.cannot(join(k.path, "patchStrategy"), fmt.Sprintf("expected STRATEGIC_MERGE, JSON_MERGE or JSON_PATCH, found %q; the lint cannot know how the patch applies", written))
 		return
@@ -460,7 +465,7 @@ func (l *linter) mergePatch(k kubectlTask, kind string, m map[string]any, pp str
 	case "NetworkPolicy":
 		l.scanSkipping(m, pp, "ipBlock")
 		var np networkingv1.NetworkPolicy
-		l.problems(input.DecodeKestra(m, &np, pp))
+		l.problems(Decode(m, &np, pp))
 		spec, _ := m["spec"].(map[string]any)
 		l.templatedEgress(spec, join(pp, "spec"))
 		_, setsTypes := spec["policyTypes"]
@@ -487,22 +492,22 @@ func (l *linter) mergePatch(k kubectlTask, kind string, m map[string]any, pp str
 				l.runnerLabel(k, join(pp, "metadata"), "removes every label of a Pod")
 			}
 		}
-		pod, problems := input.KestraPod(kind, m, pp)
+		pod, problems := PodOf(kind, m, pp)
 		l.problems(problems)
 		l.evaluate(pod.Pod, [][2]string{{"spec", pod.SpecPath}, {"metadata", pod.MetaPath}})
 	}
 }
 
 func (l *linter) blindPolicyChange(k kubectlTask, field string) {
-	l.problems([]input.Problem{{Path: field, Field: "egress",
+	l.problems([]Problem{{Path: field, Field: egressField,
 		Reason: k.who() + " changes which Pods or traffic a NetworkPolicy's egress rules apply to without writing the rules, which the lint cannot see; write the whole egress list in the patch"}})
 }
 
-func templatedKeys(m map[string]any, path string) []input.Problem {
-	var out []input.Problem
+func templatedKeys(m map[string]any, path string) []Problem {
+	var out []Problem
 	for _, key := range sortedKeys(m) {
-		if input.IsTemplated(key) {
-			out = append(out, input.Problem{Path: path + "[" + key + "]", Reason: fmt.Sprintf("the key %q is a template Kestra renders at run time", key)})
+		if IsTemplated(key) {
+			out = append(out, Problem{Path: path + "[" + key + "]", Reason: fmt.Sprintf("the key %q is a template Kestra renders at run time", key)})
 		}
 	}
 	return out
@@ -602,7 +607,7 @@ func (l *linter) jsonPatch(k kubectlTask, kind string, v any, pp string) {
 		name, _ := op["op"].(string)
 		path, _ := op["path"].(string)
 		toks, okPath := pointer(path)
-		if op == nil || !okPath || input.IsTemplated(path) || input.IsTemplated(name) {
+		if op == nil || !okPath || IsTemplated(path) || IsTemplated(name) {
 			l.scan(x, base)
 			l.cannot(base, "expected an operation with op and path (a JSON pointer written out), found "+fmt.Sprint(x))
 			continue
@@ -716,7 +721,7 @@ func (l *linter) patchedPolicy(k kubectlTask, toks []string, m map[string]any, v
 		return
 	}
 	var np networkingv1.NetworkPolicy
-	l.problems(input.DecodeKestra(m, &np, base))
+	l.problems(Decode(m, &np, base))
 	spec, _ := m["spec"].(map[string]any)
 	l.templatedEgress(spec, join(base, "spec"))
 	if n > 1 {

@@ -1,4 +1,4 @@
-package input
+package kestra
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/input"
 )
 
 // ManifestObject is one object of the manifests a flow applies
@@ -36,28 +38,25 @@ type ManifestPod struct {
 	SpecPath, MetaPath string
 }
 
-// PodKinds are the kinds that hold a Pod or a Pod template.
-var PodKinds = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
-
-// KestraManifests reads the YAML string of manifests a flow applies, at
+// Manifests reads the YAML string of manifests a flow applies, at
 // path in the flow, as Kestra's Kubernetes client does (Jackson: keys
 // case-sensitive, scalars converted). Lists are expanded; the Pods and Pod
 // templates are decoded. What cannot be read is a Problem (and a document
 // that is not YAML is returned with its Raw text).
-func KestraManifests(spec, path string) ([]ManifestObject, []Problem) {
+func Manifests(spec, path string) ([]ManifestObject, []Problem) {
 	var objs []ManifestObject
 	var problems []Problem
 	n := 0
-	for _, d := range splitDocuments([]byte(spec)) {
+	for _, d := range input.SplitDocuments([]byte(spec)) {
 		base := path + "(document " + strconv.Itoa(n+1) + ")"
-		j, err := yaml.YAMLToJSONStrict(d.data)
+		j, err := yaml.YAMLToJSONStrict(d.Data)
 		var v any
 		if err == nil {
 			err = kjson.UnmarshalCaseSensitivePreserveInts(j, &v)
 		}
 		if err != nil {
 			problems = append(problems, Problem{Path: base, Reason: fmt.Sprintf("cannot be read as YAML manifests (%v); a template in it is rendered by Kestra at run time", err)})
-			objs = append(objs, ManifestObject{Path: base, Raw: string(d.data)})
+			objs = append(objs, ManifestObject{Path: base, Raw: string(d.Data)})
 			n++
 			continue
 		}
@@ -82,8 +81,8 @@ func manifestObject(v any, base string, depth int) ([]ManifestObject, []Problem)
 	}
 	if strings.HasSuffix(kind, "List") && m["items"] != nil {
 		items, ok := m["items"].([]any)
-		if !ok || depth >= maxListDepth {
-			return nil, []Problem{{Path: join(base, "items"), Reason: fmt.Sprintf("expected a list of objects nested at most %d deep", maxListDepth)}}
+		if !ok || depth >= input.MaxListDepth {
+			return nil, []Problem{{Path: join(base, "items"), Reason: fmt.Sprintf("expected a list of objects nested at most %d deep", input.MaxListDepth)}}
 		}
 		var objs []ManifestObject
 		var problems []Problem
@@ -98,18 +97,18 @@ func manifestObject(v any, base string, depth int) ([]ManifestObject, []Problem)
 	if meta, ok := m["metadata"].(map[string]any); ok {
 		out.Name, _ = meta["name"].(string)
 	}
-	pod, problems := KestraPod(kind, m, base)
+	pod, problems := PodOf(kind, m, base)
 	out.Pod = pod
 	return []ManifestObject{out}, problems
 }
 
-// KestraPod decodes v, an object (or a partial object: a merge patch) of
+// PodOf decodes v, an object (or a partial object: a merge patch) of
 // the given kind at path, as Kestra does, and returns its Pod or Pod
 // template; nil when the kind holds no Pod.
-func KestraPod(kind string, v map[string]any, path string) (*ManifestPod, []Problem) {
+func PodOf(kind string, v map[string]any, path string) (*ManifestPod, []Problem) {
 	var problems []Problem
 	decode := func(into any) error {
-		problems = append(problems, DecodeKestra(v, into, path)...)
+		problems = append(problems, Decode(v, into, path)...)
 		return nil
 	}
 	switch kind {
@@ -118,11 +117,8 @@ func KestraPod(kind string, v map[string]any, path string) (*ManifestPod, []Prob
 		_ = decode(out.Pod)
 		return out, problems
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob":
-		_, tmpl, _ := workloadTemplate(kind, decode)
-		tp := ".spec.template"
-		if kind == "CronJob" {
-			tp = ".spec.jobTemplate.spec.template"
-		}
+		_, tmpl, _ := input.WorkloadTemplate(kind, decode)
+		tp := "." + input.TemplatePath(kind)
 		return &ManifestPod{Pod: &corev1.Pod{ObjectMeta: *tmpl.ObjectMeta.DeepCopy(), Spec: tmpl.Spec},
 			SpecPath: path + tp + ".spec", MetaPath: path + tp + ".metadata"}, problems
 	}

@@ -1,4 +1,4 @@
-package check
+package kestra
 
 import (
 	"encoding/json"
@@ -11,7 +11,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
@@ -22,23 +21,28 @@ import (
 const StaticRule = "static-check"
 
 // fieldRules names the rule a field feeds, so that a value that cannot be
-// checked is reported under the rule it could break, with that rule's action.
-var fieldRules = map[string]string{
-	"hostNetwork":                  policy.NoHostNetworkID,
-	"hostPID":                      policy.NoHostNamespacesID,
-	"hostIPC":                      policy.NoHostNamespacesID,
-	"privileged":                   policy.NoPrivilegedID,
-	"allowPrivilegeEscalation":     policy.NoPrivilegeEscalationID,
-	"runAsNonRoot":                 policy.RunAsNonRootID,
-	"runAsUser":                    policy.RunAsNonRootID,
-	"runAsGroup":                   policy.RunAsNonRootID,
-	"readOnlyRootFilesystem":       policy.ReadOnlyRootFilesystemID,
-	"hostPort":                     policy.NoHostPortsID,
-	"automountServiceAccountToken": policy.NoServiceAccountTokenID,
-	"hostPath":                     policy.NoHostPathID,
-	"capabilities":                 policy.DropAllCapabilitiesID,
-	"seccompProfile":               policy.SeccompProfileID,
-	"egress":                       policy.MetadataEgressBlockedID, // a NetworkPolicy's egress rules (kubectl.go)
+// checked is reported under the rule it could break, with that rule's
+// action. Each rule declares the fields it reads (policy.Rule.FlowFields).
+var fieldRules = flowFieldRules(policy.Rules)
+
+// flowFieldRules maps each field a rule declares to the rule; a field two
+// rules declare maps to neither (TestFlowFieldsAreKnown fails), so that a
+// value of it is a static-check denial rather than the wrong rule's.
+func flowFieldRules(rules []policy.Rule) map[string]string {
+	m := map[string]string{}
+	twice := map[string]bool{}
+	for _, r := range rules {
+		for _, f := range r.FlowFields {
+			if _, ok := m[f]; ok {
+				twice[f] = true
+			}
+			m[f] = r.ID
+		}
+	}
+	for f := range twice {
+		delete(m, f)
+	}
+	return m
 }
 
 type overlayKind int
@@ -314,22 +318,22 @@ func (l *linter) source(f string) string {
 // fragment of a Pod: only explicit dangerous values are reported.
 func (l *linter) overlay(kind overlayKind, v any, path string) {
 	pod := &corev1.Pod{}
-	var problems []input.Problem
+	var problems []Problem
 	var remap [][2]string // evaluated Pod's field prefix -> flow path
 	switch kind {
 	case podSpecOverlay:
-		problems = input.DecodeKestra(v, &pod.Spec, path)
+		problems = Decode(v, &pod.Spec, path)
 		remap = [][2]string{{"spec", path}}
 	case containerOverlay:
 		pod.Spec.Containers = make([]corev1.Container, 1)
-		problems = input.DecodeKestra(v, &pod.Spec.Containers[0], path)
+		problems = Decode(v, &pod.Spec.Containers[0], path)
 		remap = [][2]string{{"spec.containers[0]", path}}
 	case metadataOverlay:
-		problems = input.DecodeKestra(v, &pod.ObjectMeta, path)
+		problems = Decode(v, &pod.ObjectMeta, path)
 		remap = [][2]string{{"metadata", path}}
 	case jobSpecOverlay:
 		var js batchv1.JobSpec
-		problems = input.DecodeKestra(v, &js, path)
+		problems = Decode(v, &js, path)
 		pod.ObjectMeta, pod.Spec = js.Template.ObjectMeta, js.Template.Spec
 		remap = [][2]string{{"spec", path + ".template.spec"}, {"metadata", path + ".template.metadata"}}
 	}
@@ -355,7 +359,7 @@ func (l *linter) evaluate(pod *corev1.Pod, remap [][2]string) {
 
 // problems turns values that cannot be checked statically into denials
 // (or the action of the rule the field feeds).
-func (l *linter) problems(ps []input.Problem) {
+func (l *linter) problems(ps []Problem) {
 	for _, p := range ps {
 		rule, action := StaticRule, policy.Deny
 		if r, ok := fieldRules[p.Field]; ok {
@@ -366,13 +370,6 @@ func (l *linter) problems(ps []input.Problem) {
 		l.add(policy.Violation{Rule: rule, Field: p.Path, Action: action, Reason: "cannot be checked statically",
 			Detail: p.Reason + "; kestra-guard cannot vouch for what Kestra would build: write the value itself"})
 	}
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
