@@ -97,6 +97,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 		return nil, 0, err
 	}
 	now := time.Now()
+	engine, pinWarning := scope.Engine(ns, a.Engine)
 	var out []check.Result
 	runners := 0
 	for i := range pods.Items {
@@ -105,8 +106,13 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 			continue
 		}
 		runners++
-		res := a.Engine.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
-		r := check.WithExceptions(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
+		in := &policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true}
+		res := engine.Evaluate(in)
+		r := check.Pinned(check.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, engine, engine.LatestWouldDeny(in, res))
+		if pinWarning != "" {
+			r.Notes = append(r.Notes, pinWarning)
+		}
+		r = check.WithExceptions(r, excs, p, now)
 		if len(r.Violations) > 0 {
 			for _, u := range unreadable {
 				r.Notes = append(r.Notes, u.Message())

@@ -38,6 +38,12 @@ type Result struct {
 	// Waived are violations a PolicyException waived.
 	Waived []exception.Waiver `json:"waived,omitempty"`
 	Notes  []string           `json:"notes,omitempty"`
+	// RulesVersion is the rule-set version the object was judged by, when
+	// older than latest (a pinned namespace, check --rules-version), and
+	// LatestWouldDeny the denials latest adds: what moving to latest would
+	// refuse. They do not change Allowed.
+	RulesVersion    string             `json:"rulesVersion,omitempty"`
+	LatestWouldDeny []policy.Violation `json:"latestWouldDeny,omitempty"`
 }
 
 // Skipped is an object check did not evaluate, and why.
@@ -104,11 +110,17 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 					pols = withManagedPolicy(specs.For(sc.RunnerNamespace(o.Namespace, nil)), o.Namespace, pols)
 				}
 			}
-			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
+			in := &policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known}
+			res := e.Evaluate(in)
 			r.Violations, r.Notes = res.Violations, res.Notes
+			r = Pinned(r, e, e.LatestWouldDeny(in, res))
 			r = WithExceptions(r, excs, o.Pod, time.Now())
 		case o.Flow != nil:
 			r.Violations, r.Notes = Flow(e, sc, o.Flow)
+			if e.Pinned() {
+				latest, _ := Flow(e.Latest(), sc, o.Flow)
+				r = Pinned(r, e, policy.OnlyIn(latest, r.Violations))
+			}
 		case o.Skip != "":
 			skipped = append(skipped, Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
 			continue
@@ -149,6 +161,15 @@ func withManagedPolicy(spec managed.Spec, ns string, pols []networkingv1.Network
 		return pols
 	}
 	return append(slices.Clone(pols), *managed.Build(ns, spec))
+}
+
+// Pinned records, when e judges by an older rule set than latest, its
+// version and the denials latest adds (e.LatestWouldDeny).
+func Pinned(r Result, e *policy.Engine, latestWouldDeny []policy.Violation) Result {
+	if e.Pinned() {
+		r.RulesVersion, r.LatestWouldDeny = e.Version(), latestWouldDeny
+	}
+	return r
 }
 
 // LineOf is the line of the i-th violation, else of the object.

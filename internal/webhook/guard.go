@@ -103,6 +103,10 @@ type target struct {
 	// runnerNamespace is true when every Pod of the namespace is a task runner.
 	runnerNamespace bool
 	warnings        []string
+	// engine judges the Pod: the rule set the namespace is pinned to
+	// (scope.Engine); latestWouldDeny are the denials latest adds to it.
+	engine          *policy.Engine
+	latestWouldDeny []policy.Violation
 }
 
 // podSource is the Pod (or old Pod) of a request: present says whether the
@@ -152,6 +156,9 @@ func (g *Guard) resolve(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	var warning string
 	t.mode, warning = g.scope.Mode(ns)
 	if warning != "" {
+		t.warnings = append(t.warnings, warning)
+	}
+	if t.engine, warning = scope.Engine(ns, g.Engine); warning != "" {
 		t.warnings = append(t.warnings, warning)
 	}
 	return t, "", nil
