@@ -151,7 +151,9 @@ func TestEngineAtVersion(t *testing.T) {
 	}
 }
 
-func blockingPolicyList() []networkingv1.NetworkPolicy { return []networkingv1.NetworkPolicy{blockingPolicy()} }
+func blockingPolicyList() []networkingv1.NetworkPolicy {
+	return []networkingv1.NetworkPolicy{blockingPolicy()}
+}
 
 // The configured version is the engine NewEngine returns; an unknown version
 // or unpinned rule is a configuration error naming the field and what is
