@@ -44,6 +44,8 @@ type Result struct {
 	// refuse. They do not change Allowed.
 	RulesVersion    string             `json:"rulesVersion,omitempty"`
 	LatestWouldDeny []policy.Violation `json:"latestWouldDeny,omitempty"`
+	// latestLines are the lines of LatestWouldDeny's fields, as Lines.
+	latestLines []int
 }
 
 // Skipped is an object check did not evaluate, and why.
@@ -132,6 +134,9 @@ func Objects(e *policy.Engine, objs []input.Object, opts Options) ([]Result, []S
 			for _, v := range r.Violations {
 				r.Lines = append(r.Lines, o.FieldLine(v.Field))
 			}
+			for _, v := range r.LatestWouldDeny {
+				r.latestLines = append(r.latestLines, o.FieldLine(v.Field))
+			}
 		}
 		out = append(out, r)
 	}
@@ -176,6 +181,14 @@ func Pinned(r Result, e *policy.Engine, latestWouldDeny []policy.Violation) Resu
 func (r Result) LineOf(i int) int {
 	if i < len(r.Lines) && r.Lines[i] > 0 {
 		return r.Lines[i]
+	}
+	return r.Line
+}
+
+// LatestLineOf is the line of the i-th LatestWouldDeny, else of the object.
+func (r Result) LatestLineOf(i int) int {
+	if i < len(r.latestLines) && r.latestLines[i] > 0 {
+		return r.latestLines[i]
 	}
 	return r.Line
 }

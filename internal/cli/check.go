@@ -242,8 +242,9 @@ func report(w io.Writer, format string, results []check.Result, skipped []check.
 			for _, n := range r.Notes {
 				fmt.Fprintf(&b, "%s: note: %s\n", prefix, n)
 			}
-			for _, v := range r.LatestWouldDeny {
-				fmt.Fprintf(&b, "%s: latest would deny (judged by the rules of %s): %s: %s: %s (%s)\n", prefix, r.RulesVersion, v.Rule, v.Field, v.Reason, v.Detail)
+			for i, v := range r.LatestWouldDeny {
+				fmt.Fprintf(&b, "%s: latest would deny (judged by the rules of %s): %s: %s: %s (%s)\n",
+					name(r.File, r.LatestLineOf(i), r.Kind, r.Namespace, r.Name), r.RulesVersion, v.Rule, v.Field, v.Reason, v.Detail)
 			}
 		}
 		if !sum.Empty() {

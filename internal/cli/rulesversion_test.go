@@ -33,7 +33,7 @@ func TestCheckRulesVersion(t *testing.T) {
 		"json names the version": {[]string{"check", "-o", "json", "--rules-version", "v0.1.0", "-"}, pod, 0,
 			[]string{`"rulesVersion": "v0.1.0"`, `"latestWouldDeny": [`, `"rule": "no-unmasked-proc"`}, nil},
 		"a flow at v0.1.0": {[]string{"check", "--rules-version", "v0.1.0", "-"}, flow, 0,
-			[]string{"Flow team/f: latest would deny (judged by the rules of v0.1.0): no-unmasked-proc: tasks[0].spec.containers[0].securityContext.procMount"}, nil},
+			[]string{"<stdin>:6: Flow team/f: latest would deny (judged by the rules of v0.1.0): no-unmasked-proc: tasks[0].spec.containers[0].securityContext.procMount"}, nil},
 		"an unknown version is a configuration error": {[]string{"check", "--rules-version", "v0.1", "-"}, pod, 2,
 			[]string{`policy.ruleSetVersion: "v0.1": expected latest, v0.1.0, ` + policy.NextVersion}, nil},
 	} {
