@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -53,5 +54,28 @@ func TestCheckRulesVersion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// rules says which version added each rule, and under a configuration
+// pinned to v0.1.0 a later rule's action is off.
+func TestRulesSince(t *testing.T) {
+	code, out, errOut := execute(t, "", nil, "rules", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"since": "v0.1.0"`) || !strings.Contains(out, `"since": "`+policy.NextVersion+`"`) {
+		t.Errorf("rules -o json: exit %d:\n%s%s", code, out, errOut)
+	}
+	file := t.TempDir() + "/config.yaml"
+	if err := os.WriteFile(file, []byte("policy:\n  ruleSetVersion: v0.1.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = execute(t, "", nil, "rules", "--config", file)
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "no-unmasked-proc ") {
+			line = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	if code != 0 || !strings.HasPrefix(line, "no-unmasked-proc off deny ") || !strings.HasSuffix(line, policy.NextVersion) {
+		t.Errorf("rules at v0.1.0: exit %d, no-unmasked-proc line %q:\n%s%s", code, line, out, errOut)
 	}
 }
