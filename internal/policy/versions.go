@@ -26,9 +26,9 @@ const Latest = "latest"
 
 // NextVersion names the rule set of this code: the rules CHANGELOG.md's
 // `## Unreleased` section adds and changes carry it in Since and Changes.
-// `make release VERSION=v0.2.0` refuses to cut another version while
-// Unreleased has rule changes; after a release, append the released version
-// to Versions and bump NextVersion before the next rule change.
+// `make release` (hack/changelog) refuses to cut a version whose section
+// changes rules unless it is NextVersion; after a release, keep the released
+// version in Versions and add the next one before the next rule change.
 const NextVersion = "v0.2.0"
 
 // Versions are the rule-set versions a namespace may be pinned to, oldest
