@@ -1,7 +1,10 @@
 // Command changelog checks CHANGELOG.md against the rules kestra-guard
 // ships (policy.Rules): every rule is added by one section, no section adds
 // or changes a rule that does not exist, and with -release VERSION the
-// newest section is that version. `make release` runs it first.
+// newest section is that version. The rules' versions agree with it too: a
+// rule's Since is the version of the section that adds it, its Changes are
+// the sections that say it changed (Unreleased is policy.NextVersion), and a
+// release that changes rules is NextVersion. `make release` runs it first.
 //
 // Format: `## <version> (<date>)` or `## Unreleased`, newest first; in each,
 // a `### Rules` list whose items start `- Added `+"`id`"+`, `- Changed `+"`id`"+`
@@ -125,6 +128,83 @@ func Check(sections []Section, rules []string, release string) error {
 	return errors.Join(errs...)
 }
 
+// RuleVersions is what a rule records of its versions (policy.Rule's Since
+// and the Version of each of its Changes).
+type RuleVersions struct {
+	ID, Since string
+	Changed   []string
+}
+
+// CheckVersions returns every way the rules' versions disagree with the
+// sections: Unreleased is next (policy.NextVersion), a released section
+// "0.1.0" is v0.1.0. known are the versions a namespace may be pinned to
+// (policy.Versions); release is the version being cut, or "".
+func CheckVersions(sections []Section, rules []RuleVersions, next string, known []string, release string) error {
+	var errs []error
+	byID := map[string]RuleVersions{}
+	for _, r := range rules {
+		byID[r.ID] = r
+	}
+	changedIn := map[string][]string{} // rule -> versions whose section says it changed
+	for _, s := range sections {
+		v := sectionVersion(s, next)
+		if s.Title != "Unreleased" && len(s.Changes) > 0 {
+			if !slices.Contains(known, v) {
+				errs = append(errs, fmt.Errorf("line %d: %s changes rules, but policy.Versions (%s) lacks %s: a namespace could not be pinned to it", s.Line, s.Title, strings.Join(known, ", "), v))
+			}
+			if v == next && len(sections) > 0 && sections[0].Title == "Unreleased" && len(sections[0].Changes) > 0 {
+				errs = append(errs, fmt.Errorf("line %d: %s is released, and Unreleased (line %d) changes rules under the same name policy.NextVersion=%s: bump NextVersion (and the Since and Changes of the rules Unreleased lists)", s.Line, s.Title, sections[0].Line, next))
+			}
+		}
+		for _, c := range s.Changes {
+			r, ok := byID[c.Rule]
+			switch {
+			case !ok:
+			case c.Verb == "Added" && r.Since != v:
+				errs = append(errs, fmt.Errorf("line %d: %s is added in %s, but its Since says %q: set Since: %q in its rule (internal/policy)", c.Line, c.Rule, v, r.Since, v))
+			case c.Verb == "Changed":
+				changedIn[c.Rule] = append(changedIn[c.Rule], v)
+				if !slices.Contains(r.Changed, v) {
+					errs = append(errs, fmt.Errorf("line %d: %s changed in %s, but its Changes record no change in %s: add a Change{Version: %q, ...} to its rule, with Before (the older check) or NotPinned", c.Line, c.Rule, v, v, v))
+				}
+			}
+		}
+	}
+	for _, r := range rules {
+		for _, v := range r.Changed {
+			if !slices.Contains(changedIn[r.ID], v) {
+				errs = append(errs, fmt.Errorf("rule %s records a change in %s (Changes), which CHANGELOG.md does not list: add \"- Changed `%s`: ...\" under ### Rules of that version's section", r.ID, v, r.ID))
+			}
+		}
+	}
+	if release != "" && len(sections) > 0 && len(sections[0].Changes) > 0 {
+		if v := "v" + strings.TrimPrefix(release, "v"); v != next {
+			errs = append(errs, fmt.Errorf("releasing %s, whose section changes rules, but the rules name those changes policy.NextVersion=%s: set NextVersion to %s first", v, next, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sectionVersion is the rule-set version a section stands for.
+func sectionVersion(s Section, next string) string {
+	if s.Title == "Unreleased" {
+		return next
+	}
+	return "v" + s.Title
+}
+
+// Versions are the versions policy.Rules records.
+func Versions() []RuleVersions {
+	out := make([]RuleVersions, len(policy.Rules))
+	for i, r := range policy.Rules {
+		out[i] = RuleVersions{ID: r.ID, Since: r.Since}
+		for _, c := range r.Changes {
+			out[i].Changed = append(out[i].Changed, c.Version)
+		}
+	}
+	return out
+}
+
 // RuleIDs are the IDs of the rules kestra-guard ships.
 func RuleIDs() []string {
 	ids := make([]string, len(policy.Rules))
@@ -154,7 +234,8 @@ func run(path, release string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := Check(sections, RuleIDs(), release); err != nil {
+	err = errors.Join(Check(sections, RuleIDs(), release), CheckVersions(sections, Versions(), policy.NextVersion, policy.Versions, release))
+	if err != nil {
 		return fmt.Errorf("%s:\n%w", path, err)
 	}
 	return nil

@@ -58,3 +58,56 @@ func TestParseRefusesFreeText(t *testing.T) {
 		t.Errorf("error %v; want one naming line 3", err)
 	}
 }
+
+// A rule's Since and Changes agree with the sections that add and change
+// it; a release that changes rules is policy.NextVersion.
+func TestCheckVersions(t *testing.T) {
+	const base = "# Changelog\n\n## 0.1.0 (2026-11-28)\n\n### Rules\n\n- Added `a`\n- Added `b`\n"
+	known := []string{"v0.1.0", "v0.2.0"}
+	rules := func(c []string, more ...RuleVersions) []RuleVersions {
+		return append([]RuleVersions{{ID: "a", Since: "v0.1.0", Changed: c}, {ID: "b", Since: "v0.1.0"}}, more...)
+	}
+	cases := map[string]struct {
+		changelog, release string
+		rules              []RuleVersions
+		known              []string
+		want               string // in the error; empty: no error
+	}{
+		"agree": {changelog: "## Unreleased\n### Rules\n- Added `c`\n- Changed `a`: x\n" + base,
+			rules: rules([]string{"v0.2.0"}, RuleVersions{ID: "c", Since: "v0.2.0"})},
+		"Since disagrees": {changelog: "## Unreleased\n### Rules\n- Added `c`\n" + base,
+			rules: rules(nil, RuleVersions{ID: "c", Since: "v0.1.0"}), want: `c is added in v0.2.0, but its Since says "v0.1.0"`},
+		"a change the rule does not record": {changelog: "## Unreleased\n### Rules\n- Changed `a`: x\n" + base,
+			rules: rules(nil), want: "a changed in v0.2.0, but its Changes record no change in v0.2.0"},
+		"a change the changelog does not list": {changelog: base, rules: rules([]string{"v0.2.0"}),
+			want: "rule a records a change in v0.2.0 (Changes), which CHANGELOG.md does not list"},
+		"release of NextVersion": {changelog: "## 0.2.0 (2027-01-01)\n### Rules\n- Added `c`\n" + base, release: "v0.2.0",
+			rules: rules(nil, RuleVersions{ID: "c", Since: "v0.2.0"})},
+		"release of another version": {changelog: "## 0.3.0 (2027-01-01)\n### Rules\n- Added `c`\n" + base, release: "v0.3.0",
+			rules: rules(nil, RuleVersions{ID: "c", Since: "v0.2.0"}), want: "set NextVersion to v0.3.0 first"},
+		"a release without rule changes": {changelog: "## 0.1.1 (2027-01-01)\n### Values and defaults\n- x\n" + base, release: "v0.1.1", rules: rules(nil)},
+		"a released rule set a pin cannot name": {changelog: "## 0.2.0 (2027-01-01)\n### Rules\n- Added `c`\n" + base, known: []string{"v0.1.0"},
+			rules: rules(nil, RuleVersions{ID: "c", Since: "v0.2.0"}), want: "policy.Versions (v0.1.0) lacks v0.2.0"},
+		"NextVersion already released": {changelog: "## Unreleased\n### Rules\n- Added `d`\n## 0.2.0 (2027-01-01)\n### Rules\n- Added `c`\n" + base,
+			rules: rules(nil, RuleVersions{ID: "c", Since: "v0.2.0"}, RuleVersions{ID: "d", Since: "v0.2.0"}), want: "bump NextVersion"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := Parse(strings.NewReader(c.changelog))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := known
+			if c.known != nil {
+				k = c.known
+			}
+			err = CheckVersions(s, c.rules, "v0.2.0", k, c.release)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("error %v; want one containing %q", err, c.want)
+			}
+		})
+	}
+}

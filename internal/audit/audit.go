@@ -94,6 +94,7 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 	}
 	e := a.Config.Engine
 	now := time.Now()
+	engine, pinWarning := scope.Engine(ns, e)
 	var out []report.Result
 	runners := 0
 	for i := range pods.Items {
@@ -102,8 +103,13 @@ func (a *Auditor) namespace(ctx context.Context, ns *corev1.Namespace, sc *scope
 			continue
 		}
 		runners++
-		res := e.Evaluate(&policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
-		r := report.WithExceptions(report.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, excs, p, now)
+		in := &policy.Input{Pod: p, NetworkPolicies: pols.Items, NetworkPoliciesKnown: true, NetworkPoliciesServed: true}
+		res := engine.Evaluate(in)
+		r := report.Pinned(report.Result{Kind: "Pod", Namespace: ns.Name, Name: p.Name, Violations: res.Violations}, engine, engine.LatestWouldDeny(in, res))
+		if pinWarning != "" {
+			r.Notes = append(r.Notes, pinWarning)
+		}
+		r = report.WithExceptions(r, excs, p, now)
 		if len(r.Violations) > 0 {
 			for _, u := range unreadable {
 				r.Notes = append(r.Notes, u.Message())

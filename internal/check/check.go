@@ -69,12 +69,18 @@ func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]report.Re
 					pols = managed.With(pols, o.Namespace, c.Managed.For(guard.RunnerNamespace))
 				}
 			}
-			res := e.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known})
+			in := &policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: known}
+			res := e.Evaluate(in)
 			r.Violations, r.Notes = res.Violations, res.Notes
+			r = report.Pinned(r, e, e.LatestWouldDeny(in, res))
 			r = report.WithExceptions(r, excs, o.Pod, time.Now())
 			r = inObject(r)
 		case o.Flow != nil:
 			r.Violations, r.Notes = kestra.Flow(e, sc, o.Flow)
+			if e.Pinned() {
+				latest, _ := kestra.Flow(e.Latest(), sc, o.Flow)
+				r = report.Pinned(r, e, policy.OnlyIn(latest, r.Violations))
+			}
 		case o.Skip != "":
 			skipped = append(skipped, report.Skipped{File: o.File, Line: o.Line, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: o.Skip})
 			continue
@@ -85,6 +91,9 @@ func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]report.Re
 		if o.File != "" {
 			for _, v := range r.Violations {
 				r.Lines = append(r.Lines, o.FieldLine(v.Field))
+			}
+			for _, v := range r.LatestWouldDeny {
+				r.LatestLines = append(r.LatestLines, o.FieldLine(v.Field))
 			}
 		}
 		out = append(out, r)
@@ -108,6 +117,9 @@ func inObject(r report.Result) report.Result {
 	}
 	for i, m := range r.Mutations {
 		r.Mutations[i] = input.FieldInObject(r.Kind, m) // "field=value"
+	}
+	for i := range r.LatestWouldDeny {
+		r.LatestWouldDeny[i].Field = input.FieldInObject(r.Kind, r.LatestWouldDeny[i].Field)
 	}
 	return r
 }

@@ -27,7 +27,10 @@ func newAudit(s Streams) *cobra.Command {
 		Long: `audit reads the cluster (paginated), evaluates every task-runner Pod with the
 NetworkPolicies of its namespace, and every NetworkPolicy that reopens
 metadata egress in a namespace that runs task runners, with the same engine
-as admission. Output and exit status are those of check.`,
+as admission. A namespace labelled kestra-guard.io/enforce-version (or, without
+the label, --rules-version) is judged by the rules of that version, and what
+the latest rules would deny on top is listed as "latest would deny" lines.
+Output and exit status are those of check.`,
 		Args: cobra.NoArgs,
 	}
 	load := withConfig(cmd, &cfg)
@@ -37,6 +40,7 @@ as admission. Output and exit status are those of check.`,
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "audit one namespace")
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "audit every namespace (the default when -n is not given)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	bindRulesVersion(cmd, &cfg)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := load(); err != nil {
 			return err

@@ -74,6 +74,11 @@ Folders are walked without their hidden files and folders (.github, .git).
 Every input that cannot be read is reported, and the rest still evaluated.
 The text output ends with "N objects: A allowed, D denied, S skipped".
 
+--rules-version v0.1.0 judges by the rules as they were at that version (as
+a namespace labelled kestra-guard.io/enforce-version=v0.1.0 is judged) and
+lists, as "latest would deny" lines, what the latest rules add: the flows to
+fix before moving the pin. They do not change the exit status.
+
 Exit status: 0 when nothing would be denied, 1 when something would be,
 2 when an input cannot be read or parsed (after reporting everything else).`,
 		Args: cobra.MinimumNArgs(1),
@@ -85,6 +90,7 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 	cmd.Flags().BoolVar(&o.require, "require-network-policy", false, "evaluate the egress rule even when no NetworkPolicy is given")
 	cmd.Flags().BoolVar(&o.noMutate, "no-mutate", false, "evaluate Pods as written, without the mutation enforce mode applies first (strict lint)")
 	cmd.Flags().BoolVar(&o.allPods, "all-pods", false, "evaluate every Pod, not only the task runners the webhook intercepts")
+	bindRulesVersion(cmd, &cfg)
 	// What decides a task runner, bound as in serve and audit.
 	cmd.Flags().StringVar(&cfg.TaskRunnerSelector, "task-runner-selector", cfg.TaskRunnerSelector, "label selector of task-runner Pods")
 	cmd.Flags().StringSliceVar(&cfg.RunnerNamespaces, "runner-namespaces", cfg.RunnerNamespaces, "namespaces where every Pod is a task runner")
@@ -112,6 +118,13 @@ Exit status: 0 when nothing would be denied, 1 when something would be,
 }
 
 var outputFormats = []string{"text", "json", "sarif", "junit"}
+
+// bindRulesVersion binds --rules-version onto policy.ruleSetVersion, the
+// rule set of a namespace without a kestra-guard.io/enforce-version label.
+func bindRulesVersion(cmd *cobra.Command, cfg *config.Config) {
+	cmd.Flags().StringVar(&cfg.Policy.RuleSetVersion, "rules-version", cfg.Policy.RuleSetVersion,
+		"judge by the rules of this version ("+policy.AcceptedVersions()+") and report what latest would deny on top; overrides policy.ruleSetVersion of --config/--values")
+}
 
 // refuseUnrecognised turns the documents --strict refuses into errors.
 func refuseUnrecognised(objs []input.Object, errs []error) ([]input.Object, []error) {

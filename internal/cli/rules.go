@@ -16,6 +16,8 @@ type ruleRow struct {
 	Action  policy.Action `json:"action"`
 	Default policy.Action `json:"default"`
 	Forbids string        `json:"forbids"`
+	// Since is the rule-set version that added the rule.
+	Since string `json:"since"`
 }
 
 func newRules(s Streams) *cobra.Command {
@@ -39,7 +41,7 @@ func newRules(s Streams) *cobra.Command {
 		e := c.Engine
 		rows := make([]ruleRow, 0, len(policy.Rules))
 		for _, r := range policy.Rules {
-			rows = append(rows, ruleRow{ID: r.ID, Action: e.Action(r.ID), Default: r.Default, Forbids: r.Summary})
+			rows = append(rows, ruleRow{ID: r.ID, Action: e.Action(r.ID), Default: r.Default, Forbids: r.Summary, Since: r.Since})
 		}
 		switch output {
 		case "json":
@@ -48,9 +50,9 @@ func newRules(s Streams) *cobra.Command {
 			return enc.Encode(map[string]any{"rules": rows})
 		case "text":
 			w := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-			_, _ = fmt.Fprintln(w, "RULE\tACTION\tDEFAULT\tFORBIDS")
+			_, _ = fmt.Fprintln(w, "RULE\tACTION\tDEFAULT\tFORBIDS\tSINCE")
 			for _, r := range rows {
-				_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.Action, r.Default, r.Forbids)
+				_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Action, r.Default, r.Forbids, r.Since)
 			}
 			return w.Flush()
 		}

@@ -19,6 +19,8 @@ const AllowedRegistriesID = "allowed-registries"
 
 var allowedRegistries = Rule{
 	ID:      AllowedRegistriesID,
+	Since:   "v0.1.0",
+	Changes: []Change{{Version: NextVersion, Summary: "reads image volumes' references; accepts the start gate's image when it is exactly the configured one", Before: withoutFields("spec.volumes[")}},
 	Summary: "images outside policy.allowedRegistries",
 	Doc: RuleDoc{
 		Forbids: "images outside `policy.allowedRegistries` (prefixes; `busybox` and `docker.io/busybox` are `docker.io/library/busybox`), in containers and `image` volumes",

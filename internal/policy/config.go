@@ -25,6 +25,13 @@ import (
 type Config struct {
 	// Rules overrides a rule's default action, by rule ID.
 	Rules map[string]Action `json:"rules,omitempty"`
+	// RuleSetVersion is the rule set a namespace without a
+	// kestra-guard.io/enforce-version label is judged by: latest or a
+	// version (versions.go).
+	RuleSetVersion string `json:"ruleSetVersion,omitempty"`
+	// UnpinnedRules are judged as in latest whatever a namespace's rule-set
+	// version: the security floor a pin cannot lower.
+	UnpinnedRules []string `json:"unpinnedRules,omitempty"`
 	// HostPathAllowList lists host paths a Pod may mount read-only.
 	HostPathAllowList []string `json:"hostPathAllowList,omitempty"`
 	// MetadataCIDRs are the ranges no task-runner Pod may reach.
@@ -169,6 +176,8 @@ var DefaultMetadataHostnames = []string{"metadata.google.internal", "instance-da
 // DefaultConfig returns the configuration kestra-guard runs with when none is given.
 func DefaultConfig() Config {
 	return Config{
+		RuleSetVersion:    Latest,
+		UnpinnedRules:     []string{StartGateID},
 		MetadataCIDRs:     append([]string(nil), DefaultMetadataCIDRs...),
 		MetadataHostnames: append([]string(nil), DefaultMetadataHostnames...),
 		APIAudiences:      append([]string(nil), DefaultAPIAudiences...),
@@ -249,6 +258,7 @@ func (c Config) compile() (*Options, error) {
 	}
 	errs = o.compileGate(c.StartGate, errs)
 	errs = o.compileAPIAudiences(c.APIAudiences, errs)
+	errs = c.versionErrors(errs)
 	for _, h := range c.MetadataHostnames {
 		o.MetadataHostnames = append(o.MetadataHostnames, strings.ToLower(strings.TrimSuffix(h, ".")))
 	}

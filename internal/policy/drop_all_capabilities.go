@@ -18,6 +18,7 @@ const DropAllCapabilitiesID = "drop-all-capabilities"
 
 var dropAllCapabilities = Rule{
 	ID:      DropAllCapabilitiesID,
+	Since:   "v0.1.0",
 	Summary: "containers that do not drop ALL capabilities, or add any but NET_BIND_SERVICE",
 	Doc: RuleDoc{
 		Forbids: "not dropping `ALL`, or adding anything but `NET_BIND_SERVICE`",

@@ -24,6 +24,7 @@ func FuzzEvaluate(f *testing.F) {
 	}
 	f.Add([]byte(`{"spec":{"ephemeralContainers":[{"name":"x","securityContext":{"runAsUser":0}}],"hostNetwork":true}}`))
 	e := testEngine(f, nil)
+	pinnedV010, _ := e.At("v0.1.0")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p corev1.Pod
 		if json.Unmarshal(b, &p) != nil {
@@ -33,6 +34,13 @@ func FuzzEvaluate(f *testing.F) {
 		r1, r2 := e.Evaluate(in), e.Evaluate(in)
 		if !reflect.DeepEqual(r1, r2) {
 			t.Fatalf("non-deterministic: %v vs %v", r1, r2)
+		}
+		// A pin never denies what latest admits: moving it to latest adds
+		// only the denials LatestWouldDeny lists.
+		for _, v := range pinnedV010.Evaluate(in).Violations {
+			if v.Action == Deny && !slices.ContainsFunc(r1.Violations, func(l Violation) bool { return l.Rule == v.Rule && l.Field == v.Field && l.Action == Deny }) {
+				t.Fatalf("v0.1.0 denies %v, latest does not", v)
+			}
 		}
 		m := p.DeepCopy()
 		mut := e.Options().Mutate(m, ScopePod)

@@ -12,6 +12,8 @@ const MetadataEgressBlockedID = "metadata-egress-blocked"
 
 var metadataEgressBlocked = Rule{
 	ID:      MetadataEgressBlockedID,
+	Since:   "v0.1.0",
+	Changes: []Change{{Version: NextVersion, Summary: "more default metadataCIDRs; the NAT64 images of the IPv4 ranges are metadata addresses; a rule allowing only nodeLocalDNS on port 53 reopens nothing", NotPinned: "the ranges and DNS servers are configuration (policy.metadataCIDRs, policy.nodeLocalDNS), the same for every version; the NAT64 images reach the same metadata services, so counting them keeps the rule's meaning (security floor)"}},
 	Summary: "a namespace whose NetworkPolicies let the Pod reach a metadata address",
 	Doc: RuleDoc{
 		Forbids: "a Pod that may reach a metadata address: no egress NetworkPolicy selects it, or one that does allows any port/protocol to a configured metadata range (the message names policy and rule)",

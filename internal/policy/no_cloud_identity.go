@@ -28,6 +28,8 @@ const NoCloudIdentityID = "no-cloud-identity"
 
 var noCloudIdentity = Rule{
 	ID:      NoCloudIdentityID,
+	Since:   "v0.1.0",
+	Changes: []Change{{Version: NextVersion, Summary: "a projected token for an audience in policy.apiAudiences is no-service-account-token's, not a cloud identity", Before: withoutAPIAudiences}},
 	Summary: "task runners wired to a cloud identity (web-identity or container-credentials env, projected tokens for a cloud audience)",
 	Doc: RuleDoc{
 		Forbids: "env `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`, `AWS_CONTAINER_CREDENTIALS_*`, `AZURE_FEDERATED_TOKEN_FILE`, `GCE_METADATA_HOST`; projected service account tokens for an audience other than the API server's (`policy.apiAudiences`)",

@@ -8,6 +8,7 @@ const NoHostNamespacesID = "no-host-namespaces"
 
 var noHostNamespaces = Rule{
 	ID:      NoHostNamespacesID,
+	Since:   "v0.1.0",
 	Summary: "sharing the node's PID or IPC namespace",
 	Doc: RuleDoc{
 		Forbids: "`hostPID`, `hostIPC`",

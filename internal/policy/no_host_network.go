@@ -9,6 +9,7 @@ const NoHostNetworkID = "no-host-network"
 
 var noHostNetwork = Rule{
 	ID:      NoHostNetworkID,
+	Since:   "v0.1.0",
 	Summary: "sharing the node's network namespace (hostNetwork), which bypasses NetworkPolicy",
 	Doc: RuleDoc{
 		Forbids: "`hostNetwork: true`",

@@ -13,6 +13,7 @@ const NoHostPathID = "no-host-path"
 
 var noHostPath = Rule{
 	ID:      NoHostPathID,
+	Since:   "v0.1.0",
 	Summary: "hostPath volumes, except read-only mounts of policy.hostPathAllowList",
 	Doc: RuleDoc{
 		Forbids: "any hostPath volume, mounted or not, except allow-listed paths (`policy.hostPathAllowList`) mounted read-only. Paths are cleaned (`//`, `/./`, `..`, trailing `/`) first; an allowed path admits what lies below it, never its parent. The detail names the credential location it is, contains or lies in (runtime sockets, kubelet, `/etc/kubernetes`, `/root`, `/home`, `/var/run/secrets`, `/`, ...; `/var/run` counts as `/run`)",

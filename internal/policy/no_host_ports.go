@@ -11,6 +11,7 @@ const NoHostPortsID = "no-host-ports"
 
 var noHostPorts = Rule{
 	ID:      NoHostPortsID,
+	Since:   "v0.1.0",
 	Summary: "container ports bound on the node (hostPort)",
 	Doc: RuleDoc{
 		Forbids: "`hostPort`",

@@ -27,6 +27,7 @@ const NoHostProbesID = "no-host-probes"
 
 var noHostProbes = Rule{
 	ID:      NoHostProbesID,
+	Since:   "v0.1.0",
 	Summary: "a host on probes and lifecycle hooks (the kubelet would connect there from the node's network)",
 	Doc: RuleDoc{
 		Forbids: "`host` of `httpGet`/`tcpSocket` in liveness, readiness and startup probes and `postStart`/`preStop` hooks, every container",

@@ -12,6 +12,7 @@ const NoHostProcessID = "no-host-process"
 
 var noHostProcess = Rule{
 	ID:      NoHostProcessID,
+	Since:   NextVersion,
 	Summary: "Windows HostProcess containers",
 	Doc: RuleDoc{
 		Forbids: "`windowsOptions.hostProcess: true`, at Pod or container level",

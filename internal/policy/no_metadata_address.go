@@ -22,6 +22,8 @@ const NoMetadataAddressID = "no-metadata-address"
 
 var noMetadataAddress = Rule{
 	ID:      NoMetadataAddressID,
+	Since:   "v0.1.0",
+	Changes: []Change{{Version: NextVersion, Summary: "reads exec probes, exec lifecycle hooks and hostAliases[].ip; leaves the start gate's own command and args alone", Before: withoutFields(".livenessProbe.exec.", ".readinessProbe.exec.", ".startupProbe.exec.", ".lifecycle.postStart.exec.", ".lifecycle.preStop.exec.", "spec.hostAliases[")}},
 	Summary: "metadata addresses and names written in command, args, env values, exec probes and hooks or hostAliases, in any encoding",
 	Doc: RuleDoc{
 		Forbids: "a metadata address in `command`, `args` or `env` values, in the `exec.command` of liveness, readiness and startup probes and of `postStart`/`preStop` hooks (the kubelet runs them in the container), or as the `ip` of a `spec.hostAliases` entry (written into the Pod's `/etc/hosts`), in the encodings HTTP clients and resolvers accept (each one in the unit tests and the fuzz oracle): dotted, decimal (`2852039166`), hex (`0xa9fea9fe`), octal (`0251.0376.0251.0376`), short (`169.254.43518`), with any number of leading zeros, IPv4-mapped and NAT64 IPv6, brackets, zones (even empty), percent-encoding (stray `%` ignored), URLs with ports or user info, Unicode look-alikes IDNA (UTS 46) maps to ASCII (full-width, mathematical, circled and superscript digits, ideographic full stops, soft hyphens and other ignored characters; mapped before and after percent-decoding), and `metadata.google.internal`",

@@ -11,6 +11,7 @@ const NoPrivilegeEscalationID = "no-privilege-escalation"
 
 var noPrivilegeEscalation = Rule{
 	ID:      NoPrivilegeEscalationID,
+	Since:   "v0.1.0",
 	Summary: "allowPrivilegeEscalation unset or true",
 	Doc: RuleDoc{
 		Forbids: "`allowPrivilegeEscalation` not false",

@@ -10,6 +10,7 @@ const NoPrivilegedID = "no-privileged"
 
 var noPrivileged = Rule{
 	ID:      NoPrivilegedID,
+	Since:   "v0.1.0",
 	Summary: "privileged containers",
 	Doc: RuleDoc{
 		Forbids: "`privileged: true`",

@@ -23,6 +23,8 @@ const NoServiceAccountTokenID = "no-service-account-token"
 
 var noServiceAccountToken = Rule{
 	ID:      NoServiceAccountTokenID,
+	Since:   "v0.1.0",
+	Changes: []Change{{Version: NextVersion, Summary: "a mounted projected token for an audience in policy.apiAudiences is an API token (it was no-cloud-identity's)", Before: withoutAPIAudiences}},
 	Summary: "an API token mounted in a task runner",
 	Doc: RuleDoc{
 		Forbids: "`automountServiceAccountToken` not false, or a mounted projected `serviceAccountToken` for an audience the API server accepts, whatever the flag says: no audience (such as the `kube-api-access-*` volume the ServiceAccount admission plugin injects) or one of `policy.apiAudiences` (set it to your API server's `--api-audiences`; the default lists the usual ones, kubeadm's `https://kubernetes.default.svc.cluster.local` and EKS's `https://kubernetes.default.svc` among them)",

@@ -22,6 +22,7 @@ const NoUnconfinedAppArmorID = "no-unconfined-apparmor"
 
 var noUnconfinedAppArmor = Rule{
 	ID:      NoUnconfinedAppArmorID,
+	Since:   NextVersion,
 	Summary: "AppArmor profile Unconfined (field or the older annotation)",
 	Doc: RuleDoc{
 		Forbids: "`appArmorProfile.type` other than `RuntimeDefault` or `Localhost` (Pod or container), or an annotation `container.apparmor.security.beta.kubernetes.io/<name>` other than `runtime/default` or `localhost/<profile>` (`unconfined`)",

@@ -17,6 +17,7 @@ const NoUnmaskedProcID = "no-unmasked-proc"
 
 var noUnmaskedProc = Rule{
 	ID:      NoUnmaskedProcID,
+	Since:   NextVersion,
 	Summary: "procMount other than Default (an unmasked /proc)",
 	Doc: RuleDoc{
 		Forbids: "`procMount` other than `Default` (`Unmasked`), every container",

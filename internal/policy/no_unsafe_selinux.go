@@ -29,6 +29,7 @@ func safeSELinuxType(t string) bool {
 
 var noUnsafeSELinux = Rule{
 	ID:      NoUnsafeSELinuxID,
+	Since:   NextVersion,
 	Summary: "SELinux types other than the container ones (spc_t), and custom SELinux users or roles",
 	Doc: RuleDoc{
 		Forbids: "`seLinuxOptions.type` other than `container_t`, `container_init_t`, `container_kvm_t`, `container_engine_t`, or any `seLinuxOptions.user` or `.role`, at Pod or container level",

@@ -35,6 +35,7 @@ func safeSysctl(name string) bool {
 
 var noUnsafeSysctls = Rule{
 	ID:      NoUnsafeSysctlsID,
+	Since:   NextVersion,
 	Summary: "sysctls outside the safe set (e.g. kernel.msgmax)",
 	Doc: RuleDoc{
 		Forbids: "`spec.securityContext.sysctls` outside the safe set of Pod Security baseline (`kernel.shm_rmid_forced`, `net.ipv4.ip_local_port_range`, `net.ipv4.ip_unprivileged_port_start`, `net.ipv4.tcp_*` keepalive and buffer settings, ...), such as `kernel.msgmax`",

@@ -62,6 +62,11 @@ type Input struct {
 type Rule struct {
 	// ID is stable: configuration, PolicyExceptions and reports name it.
 	ID string
+	// Since is the rule-set version that added the rule, and Changes the
+	// later changes of its meaning, oldest first (versions.go; CHANGELOG.md
+	// says the same, checked by hack/changelog).
+	Since   string
+	Changes []Change
 	// Summary says in one line what the rule forbids (`kestra-guard rules`).
 	Summary string
 	// Doc is the rule's row in the README's rule table, which make
@@ -149,25 +154,25 @@ type boundRule struct {
 type Engine struct {
 	rules []boundRule
 	opts  *Options
+	// version is the rule set the rules are taken at (versions.go), and
+	// set the engines of the other versions, sharing opts.
+	version string
+	set     engines
 }
 
-// NewEngine compiles cfg. It returns every configuration error at once.
+// NewEngine compiles cfg. It returns every configuration error at once. The
+// engine judges by cfg.RuleSetVersion (latest when empty); At gives the
+// engine of another version, built here too.
 func NewEngine(cfg Config) (*Engine, error) {
 	opts, err := cfg.compile()
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts}
-	for _, r := range Rules {
-		a := r.Default
-		if set, ok := cfg.Rules[r.ID]; ok {
-			a = set
-		}
-		if a != Off {
-			e.rules = append(e.rules, boundRule{Rule: r, action: a})
-		}
+	v := cfg.RuleSetVersion
+	if v == "" {
+		v = Latest
 	}
-	return e, nil
+	return newEngines(cfg, opts)[v], nil
 }
 
 // Options returns the compiled options the engine's rules read.

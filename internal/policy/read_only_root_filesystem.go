@@ -11,6 +11,7 @@ const ReadOnlyRootFilesystemID = "read-only-root-filesystem"
 
 var readOnlyRootFilesystem = Rule{
 	ID:      ReadOnlyRootFilesystemID,
+	Since:   "v0.1.0",
 	Summary: "containers with a writable root filesystem",
 	Doc: RuleDoc{
 		Forbids: "a container without `readOnlyRootFilesystem: true`",

@@ -20,6 +20,7 @@ const RestrictedVolumeTypesID = "restricted-volume-types"
 
 var restrictedVolumeTypes = Rule{
 	ID:      RestrictedVolumeTypesID,
+	Since:   NextVersion,
 	Summary: "volume types Pod Security restricted forbids (gitRepo, nfs, iscsi, cephfs, ...)",
 	Doc: RuleDoc{
 		Forbids: "volumes other than `configMap`, `csi`, `downwardAPI`, `emptyDir`, `ephemeral`, `image`, `persistentVolumeClaim`, `projected`, `secret` (and `hostPath`, which `no-host-path` judges): `gitRepo`, `nfs`, `iscsi`, `cephfs`, `rbd`, `flexVolume`, cloud disks, ..., or a volume with no type kestra-guard knows",

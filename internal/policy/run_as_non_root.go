@@ -18,6 +18,7 @@ const RunAsNonRootID = "run-as-non-root"
 
 var runAsNonRoot = Rule{
 	ID:      RunAsNonRootID,
+	Since:   "v0.1.0",
 	Summary: "containers that may run as UID 0 (runAsNonRoot unset or false, runAsUser 0)",
 	Doc: RuleDoc{
 		Forbids: "any container (init, regular, ephemeral) that may run as UID 0: `runAsUser: 0` or `runAsNonRoot: false` where it takes effect, or neither a non-zero `runAsUser` nor `runAsNonRoot: true` (container level wins over Pod level)",

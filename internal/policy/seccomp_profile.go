@@ -21,6 +21,7 @@ const SeccompProfileID = "seccomp-profile"
 
 var seccompProfile = Rule{
 	ID:      SeccompProfileID,
+	Since:   "v0.1.0",
 	Summary: "containers without a RuntimeDefault or Localhost seccomp profile",
 	Doc: RuleDoc{
 		Forbids: "no seccomp profile, or `Unconfined`",

@@ -21,6 +21,7 @@ const StartGateID = "start-gate"
 
 var startGate = Rule{
 	ID:      StartGateID,
+	Since:   NextVersion,
 	Summary: "a Pod whose first init container is not kestra-guard's start gate (when policy.startGate is on)",
 	Doc: RuleDoc{
 		Forbids: "with `startGate.enabled`, a first init container other than the start gate `" + GateContainerName + "` (kestra-guard's image running `kestra-guard gate` with the configured endpoints)",

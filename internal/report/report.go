@@ -34,6 +34,14 @@ type Result struct {
 	// Waived are violations a PolicyException waived.
 	Waived []exception.Waiver `json:"waived,omitempty"`
 	Notes  []string           `json:"notes,omitempty"`
+	// RulesVersion is the rule-set version the object was judged by, when
+	// older than latest (a pinned namespace, check --rules-version), and
+	// LatestWouldDeny the denials latest adds: what moving to latest would
+	// refuse. They do not change Allowed.
+	RulesVersion    string             `json:"rulesVersion,omitempty"`
+	LatestWouldDeny []policy.Violation `json:"latestWouldDeny,omitempty"`
+	// LatestLines are the lines of LatestWouldDeny's fields, as Lines.
+	LatestLines []int `json:"-"`
 }
 
 // Skipped is an object check did not evaluate, and why.
@@ -44,6 +52,23 @@ type Skipped struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Reason    string `json:"reason"`
+}
+
+// Pinned records, when e judges by an older rule set than latest, its
+// version and the denials latest adds (e.LatestWouldDeny).
+func Pinned(r Result, e *policy.Engine, latestWouldDeny []policy.Violation) Result {
+	if e.Pinned() {
+		r.RulesVersion, r.LatestWouldDeny = e.Version(), latestWouldDeny
+	}
+	return r
+}
+
+// LatestLineOf is the line of the i-th LatestWouldDeny, else of the object.
+func (r Result) LatestLineOf(i int) int {
+	if i < len(r.LatestLines) && r.LatestLines[i] > 0 {
+		return r.LatestLines[i]
+	}
+	return r.Line
 }
 
 // LineOf is the line of the i-th violation, else of the object.

@@ -34,7 +34,8 @@ func JSON(w io.Writer, r Report) error {
 
 // Text writes rep a line per finding, each led by "file:line: Kind
 // namespace/name": the skipped objects, then for each result what mutation
-// would set, its violations, what was waived and its notes, then the
+// would set, its violations, what was waived, its notes and what latest
+// would deny (a pinned rule set), then the
 // summary line (none when there is nothing to count).
 func Text(w io.Writer, rep Report) error {
 	var b strings.Builder
@@ -67,6 +68,10 @@ func Text(w io.Writer, rep Report) error {
 		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(&b, "%s: note: %s\n", prefix, n)
+		}
+		for i, v := range r.LatestWouldDeny {
+			fmt.Fprintf(&b, "%s: latest would deny (judged by the rules of %s): %s: %s: %s (%s)\n",
+				name(r.File, r.LatestLineOf(i), r.Kind, r.Namespace, r.Name), r.RulesVersion, v.Rule, v.Field, v.Reason, v.Detail)
 		}
 	}
 	if sum := rep.Summary(); !sum.Empty() {

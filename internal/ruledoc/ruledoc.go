@@ -29,11 +29,25 @@ const RuleIDFile = "zz_generated.ruleid.go"
 // Table is the Markdown rule table, one row per rule in registry order.
 func Table(rules []policy.Rule) string {
 	var b strings.Builder
-	b.WriteString("| ID | default | forbids | threat | fix |\n|---|---|---|---|---|\n")
+	b.WriteString("| ID | since | default | forbids | threat | fix |\n|---|---|---|---|---|---|\n")
 	for _, r := range rules {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", r.ID, r.Default, r.Doc.Forbids, r.Doc.Threat, r.Doc.Fix)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.ID, Since(r), r.Default, r.Doc.Forbids, r.Doc.Threat, r.Doc.Fix)
 	}
 	return b.String()
+}
+
+// Since is the rule's version cell: the version that added it, then each
+// change, and whether a namespace pinned before it keeps the older meaning.
+func Since(r policy.Rule) string {
+	s := r.Since
+	for _, c := range r.Changes {
+		how := "pinned"
+		if c.Before == nil {
+			how = "every version"
+		}
+		s += "; changed in " + c.Version + " (" + how + ")"
+	}
+	return s
 }
 
 // UpdateREADME replaces the table between TableBegin and TableEnd in readme.

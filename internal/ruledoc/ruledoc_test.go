@@ -33,8 +33,9 @@ func TestGeneratedFilesCurrent(t *testing.T) {
 }
 
 func TestTableRows(t *testing.T) {
-	rules := []policy.Rule{{ID: "no-x", Default: policy.Warn, Doc: policy.RuleDoc{Forbids: "`x: true`", Threat: "t", Fix: "f"}}}
-	want := "| ID | default | forbids | threat | fix |\n|---|---|---|---|---|\n| `no-x` | warn | `x: true` | t | f |\n"
+	rules := []policy.Rule{{ID: "no-x", Since: "v0.1.0", Default: policy.Warn, Doc: policy.RuleDoc{Forbids: "`x: true`", Threat: "t", Fix: "f"},
+		Changes: []policy.Change{{Version: "v0.2.0", NotPinned: "a default"}, {Version: "v0.3.0", Before: func(now policy.CheckFunc) policy.CheckFunc { return now }}}}}
+	want := "| ID | since | default | forbids | threat | fix |\n|---|---|---|---|---|---|\n| `no-x` | v0.1.0; changed in v0.2.0 (every version); changed in v0.3.0 (pinned) | warn | `x: true` | t | f |\n"
 	if got := Table(rules); got != want {
 		t.Errorf("Table = %q, want %q", got, want)
 	}

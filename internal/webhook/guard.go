@@ -102,6 +102,10 @@ type target struct {
 	// runnerNamespace is true when every Pod of the namespace is a task runner.
 	runnerNamespace bool
 	warnings        []string
+	// engine judges the Pod: the rule set the namespace is pinned to
+	// (scope.Engine); latestWouldDeny are the denials latest adds to it.
+	engine          *policy.Engine
+	latestWouldDeny []policy.Violation
 }
 
 // podSource is the Pod (or old Pod) of a request: present says whether the
@@ -150,6 +154,10 @@ func (g *Guard) resolve(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	t = &target{pod: pod, namespace: ns, mode: d.Mode, runnerNamespace: d.RunnerNamespace}
 	if d.Warning != "" {
 		t.warnings = append(t.warnings, d.Warning)
+	}
+	var pinWarning string
+	if t.engine, pinWarning = scope.Engine(ns, g.Engine); pinWarning != "" {
+		t.warnings = append(t.warnings, pinWarning)
 	}
 	return t, "", nil
 }

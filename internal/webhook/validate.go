@@ -19,6 +19,13 @@ import (
 // ViolationsAnnotation is the audit annotation key listing violations.
 const ViolationsAnnotation = "violations"
 
+// In a namespace pinned to an older rule set, the audit annotations name the
+// version and list the denials latest would add.
+const (
+	RuleSetVersionAnnotation  = "rule-set-version"
+	LatestWouldDenyAnnotation = "latest-would-deny"
+)
+
 // Validator is the validating webhook for Pods, pods/ephemeralcontainers and
 // the pods/status writes that change labels or annotations (the chart sends
 // only those), each judged as the whole Pod it would leave.
@@ -44,7 +51,9 @@ func (v Validator) decide(ctx context.Context, req *admissionv1.AdmissionRequest
 		return failed(err)
 	}
 	pod, pols := v.judged(req, t, pols)
-	res := v.Engine.Evaluate(&policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true, NetworkPoliciesServed: true})
+	in := &policy.Input{Pod: pod, NetworkPolicies: pols, NetworkPoliciesKnown: true, NetworkPoliciesServed: true}
+	res := t.engine.Evaluate(in)
+	t.latestWouldDeny = t.engine.LatestWouldDeny(in, res)
 	excs := v.exceptions(ctx, pod, res.Violations, requester(req))
 	res.Violations = excs.Violations
 	return v.respond(req, t, res, excs)
@@ -86,8 +95,15 @@ func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res pol
 	kv := []any{"uid", req.UID, "namespace", t.pod.Namespace, "name", podName(t.pod), "operation", req.Operation,
 		"subResource", req.SubResource, "mode", t.mode, "dryRun", req.DryRun != nil && *req.DryRun, "rules", rules}
 	warnings := append(t.warnings, exceptionWarnings(excs)...)
+	if t.engine.Pinned() {
+		kv = append(kv, "ruleSetVersion", t.engine.Version())
+		for _, vi := range t.latestWouldDeny {
+			warnings = append(warnings, warning("(rules "+t.engine.Version()+") latest would deny: ", vi))
+		}
+	}
 	if t.mode == scope.Enforce && res.Denied() {
 		resp := denied(t.pod, res.Violations)
+		pinAnnotations(&resp, t)
 		for _, n := range excs.Notes() {
 			resp.Result.Message += "\n- " + n
 		}
@@ -100,6 +116,7 @@ func (v Validator) respond(req *admissionv1.AdmissionRequest, t *target, res pol
 		return decided(resp.WithWarnings(warnings...), outcomeDenied)
 	}
 	resp, warnings := admitted(t.mode, res.Violations, excs, warnings)
+	pinAnnotations(&resp, t)
 	if len(excs.Waived) > 0 {
 		kv = append(kv, "waived", resp.AuditAnnotations[WaivedAnnotation])
 	}
@@ -148,6 +165,21 @@ func denied(p *corev1.Pod, vs []policy.Violation) admission.Response {
 	resp.Result.Details = &metav1.StatusDetails{Name: p.Name, Kind: "Pod", Causes: causes}
 	resp.AuditAnnotations = map[string]string{ViolationsAnnotation: annotation(vs)}
 	return resp
+}
+
+// pinAnnotations names, for a namespace pinned to an older rule set, the
+// version and the denials latest would add.
+func pinAnnotations(resp *admission.Response, t *target) {
+	if !t.engine.Pinned() {
+		return
+	}
+	if resp.AuditAnnotations == nil {
+		resp.AuditAnnotations = map[string]string{}
+	}
+	resp.AuditAnnotations[RuleSetVersionAnnotation] = t.engine.Version()
+	if len(t.latestWouldDeny) > 0 {
+		resp.AuditAnnotations[LatestWouldDenyAnnotation] = annotation(t.latestWouldDeny)
+	}
 }
 
 func annotation(vs []policy.Violation) string {

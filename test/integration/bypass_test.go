@@ -332,6 +332,14 @@ func TestNamespaceLabelGuard(t *testing.T) {
 	if err := relabel(dev, "audit"); err == nil {
 		t.Error("a developer switched a runner namespace to audit")
 	}
+	var pin corev1.Namespace
+	if err := dev.Get(ctx, client.ObjectKey{Name: "runners"}, &pin); err != nil {
+		t.Fatal(err)
+	}
+	pin.Labels[scope.EnforceVersionLabel] = "v0.1.0"
+	if err := dev.Update(ctx, &pin); err == nil || !strings.Contains(err.Error(), "may set, change or remove") {
+		t.Errorf("want a developer's pin to an older rule set refused, got %v", err)
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Labels: map[string]string{scope.ModeLabel: "off"}}}
 	if err := dev.Create(ctx, ns); err == nil {
 		t.Error("a developer created a namespace in mode off")
