@@ -73,7 +73,9 @@ func Objects(c *config.Compiled, objs []input.Object, opts Options) ([]report.Re
 			res := e.Evaluate(in)
 			r.Violations, r.Notes = res.Violations, res.Notes
 			r = report.Pinned(r, e, e.LatestWouldDeny(in, res))
-			r = report.WithExceptions(r, excs, o.Pod, time.Now())
+			// The exceptions see the Pod the rules judged (mutated: the start
+			// gate shifts the init containers' indices), as the webhook does.
+			r = report.WithExceptions(r, excs, pod, time.Now())
 			r = inObject(r)
 		case o.Flow != nil:
 			r.Violations, r.Notes = kestra.Flow(e, sc, o.Flow)

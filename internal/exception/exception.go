@@ -364,8 +364,10 @@ func LabelValue(v string) string {
 	return strings.TrimRight(v, "-._")
 }
 
-// imagesCover reports whether the images of the containers a violation at
-// field concerns all match one of patterns. No patterns: every image.
+// imagesCover reports whether the images a violation at field concerns all
+// match one of patterns: the container's (or image volume's) own image, or
+// for a Pod-level field every container's and image volume's. No patterns:
+// every image.
 func imagesCover(patterns []string, pod *corev1.Pod, field string) bool {
 	if len(patterns) == 0 {
 		return true
@@ -390,10 +392,16 @@ func visit(spec *corev1.PodSpec, fn func(image string)) {
 	for i := range spec.EphemeralContainers {
 		fn(spec.EphemeralContainers[i].Image)
 	}
+	for i := range spec.Volumes {
+		if v := spec.Volumes[i].Image; v != nil {
+			fn(v.Reference)
+		}
+	}
 }
 
 // containerImage returns the image of the container field lies in, such as
-// spec.containers[1].securityContext; ok is false for a Pod-level field.
+// spec.containers[1].securityContext, or the reference of the image volume
+// (spec.volumes[0].image.reference); ok is false for a Pod-level field.
 func containerImage(spec *corev1.PodSpec, field string) (string, bool) {
 	rest, ok := strings.CutPrefix(field, "spec.")
 	if !ok {
@@ -424,6 +432,13 @@ func containerImage(spec *corev1.PodSpec, field string) (string, bool) {
 		if i < len(spec.EphemeralContainers) {
 			return spec.EphemeralContainers[i].Image, true
 		}
+	case "volumes":
+		// An image volume is an image: its own reference must match. Any
+		// other volume is Pod-level.
+		if i < len(spec.Volumes) && spec.Volumes[i].Image != nil {
+			return spec.Volumes[i].Image.Reference, true
+		}
+		return "", false
 	default:
 		return "", false
 	}

@@ -298,7 +298,7 @@ func (l *linter) namespaceLabels(k kubectlTask, labels map[string]any, path, ver
 
 func (l *linter) namespaceLabel(k kubectlTask, field, what string) {
 	l.guardObject(field, "a flow changes kestra-guard's namespace labels",
-		k.who()+" "+what+"; "+scope.ModeLabel+" and "+scope.RunnerLabel+" decide whether and how kestra-guard guards the namespace's Pods and are the platform team's to set: remove it from the flow")
+		k.who()+" "+what+"; "+scope.ModeLabel+", "+scope.RunnerLabel+" and "+scope.EnforceVersionLabel+" decide whether, how and by which rules kestra-guard guards the namespace's Pods and are the platform team's to set: remove it from the flow")
 }
 
 // target is what a Patch or Delete names: the kind the lint judges, or ""

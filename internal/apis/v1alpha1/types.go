@@ -133,9 +133,10 @@ type Match struct {
 	// compared after normalization (busybox is docker.io/library/busybox).
 	// A reference without tag or digest matches every tag and digest of
 	// the repository; one ending in "*" is a prefix. A violation on a
-	// container is waived when that container's image matches; a violation
-	// on the Pod itself (host network, a volume) only when every
-	// container's image matches.
+	// container is waived when that container's image matches, one on an
+	// image volume when the volume's reference matches; a violation on the
+	// Pod itself (host network, another volume) only when every container's
+	// image and every image volume's reference matches.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
