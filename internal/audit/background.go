@@ -73,9 +73,17 @@ func (b *Background) Start(ctx context.Context) error {
 
 // RunOnce audits every namespace and updates the reports.
 func (b *Background) RunOnce(ctx context.Context) error {
+	start := time.Now()
+	b.Log.Info("background audit started")
 	results, err := b.Auditor.Run(ctx)
 	if err != nil {
 		return err
+	}
+	pods := 0
+	for _, r := range results {
+		if r.Kind == "Pod" {
+			pods++
+		}
 	}
 	byNS := map[string][]check.Result{}
 	for _, r := range results {
@@ -104,6 +112,7 @@ func (b *Background) RunOnce(ctx context.Context) error {
 		namespaces[ns] = true
 	}
 	var errs []string
+	written := 0
 	for ns := range namespaces {
 		rs := byNS[ns]
 		h := findingsHash(rs)
@@ -115,6 +124,7 @@ func (b *Background) RunOnce(ctx context.Context) error {
 				errs = append(errs, err.Error())
 				continue
 			}
+			written++
 		}
 		if b.Events && b.Recorder != nil {
 			b.event(ns, rs)
@@ -128,7 +138,8 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	if errs != nil {
 		return fmt.Errorf("writing PolicyReports: %s", strings.Join(errs, "; "))
 	}
-	b.Log.Info("background audit done", "namespacesWithViolations", len(byNS))
+	b.Log.Info("background audit done", "namespacesWithViolations", len(byNS), "pods", pods, "policyReportsWritten", written,
+		"seconds", time.Since(start).Seconds())
 	return nil
 }
 
