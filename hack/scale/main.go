@@ -60,6 +60,7 @@ type options struct {
 	churn         int
 	conc          int
 	workDir       string
+	src           string // the source kestra-guard is built from
 }
 
 func main() {
@@ -74,6 +75,7 @@ func main() {
 	flag.IntVar(&o.churn, "churn", 1000, "Pods created and deleted in another namespace during the audit pass")
 	flag.IntVar(&o.conc, "conc", 48, "clients building the cluster")
 	flag.StringVar(&o.workDir, "work-dir", "", "folder for kestra-guard's log and heap profiles (default: a new temporary folder)")
+	flag.StringVar(&o.src, "src", framework.RepoRoot(), "folder of the kestra-guard source to build and measure (an earlier commit, for a before-and-after)")
 	flag.Parse()
 	for _, p := range strings.Split(pods, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
@@ -130,7 +132,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	step("building kestra-guard")
 	bin := filepath.Join(o.workDir, "kestra-guard")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/kestra-guard")
-	build.Dir, build.Stderr, build.Env = framework.RepoRoot(), os.Stderr, append(os.Environ(), "CGO_ENABLED=0")
+	build.Dir, build.Stderr, build.Env = o.src, os.Stderr, append(os.Environ(), "CGO_ENABLED=0")
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building kestra-guard: %w", err)
 	}
@@ -301,6 +303,7 @@ type sizeResult struct {
 	quietRSS, quietHeap float64  // highest during the quiet pass
 	quietHWM            float64  // VmHWM, reset as the quiet pass started
 	idle, during        latencies
+	idleOverlapped      bool // an audit pass ran during every idle sample
 	busy                pass // the pass admission and churn ran against
 	busyRequests        requests
 	churn               latencies // churn creates and deletes
@@ -367,8 +370,9 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	}
 	step("  first audit pass: %.1f s, %d Pods, %d PolicyReports written", res.first.seconds, res.first.pods, res.first.reportsWritten)
 
-	// Idle admission: no pass running, nothing else going on.
-	for {
+	// Idle admission: no pass running, nothing else going on (three tries;
+	// a pass that overlaps all three is reported).
+	for try := 1; ; try++ {
 		n := g.passCount()
 		if _, err := g.waitPass(ctx, n-1, true, 30*time.Minute); err != nil {
 			return nil, err
@@ -380,6 +384,10 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		if g.passCount() == n {
 			break
 		}
+		if try == 3 {
+			res.idleOverlapped = true
+			break
+		}
 		step("  an audit pass ran during the idle sample; measuring again")
 	}
 	step("  idle admission: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors)", ms(res.idle.pct(50)), ms(res.idle.pct(99)), len(res.idle.lat), res.idle.errors)
@@ -387,12 +395,11 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	// A quiet pass: its time, requests and memory peak. The API server's
 	// counters are read until the pass starts, and the last reading taken
 	// before it is the baseline; the peaks are reset before it too.
-	n := g.passCount()
 	if err := g.resetPeak(); err != nil {
 		return nil, fmt.Errorf("resetting VmHWM: %w", err)
 	}
 	sampler := g.samplePeaks(ctx, 200*time.Millisecond)
-	qBefore, err := requestsUntilPass(ctx, h.cp.Clientset, g, n, h.o.interval+30*time.Minute)
+	n, qBefore, err := requestsUntilPass(ctx, h.cp.Clientset, g, h.o.interval+30*time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -414,28 +421,45 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	_, res.quietHWM = g.memory()
 	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap)
 
-	// The next pass with admission and churn.
+	// The next pass, with admission and churn from a few seconds before it
+	// is due (passes start on the ticker's beat: the quiet pass's start plus
+	// the interval); admission samples count when they began after the pass
+	// started and ended before it finished.
+	due := res.quiet.started.Add(h.o.interval)
+	if wait := time.Until(due) - 3*time.Second; wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	n = g.passCount()
-	bBefore, err := requestsUntilPass(ctx, h.cp.Clientset, g, n, h.o.interval+30*time.Minute)
+	if last := n - 1; last >= 0 {
+		if _, err := g.waitPass(ctx, last, true, 30*time.Minute); err != nil {
+			return nil, err
+		}
+	}
+	bBefore, err := apiserverRequests(ctx, h.cp.Clientset)
 	if err != nil {
 		return nil, err
 	}
 	var passDone atomic.Bool
 	var busyErr error
 	go func() {
-		res.busy, busyErr = g.waitPass(ctx, n, true, 30*time.Minute)
+		res.busy, busyErr = g.waitPass(ctx, n, true, h.o.interval+30*time.Minute)
 		passDone.Store(true)
 	}()
 	var churnWG sync.WaitGroup
 	churnWG.Add(1)
 	go func() {
 		defer churnWG.Done()
-		res.churn, res.churnInPass = churn(ctx, h.fast, h.o.churn, &passDone)
+		res.churn, res.churnInPass = churn(ctx, h.fast, h.o.churn, g, n)
 	}()
-	res.during = createRunners(ctx, h.cp.Client, "busy", 0, h.o.admissionConc, &passDone)
+	all := createRunners(ctx, h.cp.Client, "busy", 0, h.o.admissionConc, &passDone)
 	if busyErr != nil {
 		return nil, busyErr
 	}
+	res.during = all.within(res.busy.started, res.busy.done)
 	bAfter, err := apiserverRequests(ctx, h.cp.Clientset)
 	if err != nil {
 		return nil, err
@@ -447,8 +471,8 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	}
 	step("  admission during the pass: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors); churn %d operations, %d during the pass",
 		ms(res.during.pct(50)), ms(res.during.pct(99)), len(res.during.lat), res.during.errors, len(res.churn.lat), res.churnInPass)
-	if res.during.errors > 0 || res.idle.errors > 0 {
-		return nil, fmt.Errorf("task-runner creates failed: %d idle, %d during the pass; first: %v %v", res.idle.errors, res.during.errors, res.idle.first, res.during.first)
+	if all.errors > 0 || res.idle.errors > 0 {
+		return nil, fmt.Errorf("task-runner creates failed: %d idle, %d around the pass; first: %v %v", res.idle.errors, all.errors, res.idle.first, all.first)
 	}
 	return res, nil
 }
@@ -467,32 +491,39 @@ func (h *harness) cleanAdmission(ctx context.Context) error {
 }
 
 // requestsUntilPass reads the API server's request counters every second
-// until audit pass n starts, and returns the last reading finished before
-// it started.
-func requestsUntilPass(ctx context.Context, cs *kubernetes.Clientset, g *guardProc, n int, timeout time.Duration) (requests, error) {
+// until the next audit pass starts, and returns its number and the last
+// reading finished before it started. A pass running at the first reading
+// is let finish, and the next one waited for.
+func requestsUntilPass(ctx context.Context, cs *kubernetes.Clientset, g *guardProc, timeout time.Duration) (int, requests, error) {
 	deadline := time.Now().Add(timeout)
+	n := g.passCount()
 	var last requests
 	for time.Now().Before(deadline) {
 		r, err := apiserverRequests(ctx, cs)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if g.passCount() > n {
-			if last == nil {
-				return nil, fmt.Errorf("audit pass %d started before the API server's counters were read", n+1)
+			if last != nil {
+				return n, last, nil
 			}
-			return last, nil
+			// Started before the first reading: take the next one.
+			if _, err := g.waitPass(ctx, n, true, timeout); err != nil {
+				return 0, nil, err
+			}
+			n = g.passCount()
+			continue
 		}
 		last = r
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return 0, nil, ctx.Err()
 		case <-g.exited:
-			return nil, errors.New("kestra-guard exited")
+			return 0, nil, errors.New("kestra-guard exited")
 		case <-time.After(time.Second):
 		}
 	}
-	return nil, fmt.Errorf("audit pass %d did not start within %s", n+1, timeout)
+	return 0, nil, fmt.Errorf("no audit pass started within %s", timeout)
 }
 
 // waitReady polls kestra-guard until /readyz answers, the managed-policy
@@ -550,7 +581,7 @@ func createRunners(ctx context.Context, c client.Client, prefix string, n, conc 
 				err := c.Create(ctx, p)
 				d := time.Since(t)
 				mu.Lock()
-				out.lat = append(out.lat, d)
+				out.lat, out.at = append(out.lat, d), append(out.at, t)
 				if err != nil {
 					if out.errors == 0 {
 						out.first = err
@@ -566,8 +597,8 @@ func createRunners(ctx context.Context, c client.Client, prefix string, n, conc 
 }
 
 // churn creates n ordinary Pods in nsChurn and deletes them, 8 at a time;
-// it counts the operations that ended before passDone was set.
-func churn(ctx context.Context, c client.Client, n int, passDone *atomic.Bool) (latencies, int) {
+// it counts the operations that ended while audit pass n ran.
+func churn(ctx context.Context, c client.Client, n int, g *guardProc, pass int) (latencies, int) {
 	var mu sync.Mutex
 	var out latencies
 	inPass := 0
@@ -576,10 +607,11 @@ func churn(ctx context.Context, c client.Client, n int, passDone *atomic.Bool) (
 		t := time.Now()
 		err := do()
 		d := time.Since(t)
+		running := g.running(pass)
 		mu.Lock()
 		defer mu.Unlock()
 		out.lat = append(out.lat, d)
-		if !passDone.Load() {
+		if running {
 			inPass++
 		}
 		if err != nil {

@@ -132,6 +132,13 @@ func (g *guardProc) waitPass(ctx context.Context, n int, finished bool, timeout 
 	}
 }
 
+// running reports whether pass n has started and not finished.
+func (g *guardProc) running(n int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.passes) > n && !g.passes[n].finished
+}
+
 func (g *guardProc) passCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -365,8 +372,20 @@ func (r requests) sorted() []string {
 // latencies of admitted creates.
 type latencies struct {
 	lat    []time.Duration
+	at     []time.Time // when each began (createRunners)
 	errors int
 	first  error
+}
+
+// within keeps the requests that began at or after from and ended by to.
+func (l latencies) within(from, to time.Time) latencies {
+	var out latencies
+	for i, d := range l.lat {
+		if !l.at[i].Before(from) && !l.at[i].Add(d).After(to) {
+			out.lat, out.at = append(out.lat, d), append(out.at, l.at[i])
+		}
+	}
+	return out
 }
 
 func (l latencies) pct(p float64) time.Duration {

@@ -125,6 +125,11 @@ func (r *report) markdown() string {
 		w("- Memory growth from %d to %d Pods at most %.0fx: RSS after sync %.2fx, RSS at the audit's peak %.2fx, heap after sync %.2fx, heap at the audit's peak %.2fx: **%s**.",
 			firstRes.size.Pods(), last.size.Pods(), targetGrowth, gReady, gPeak, gHeap, gHeapPeak, verdict(max(gReady, gPeak, gHeap, gHeapPeak) <= targetGrowth))
 	}
+	for _, res := range r.results {
+		if res.idleOverlapped {
+			w("- At %d Pods an audit pass overlapped each of three idle admission samples: the idle figures there are not idle.", res.size.Pods())
+		}
+	}
 	w("- An audit pass over %d task runners in at most %.0f s: the quiet pass took %.1f s: **%s** (the busy one %.1f s).",
 		last.quiet.pods, targetAudit, last.quiet.seconds, verdict(last.quiet.seconds <= targetAudit), last.busy.seconds)
 	ratio := ms(last.during.pct(99)) / ms(last.idle.pct(99))
