@@ -369,6 +369,9 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		return nil, err
 	}
 	step("  first audit pass: %.1f s, %d Pods, %d PolicyReports written", res.first.seconds, res.first.pods, res.first.reportsWritten)
+	if res.first.err != "" {
+		return nil, fmt.Errorf("the first audit pass failed: %s", res.first.err)
+	}
 
 	// Idle admission: no pass running, nothing else going on (three tries;
 	// a pass that overlaps all three is reported).
@@ -410,6 +413,9 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	}()
 	if res.quiet, err = g.waitPass(ctx, n, true, 30*time.Minute); err != nil {
 		return nil, err
+	}
+	if res.quiet.err != "" {
+		return nil, fmt.Errorf("the quiet audit pass failed: %s", res.quiet.err)
 	}
 	sampler.finish()
 	qAfter, err := apiserverRequests(ctx, h.cp.Clientset)
@@ -456,6 +462,9 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		res.churn, res.churnInPass = churn(ctx, h.fast, h.o.churn, g, n)
 	}()
 	all := createRunners(ctx, h.cp.Client, "busy", 0, h.o.admissionConc, &passDone)
+	if busyErr == nil && res.busy.err != "" {
+		busyErr = fmt.Errorf("the audit pass during admission and churn failed: %s", res.busy.err)
+	}
 	if busyErr != nil {
 		return nil, busyErr
 	}

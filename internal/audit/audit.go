@@ -353,10 +353,15 @@ func result(kind, ns, name string, vs []policy.Violation) check.Result {
 // list reads every page of a list, from the cache when fromCache and the
 // Auditor has one.
 func (a *Auditor) list(ctx context.Context, fromCache bool, list client.ObjectList, resource, ns string) error {
-	r, opts := a.Reader, []client.ListOption{client.Limit(pageSize)}
 	if fromCache && a.Cache != nil {
-		r, opts = a.Cache, nil // the cache holds every object: no pages
+		// One call: the cache holds every object, and answers every list
+		// with a continue token that it refuses.
+		if err := a.Cache.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return explain(err, "list", resource, ns)
+		}
+		return nil
 	}
+	r, opts := a.Reader, []client.ListOption{client.Limit(pageSize)}
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
