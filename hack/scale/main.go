@@ -459,7 +459,7 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	churnWG.Add(1)
 	go func() {
 		defer churnWG.Done()
-		res.churn, res.churnInPass = churn(ctx, h.fast, h.o.churn, g, n)
+		res.churn = churn(ctx, h.fast, h.o.churn)
 	}()
 	all := createRunners(ctx, h.cp.Client, "busy", 0, h.o.admissionConc, &passDone)
 	if busyErr == nil && res.busy.err != "" {
@@ -475,6 +475,7 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	}
 	res.busyRequests = bAfter.minus(bBefore)
 	churnWG.Wait()
+	res.churnInPass = res.churn.endedWithin(res.busy.started, res.busy.done)
 	if err := h.cleanAdmission(ctx); err != nil {
 		return nil, err
 	}
@@ -501,29 +502,36 @@ func (h *harness) cleanAdmission(ctx context.Context) error {
 
 // requestsUntilPass reads the API server's request counters every second
 // until the next audit pass starts, and returns its number and the last
-// reading finished before it started. A pass running at the first reading
-// is let finish, and the next one waited for.
+// reading finished before it started (by the time kestra-guard logged). A
+// pass running at the first reading is let finish, and the next one waited
+// for.
 func requestsUntilPass(ctx context.Context, cs *kubernetes.Clientset, g *guardProc, timeout time.Duration) (int, requests, error) {
+	type reading struct {
+		done time.Time
+		r    requests
+	}
 	deadline := time.Now().Add(timeout)
 	n := g.passCount()
-	var last requests
+	var readings []reading
 	for time.Now().Before(deadline) {
 		r, err := apiserverRequests(ctx, cs)
 		if err != nil {
 			return 0, nil, err
 		}
-		if g.passCount() > n {
-			if last != nil {
-				return n, last, nil
+		readings = append(readings, reading{time.Now(), r})
+		if p, started := g.pass(n); started {
+			for i := len(readings) - 1; i >= 0; i-- {
+				if readings[i].done.Before(p.started) {
+					return n, readings[i].r, nil
+				}
 			}
 			// Started before the first reading: take the next one.
 			if _, err := g.waitPass(ctx, n, true, timeout); err != nil {
 				return 0, nil, err
 			}
-			n = g.passCount()
+			n, readings = g.passCount(), nil
 			continue
 		}
-		last = r
 		select {
 		case <-ctx.Done():
 			return 0, nil, ctx.Err()
@@ -605,24 +613,18 @@ func createRunners(ctx context.Context, c client.Client, prefix string, n, conc 
 	return out
 }
 
-// churn creates n ordinary Pods in nsChurn and deletes them, 8 at a time;
-// it counts the operations that ended while audit pass n ran.
-func churn(ctx context.Context, c client.Client, n int, g *guardProc, pass int) (latencies, int) {
+// churn creates n ordinary Pods in nsChurn and deletes them, 8 at a time.
+func churn(ctx context.Context, c client.Client, n int) latencies {
 	var mu sync.Mutex
 	var out latencies
-	inPass := 0
 	b := &builder{c: c, conc: 8}
 	op := func(do func() error) {
 		t := time.Now()
 		err := do()
 		d := time.Since(t)
-		running := g.running(pass)
 		mu.Lock()
 		defer mu.Unlock()
-		out.lat = append(out.lat, d)
-		if running {
-			inPass++
-		}
+		out.lat, out.at = append(out.lat, d), append(out.at, t)
 		if err != nil {
 			out.errors++
 		}
@@ -637,5 +639,5 @@ func churn(ctx context.Context, c client.Client, n int, g *guardProc, pass int) 
 		op(func() error { return client.IgnoreNotFound(c.Delete(ctx, pods[i], client.GracePeriodSeconds(0))) })
 		return nil
 	})
-	return out, inPass
+	return out
 }

@@ -81,6 +81,7 @@ func startGuard(bin string, args []string, env []string, logPath string) (*guard
 // observe reads one log line for the audit's start and end.
 func (g *guardProc) observe(line []byte) {
 	var l struct {
+		TS      float64 `json:"ts"` // when it was logged: lines reach the pipe up to a second later
 		Msg     string  `json:"msg"`
 		Seconds float64 `json:"seconds"`
 		Pods    int     `json:"pods"`
@@ -90,15 +91,19 @@ func (g *guardProc) observe(line []byte) {
 	if json.Unmarshal(line, &l) != nil {
 		return
 	}
+	at := time.Now()
+	if l.TS > 0 {
+		at = time.Unix(0, int64(l.TS*1e9))
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch l.Msg {
 	case "background audit started":
-		g.passes = append(g.passes, pass{started: time.Now()})
+		g.passes = append(g.passes, pass{started: at})
 	case "background audit done", "background audit failed":
 		if n := len(g.passes); n > 0 && !g.passes[n-1].finished {
 			p := &g.passes[n-1]
-			p.done, p.finished, p.seconds, p.pods, p.reportsWritten, p.err = time.Now(), true, l.Seconds, l.Pods, l.Reports, l.Error
+			p.done, p.finished, p.seconds, p.pods, p.reportsWritten, p.err = at, true, l.Seconds, l.Pods, l.Reports, l.Error
 		}
 	default:
 		return
@@ -132,11 +137,14 @@ func (g *guardProc) waitPass(ctx context.Context, n int, finished bool, timeout 
 	}
 }
 
-// running reports whether pass n has started and not finished.
-func (g *guardProc) running(n int) bool {
+// pass returns pass n, if it has started.
+func (g *guardProc) pass(n int) (pass, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.passes) > n && !g.passes[n].finished
+	if len(g.passes) > n {
+		return g.passes[n], true
+	}
+	return pass{}, false
 }
 
 func (g *guardProc) passCount() int {
@@ -375,6 +383,17 @@ type latencies struct {
 	at     []time.Time // when each began (createRunners)
 	errors int
 	first  error
+}
+
+// endedWithin counts the requests that ended between from and to.
+func (l latencies) endedWithin(from, to time.Time) int {
+	n := 0
+	for i, d := range l.lat {
+		if end := l.at[i].Add(d); !end.Before(from) && !end.After(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // within keeps the requests that began at or after from and ended by to.
