@@ -9,6 +9,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/managed"
 )
 
 // The manager's cache keeps of each object only what kestra-guard reads:
@@ -32,9 +33,21 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 			Annotations:   map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}}
 	}
-	np := &networkingv1.NetworkPolicy{ObjectMeta: meta(), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}}
+	spec := func() networkingv1.NetworkPolicySpec {
+		return networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{}}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}
+	}
+	np := &networkingv1.NetworkPolicy{ObjectMeta: meta(), Spec: spec()}
+	managedNP := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: managed.Name}, Spec: spec()}
 	ns := &corev1.Namespace{ObjectMeta: meta()}
 	pod := &corev1.Pod{ObjectMeta: meta()}
+	if _, err := opts.DefaultTransform(managedNP); err != nil {
+		t.Fatal(err)
+	}
+	if len(managedNP.Spec.Ingress) != 1 {
+		t.Error("the managed policy lost its ingress rules in the cache: an edit adding one would not be repaired")
+	}
 	for _, o := range []metav1.Object{np, ns, pod} {
 		if _, err := opts.DefaultTransform(o); err != nil {
 			t.Fatal(err)
@@ -49,8 +62,11 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 	if np.Annotations != nil || ns.Annotations != nil {
 		t.Errorf("annotations kept: NetworkPolicy %v, Namespace %v", np.Annotations, ns.Annotations)
 	}
-	if len(np.Spec.PolicyTypes) != 1 {
-		t.Errorf("the NetworkPolicy's spec was changed: %+v", np.Spec)
+	if np.Spec.Ingress != nil {
+		t.Errorf("the NetworkPolicy keeps its ingress rules, which nothing reads: %+v", np.Spec.Ingress)
+	}
+	if want := spec(); len(np.Spec.PolicyTypes) != 2 || len(np.Spec.Egress) != 1 || np.Spec.PodSelector.MatchLabels["app"] != "web" {
+		t.Errorf("the NetworkPolicy's egress part was changed: %+v, want %+v without ingress", np.Spec, want)
 	}
 	if pod.Annotations == nil {
 		t.Error("a Pod's annotations were dropped; rules read them (AppArmor)")

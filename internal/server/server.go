@@ -169,18 +169,27 @@ func cacheOptions(cfg *config.Compiled) (cache.Options, error) {
 
 // cacheTransform drops, before an object enters the cache, what kestra-guard
 // never reads: managedFields on every kind (a third to a half of a small
-// object), and the annotations of Namespaces and NetworkPolicies (kubectl's
+// object), the annotations of Namespaces and NetworkPolicies (kubectl's
 // last-applied-configuration is a second copy of the object; only Pods'
-// annotations are judged, and the webhook configurations' are read).
+// annotations are judged, and the webhook configurations' are read), and
+// the ingress rules of NetworkPolicies (most of a cluster's policies, and
+// never read: kestra-guard judges egress).
 func cacheTransform(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
 		return obj, nil // a tombstone: left as it is
 	}
 	o.SetManagedFields(nil)
-	switch o.(type) {
-	case *corev1.Namespace, *networkingv1.NetworkPolicy:
-		o.SetAnnotations(nil)
+	switch t := o.(type) {
+	case *corev1.Namespace:
+		t.Annotations = nil
+	case *networkingv1.NetworkPolicy:
+		t.Annotations = nil
+		if t.Name != managed.Name {
+			// Only egress is judged; the managed policy is kept whole, so
+			// that an edit of it is seen and repaired.
+			t.Spec.Ingress = nil
+		}
 	}
 	return o, nil
 }
