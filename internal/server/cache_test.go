@@ -39,6 +39,12 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{}}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}
 	}
 	np := &networkingv1.NetworkPolicy{ObjectMeta: meta(), Spec: spec()}
+	if _, err := opts.DefaultTransform(np); err != nil {
+		t.Fatal(err)
+	}
+	if np.ManagedFields != nil || np.UID != "u1" || np.ResourceVersion != "7" || np.Name != "x" {
+		t.Errorf("NetworkPolicy metadata in the cache: %+v", np.ObjectMeta)
+	}
 	managedNP := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: managed.Name}, Spec: spec()}
 	ns := &corev1.Namespace{ObjectMeta: meta()}
 	pod := &corev1.Pod{ObjectMeta: meta()}
@@ -48,7 +54,13 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 	if len(managedNP.Spec.Ingress) != 1 {
 		t.Error("the managed policy lost its ingress rules in the cache: an edit adding one would not be repaired")
 	}
-	for _, o := range []metav1.Object{np, ns, pod} {
+	if np.Labels != nil {
+		t.Errorf("a NetworkPolicy keeps its labels, which nothing reads: %v", np.Labels)
+	}
+	if managedNP.Spec.PodSelector.MatchLabels["app"] != "web" {
+		t.Error("the managed policy lost its podSelector")
+	}
+	for _, o := range []metav1.Object{ns, pod} {
 		if _, err := opts.DefaultTransform(o); err != nil {
 			t.Fatal(err)
 		}
@@ -70,6 +82,14 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 	}
 	if pod.Annotations == nil {
 		t.Error("a Pod's annotations were dropped; rules read them (AppArmor)")
+	}
+	ingressOnly := &networkingv1.NetworkPolicy{ObjectMeta: meta(), Spec: spec()}
+	ingressOnly.Spec.PolicyTypes, ingressOnly.Spec.Egress = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, nil
+	if _, err := opts.DefaultTransform(ingressOnly); err != nil {
+		t.Fatal(err)
+	}
+	if len(ingressOnly.Spec.PodSelector.MatchLabels) != 0 || len(ingressOnly.Spec.PolicyTypes) != 1 {
+		t.Errorf("an ingress-only policy is cached with %+v; want its policyTypes only", ingressOnly.Spec)
 	}
 	tomb := toolscache.DeletedFinalStateUnknown{Key: "apps/x"}
 	if got, err := opts.DefaultTransform(tomb); err != nil || got != tomb {

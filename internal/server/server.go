@@ -172,8 +172,9 @@ func cacheOptions(cfg *config.Compiled) (cache.Options, error) {
 // object), the annotations of Namespaces and NetworkPolicies (kubectl's
 // last-applied-configuration is a second copy of the object; only Pods'
 // annotations are judged, and the webhook configurations' are read), and
-// the ingress rules of NetworkPolicies (most of a cluster's policies, and
-// never read: kestra-guard judges egress).
+// and of NetworkPolicies other than the managed one their labels, their
+// ingress rules, and for those without egress the whole spec but
+// policyTypes (most of a cluster's policies; kestra-guard judges egress).
 func cacheTransform(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
@@ -187,8 +188,12 @@ func cacheTransform(obj any) (any, error) {
 		t.Annotations = nil
 		if t.Name != managed.Name {
 			// Only egress is judged; the managed policy is kept whole, so
-			// that an edit of it is seen and repaired.
-			t.Spec.Ingress = nil
+			// that an edit of it is seen and repaired. A policy without
+			// egress keeps its policyTypes, which say so.
+			t.Labels, t.Spec.Ingress = nil, nil
+			if !policy.HasEgress(t) {
+				t.Spec = networkingv1.NetworkPolicySpec{PolicyTypes: t.Spec.PolicyTypes}
+			}
 		}
 	}
 	return o, nil
