@@ -302,9 +302,9 @@ func ordinaryPod(ns string, i int) *corev1.Pod {
 	}
 }
 
-// networkPolicy k of namespace idx: ingress rules of the usual kinds, and in
-// one runner namespace of 25 a policy that reopens all egress (the audit
-// reports it).
+// networkPolicy k of namespace idx: ingress rules of the usual kinds, one
+// in ten restricting egress too, and in one runner namespace of 25 a policy
+// that reopens all egress (the audit reports it).
 func networkPolicy(ns string, idx, k int) *networkingv1.NetworkPolicy {
 	tcp := corev1.ProtocolTCP
 	np := &networkingv1.NetworkPolicy{
@@ -317,6 +317,15 @@ func networkPolicy(ns string, idx, k int) *networkingv1.NetworkPolicy {
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(8080 + int32(k)))}},
 			}},
 		},
+	}
+	if k == 1 {
+		// One policy in ten restricts egress: DNS and the cluster's network.
+		udp := corev1.ProtocolUDP
+		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{
+			{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: ptr.To(intstr.FromInt32(53))}, {Protocol: &tcp, Port: ptr.To(intstr.FromInt32(53))}}},
+			{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}}}},
+		}
 	}
 	if strings.HasPrefix(ns, "scale-runners-") && idx%25 == 0 && k == 0 {
 		np.Spec.PodSelector = metav1.LabelSelector{}

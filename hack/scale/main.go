@@ -304,6 +304,8 @@ type sizeResult struct {
 	quietHWM            float64  // VmHWM, reset as the quiet pass started
 	idle, during        latencies
 	idleOverlapped      bool // an audit pass ran during every idle sample
+	churnOnly           latencies
+	churnOverlapped     bool // an audit pass started during the churn-only sample
 	busy                pass // the pass admission and churn ran against
 	busyRequests        requests
 	churn               latencies // churn creates and deletes
@@ -481,6 +483,20 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	}
 	step("  admission during the pass: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors); churn %d operations, %d during the pass",
 		ms(res.during.pct(50)), ms(res.during.pct(99)), len(res.during.lat), res.during.errors, len(res.churn.lat), res.churnInPass)
+
+	// The same churn with no pass running: what the churn alone costs.
+	n = g.passCount()
+	var churnDone atomic.Bool
+	go func() {
+		_ = churn(ctx, h.fast, h.o.churn)
+		churnDone.Store(true)
+	}()
+	res.churnOnly = createRunners(ctx, h.cp.Client, "churn", 0, h.o.admissionConc, &churnDone)
+	if err := h.cleanAdmission(ctx); err != nil {
+		return nil, err
+	}
+	res.churnOverlapped = g.passCount() != n
+	step("  admission during churn alone: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors)", ms(res.churnOnly.pct(50)), ms(res.churnOnly.pct(99)), len(res.churnOnly.lat), res.churnOnly.errors)
 	if all.errors > 0 || res.idle.errors > 0 {
 		return nil, fmt.Errorf("task-runner creates failed: %d idle, %d around the pass; first: %v %v", res.idle.errors, all.errors, res.idle.first, all.first)
 	}
@@ -555,7 +571,7 @@ func waitReady(ctx context.Context, g *guardProc, namespaces, want int) error {
 			return errors.New("kestra-guard exited before it was ready (see its log in the work folder)")
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(500 * time.Millisecond):
 		}
 		if _, err := get(ctx, g.readyz); err != nil {
 			last = "readyz: " + err.Error()
