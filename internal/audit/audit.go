@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -243,7 +244,7 @@ func (r *run) open(ctx context.Context, ns *corev1.Namespace, runnerNS bool) (*n
 	if err := r.a.list(ctx, true, &pols, "networkpolicies", ns.Name); err != nil {
 		return nil, err
 	}
-	n.pols = pols.Items
+	n.pols = byName(pols.Items)
 	if r.excs != nil {
 		n.excs = r.excs[ns.Name]
 		return n, nil
@@ -276,7 +277,7 @@ func (r *run) finish(ctx context.Context, n *nsRun) error {
 		if err := r.a.list(ctx, true, &pols, "networkpolicies", n.ns.Name); err != nil {
 			return err
 		}
-		n.pols = pols.Items
+		n.pols = byName(pols.Items)
 	}
 	out := n.results
 	holdsManaged := slices.ContainsFunc(n.pols, func(p networkingv1.NetworkPolicy) bool { return p.Name == managed.Name })
@@ -296,6 +297,14 @@ func (r *run) finish(ctx context.Context, n *nsRun) error {
 		r.a.Progress(r.stats.Namespaces, r.stats.Pods)
 	}
 	return r.found(n.ns.Name, out)
+}
+
+// byName sorts policies by name, as the API server lists them (the cache
+// lists in no fixed order): the same cluster gives the same findings, and
+// an unchanged namespace's PolicyReport is not written again.
+func byName(pols []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
+	slices.SortFunc(pols, func(a, b networkingv1.NetworkPolicy) int { return strings.Compare(a.Name, b.Name) })
+	return pols
 }
 
 // cached is where objects other than Pods are read.

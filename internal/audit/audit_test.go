@@ -79,6 +79,8 @@ func auditCluster(t *testing.T) (*recorder, *Auditor) {
 	}
 	allEgress := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "held", Name: "open"},
 		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
+	alsoOpen := allEgress.DeepCopy()
+	alsoOpen.Name = "also-open"
 	held := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "held", Name: managed.Name}}
 	// The API server selects by metadata.name for every kind; the fake
 	// client needs an index for it.
@@ -87,7 +89,7 @@ func auditCluster(t *testing.T) (*recorder, *Auditor) {
 		ns("runners", map[string]string{config.RunnerLabel: "true"}), ns("apps", nil), ns("held", nil), ns("kube-system", nil),
 		runner("runners", "labelled"), plain("runners", "unlabelled"),
 		runner("apps", "task"), plain("apps", "web-1"), plain("apps", "web-2"),
-		plain("held", "web"), allEgress, held,
+		plain("held", "web"), allEgress, alsoOpen, held,
 		runner("kube-system", "ignored"),
 	).Build()
 	rec := &recorder{Reader: c}
@@ -118,7 +120,7 @@ func TestAuditListsOnlyTaskRunners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"NetworkPolicy held/open", "Pod apps/task", "Pod runners/labelled", "Pod runners/unlabelled"}
+	want := []string{"NetworkPolicy held/also-open", "NetworkPolicy held/open", "Pod apps/task", "Pod runners/labelled", "Pod runners/unlabelled"}
 	if got := names(results); !slices.Equal(got, want) {
 		t.Errorf("judged %v, want %v", got, want)
 	}
@@ -166,7 +168,7 @@ func TestAuditOutOfOrderList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"NetworkPolicy held/open", "Pod apps/task", "Pod apps/task-2", "Pod held/x", "Pod runners/labelled", "Pod runners/unlabelled"}
+	want := []string{"NetworkPolicy held/also-open", "NetworkPolicy held/open", "Pod apps/task", "Pod apps/task-2", "Pod held/x", "Pod runners/labelled", "Pod runners/unlabelled"}
 	if got := names(results); !slices.Equal(got, want) {
 		t.Errorf("judged %v, want %v", got, want)
 	}
@@ -191,4 +193,42 @@ func (s *shuffled) List(ctx context.Context, list client.ObjectList, opts ...cli
 		}
 	}
 	return nil
+}
+
+// reversed lists NetworkPolicies in reverse order on every other call, as
+// the informer cache may (it lists in no fixed order).
+type reversed struct {
+	client.Reader
+	calls int
+}
+
+func (r *reversed) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := r.Reader.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if l, ok := list.(*networkingv1.NetworkPolicyList); ok {
+		if r.calls++; r.calls%2 == 0 {
+			slices.Reverse(l.Items)
+		}
+	}
+	return nil
+}
+
+// The same cluster gives the same findings whatever order the cache lists
+// policies in: an unchanged namespace's findings hash, and so its
+// PolicyReport, stay the same.
+func TestAuditFindingsDoNotDependOnListOrder(t *testing.T) {
+	rec, a := auditCluster(t)
+	a.Cache = &reversed{Reader: rec}
+	var hashes []uint64
+	for range 4 {
+		results, err := a.Run(context.Background(), "held")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, findingsHash(results))
+	}
+	if len(slices.Compact(slices.Clone(hashes))) != 1 {
+		t.Errorf("findings hashes %v: the findings change with the order of the policies", hashes)
+	}
 }

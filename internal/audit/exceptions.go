@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,6 +28,10 @@ func (a *Auditor) exceptionIndex(ctx context.Context) (map[string]nsExceptions, 
 	if err != nil {
 		return nil, err
 	}
+	// The cache lists in no fixed order: by name, as the API server does.
+	slices.SortFunc(good, func(a, b v1alpha1.PolicyException) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
 	out := map[string]nsExceptions{}
 	for _, e := range good {
 		n := out[e.Namespace]
