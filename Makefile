@@ -131,7 +131,7 @@ docker-build: ## Build the container image (needs a Docker engine; not used in C
 	docker build -t $(IMAGE) .
 
 .PHONY: scale
-scale: control-plane ## Cluster-scale cost (issue 26): 10,000 then 100,000 Pods on the real API server, kestra-guard's start, memory, audit and admission; writes BENCHMARKS.md section 5. Not in CI: about 30-40 min and 3-4 GB RAM here (PODS=500,5000 for a few minutes).
+scale: control-plane ## Cluster-scale cost (issue 26): 10,000 then 100,000 Pods on the real API server, kestra-guard's start, memory, audit and admission; writes BENCHMARKS.md section 5. Not in CI: about 15 min here, kube-apiserver near 5 GB RSS at 100,000 Pods (PODS=500,1000 for a 5-min smoke run).
 	$(GO) run ./hack/scale $(if $(PODS),-pods $(PODS))
 
 .PHONY: bench
