@@ -130,6 +130,10 @@ local-down: ## Stop what local-up started.
 docker-build: ## Build the container image (needs a Docker engine; not used in CI).
 	docker build -t $(IMAGE) .
 
+.PHONY: scale
+scale: control-plane ## Cluster-scale cost (issue 26): 10,000 then 100,000 Pods on the real API server, kestra-guard's start, memory, audit and admission; writes BENCHMARKS.md section 5. Not in CI: about 15 min here, kube-apiserver near 5 GB RSS at 100,000 Pods (PODS=500,1000 for a 5-min smoke run).
+	$(GO) run ./hack/scale $(if $(PODS),-pods $(PODS))
+
 .PHONY: bench
 bench: control-plane ## Benchmarks against PSA, always-allow and CEL; writes BENCHMARKS.md.
 	$(GO) run ./hack/bench

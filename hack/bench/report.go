@@ -644,6 +644,11 @@ func (r *report) markdown() string {
 	w("| after %d of %d reviews | %.1f |", r.reviews/10, r.reviews, r.rssTenth)
 	w("| after all %d reviews (%d errors), 2 s idle | %.1f |", r.reviews, r.reviewErrors, r.rssAfter)
 	w("")
+	// Section 5 is make scale's (hack/scale): kept as it was.
+	if section := scaleSection(); section != "" {
+		b.WriteString(section)
+		w("")
+	}
 	w("## Hand-written notes (not computed by this run)")
 	w("")
 	w("The section below is `hack/bench/notes.md`, included verbatim: history and explanations written by hand. Every figure and verdict above is computed by this run; the notes may describe earlier runs.")
@@ -654,4 +659,24 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(strings.TrimSpace(string(notes)) + "\n")
 	return b.String()
+}
+
+// scaleSection is the part of BENCHMARKS.md that make scale wrote, between
+// its markers (hack/scale/report.go), markers included; empty when there is
+// none.
+func scaleSection() string {
+	b, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "BENCHMARKS.md"))
+	if err != nil {
+		return ""
+	}
+	doc := string(b)
+	i := strings.Index(doc, "<!-- scale:begin")
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(doc[i:], "<!-- scale:end -->")
+	if j < 0 {
+		return ""
+	}
+	return doc[i:i+j+len("<!-- scale:end -->")] + "\n"
 }

@@ -71,50 +71,33 @@ func (b *Background) Start(ctx context.Context) error {
 	}
 }
 
-// RunOnce audits every namespace and updates the reports.
+// RunOnce audits every namespace and updates the reports. Each namespace's
+// report is written as soon as the namespace is audited; what the pass
+// keeps is a summary per namespace (violations by rule), not its results.
 func (b *Background) RunOnce(ctx context.Context) error {
-	results, err := b.Auditor.Run(ctx)
-	if err != nil {
-		return err
-	}
-	byNS := map[string][]report.Result{}
-	for _, r := range results {
-		if len(r.Violations) > 0 || len(r.Waived) > 0 {
-			byNS[r.Namespace] = append(byNS[r.Namespace], r)
-		}
-	}
-	b.exceptionGauges(results)
-	b.Violations.Reset()
-	for ns, rs := range byNS {
-		for _, r := range rs {
-			for _, v := range r.Violations {
-				b.Violations.WithLabelValues(v.Rule, ns).Inc()
-			}
-		}
-	}
+	start := time.Now()
+	b.Log.Info("background audit started")
 	if b.last == nil {
 		b.last = map[string]uint64{}
 	}
 	reports := b.PolicyReports && b.reportsInstalled()
-	namespaces := map[string]bool{}
-	for ns := range byNS {
-		namespaces[ns] = true
-	}
-	for ns := range b.last {
-		namespaces[ns] = true
-	}
+	// byRule: namespace -> rule -> violations; waived: exception -> violations.
+	byRule := map[string]map[string]int{}
+	waived := map[string]map[[2]string]int{}
+	found := map[string]bool{} // namespaces with findings in this pass
 	var errs []string
-	for ns := range namespaces {
-		rs := byNS[ns]
+	written := 0
+	publish := func(ns string, rs []report.Result) {
 		h := findingsHash(rs)
-		if old, seen := b.last[ns]; seen && old == h {
-			continue
+		if old, seen := b.last[ns]; seen && old == h || !seen && len(rs) == 0 {
+			return // unchanged, or clean and clean before
 		}
 		if reports {
 			if err := b.writeReport(ctx, ns, rs); err != nil {
 				errs = append(errs, err.Error())
-				continue
+				return
 			}
+			written++
 		}
 		if b.Events && b.Recorder != nil {
 			b.event(ns, rs)
@@ -125,10 +108,50 @@ func (b *Background) RunOnce(ctx context.Context) error {
 			b.last[ns] = h
 		}
 	}
+	stats, err := b.Auditor.Stream(ctx, func(ns string, results []report.Result) error {
+		var rs []report.Result
+		rules, excs := map[string]int{}, map[[2]string]int{}
+		for _, r := range results {
+			if len(r.Violations) == 0 && len(r.Waived) == 0 {
+				continue
+			}
+			rs = append(rs, r)
+			for _, v := range r.Violations {
+				rules[v.Rule]++
+			}
+			for _, w := range r.Waived {
+				excs[[2]string{w.Exception.Namespace, w.Exception.Name}]++
+			}
+		}
+		byRule[ns], waived[ns] = rules, excs
+		found[ns] = len(rs) > 0
+		publish(ns, rs)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for ns := range b.last {
+		if !found[ns] {
+			publish(ns, nil) // clean now, or no longer audited
+		}
+	}
+	b.exceptionGauges(waived)
+	b.Violations.Reset()
+	withFindings := 0
+	for ns, rules := range byRule {
+		if found[ns] {
+			withFindings++
+		}
+		for rule, n := range rules {
+			b.Violations.WithLabelValues(rule, ns).Add(float64(n))
+		}
+	}
 	if errs != nil {
 		return fmt.Errorf("writing PolicyReports: %s", strings.Join(errs, "; "))
 	}
-	b.Log.Info("background audit done", "namespacesWithViolations", len(byNS))
+	b.Log.Info("background audit done", "namespacesWithViolations", withFindings, "namespaces", stats.Namespaces, "pods", stats.Pods,
+		"policyReportsWritten", written, "seconds", time.Since(start).Seconds())
 	return nil
 }
 

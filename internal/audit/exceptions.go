@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,14 +15,45 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/report"
 )
 
-// exceptions lists the PolicyExceptions of ns; none when their CRD is not
-// installed. They are listed unstructured and converted one by one: one
-// that cannot be read is returned in bad (it waives nothing) and the
-// others still apply.
+// nsExceptions are the PolicyExceptions of one namespace.
+type nsExceptions struct {
+	good []v1alpha1.PolicyException
+	bad  []exception.Unreadable
+}
+
+// exceptionIndex lists the cluster's PolicyExceptions once, by namespace:
+// there are few, and one list serves every namespace of a pass.
+func (a *Auditor) exceptionIndex(ctx context.Context) (map[string]nsExceptions, error) {
+	good, bad, err := a.exceptions(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	// The cache lists in no fixed order: by name, as the API server does.
+	slices.SortFunc(good, func(a, b v1alpha1.PolicyException) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	out := map[string]nsExceptions{}
+	for _, e := range good {
+		n := out[e.Namespace]
+		n.good = append(n.good, e)
+		out[e.Namespace] = n
+	}
+	for _, u := range bad {
+		n := out[u.Namespace]
+		n.bad = append(n.bad, u)
+		out[u.Namespace] = n
+	}
+	return out, nil
+}
+
+// exceptions lists the PolicyExceptions of ns (every namespace when
+// empty); none when their CRD is not installed. They are listed
+// unstructured and converted one by one: one that cannot be read is
+// returned in bad (it waives nothing) and the others still apply.
 func (a *Auditor) exceptions(ctx context.Context, ns string) (good []v1alpha1.PolicyException, bad []exception.Unreadable, err error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("PolicyExceptionList"))
-	if err := a.list(ctx, list, "policyexceptions", ns); err != nil {
+	if err := a.list(ctx, true, list, "policyexceptions", ns); err != nil {
 		if meta.IsNoMatchError(err) {
 			return nil, nil, nil
 		}
@@ -31,8 +65,8 @@ func (a *Auditor) exceptions(ctx context.Context, ns string) (good []v1alpha1.Po
 }
 
 // exceptionGauges sets, from one audit, the violations each exception
-// waives and the exceptions that have expired.
-func (b *Background) exceptionGauges(results []report.Result) {
+// waives (by namespace audited) and the exceptions that have expired.
+func (b *Background) exceptionGauges(waived map[string]map[[2]string]int) {
 	if b.ExceptionsInUse == nil || b.ExceptionsExpired == nil {
 		return
 	}
@@ -44,9 +78,9 @@ func (b *Background) exceptionGauges(results []report.Result) {
 			b.ExceptionsExpired.WithLabelValues(e.Namespace, e.Name).Set(1)
 		}
 	}
-	for _, r := range results {
-		for _, w := range r.Waived {
-			b.ExceptionsInUse.WithLabelValues(w.Exception.Namespace, w.Exception.Name).Inc()
+	for _, refs := range waived {
+		for ref, n := range refs {
+			b.ExceptionsInUse.WithLabelValues(ref[0], ref[1]).Add(float64(n))
 		}
 	}
 }

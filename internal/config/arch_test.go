@@ -121,7 +121,8 @@ func TestCompiledOnce(t *testing.T) {
 // "Does kestra-guard guard this Pod here" has one answer, scope's Pod:
 // the webhooks, check and audit call it, and none of them matches the
 // task-runner selector itself (reads taskRunnerSelector or imports the
-// label-selector package). "Is the managed policy as it should be" has one
+// label-selector package; the audit narrows its list requests with
+// scope.ListSelector and still asks scope.Pod of each Pod). "Is the managed policy as it should be" has one
 // answer, managed.UpToDate: no other package compares objects with
 // k8s.io/apimachinery's equality.
 func TestOneHomePerQuestion(t *testing.T) {

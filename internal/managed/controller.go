@@ -2,6 +2,7 @@ package managed
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -31,6 +32,28 @@ type Reconciler struct {
 	SpecFor func(ns *corev1.Namespace) Namespace
 	// Writes, when set, counts the policies written (NewWrites).
 	Writes *prometheus.CounterVec
+	// Limiter paces the writes; nil: WriteRate per second, WriteBurst at once.
+	Limiter *rate.Limiter
+
+	once sync.Once
+}
+
+// WriteRate and WriteBurst pace the managed policies written: a first start
+// in a cluster with thousands of runner namespaces, or a mass delete, writes
+// them at this pace (each goes through kestra-guard's own NetworkPolicy
+// webhook) rather than as fast as the API server answers.
+const (
+	WriteRate  = 20
+	WriteBurst = 10
+)
+
+func (r *Reconciler) limiter() *rate.Limiter {
+	r.once.Do(func() {
+		if r.Limiter == nil {
+			r.Limiter = rate.NewLimiter(WriteRate, WriteBurst)
+		}
+	})
+	return r.Limiter
 }
 
 // Reasons the managed policy is written, the values of the reason label of
@@ -93,6 +116,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	existed := err == nil
 	if existed && UpToDate(&current, &Build(nsName, spec).Spec) {
 		return reconcile.Result{}, nil
+	}
+	if err := r.limiter().Wait(ctx); err != nil {
+		return reconcile.Result{}, err
 	}
 	if err := Ensure(ctx, r.Client, nsName, spec); err != nil {
 		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) { // namespace terminating

@@ -3,11 +3,15 @@ package managed
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,4 +88,43 @@ func TestReconcileCountsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	step("after a delete", fromPolicy, map[string]float64{Created: 1, Recreated: 1, Repaired: 1})
+}
+
+// Writes are paced: a start that finds many runner namespaces without the
+// managed policy writes them at the limiter's rate, not all at once.
+func TestReconcilePacesWrites(t *testing.T) {
+	const namespaces = 25
+	var objs []client.Object
+	for i := range namespaces {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("runners-%d", i)}})
+	}
+	var mu sync.Mutex
+	var applied []time.Time
+	c := fake.NewClientBuilder().WithObjects(objs...).WithInterceptorFuncs(interceptor.Funcs{
+		Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+			mu.Lock()
+			applied = append(applied, time.Now())
+			mu.Unlock()
+			return nil
+		},
+	}).Build()
+	spec := Spec{Metadata: []netip.Prefix{netip.MustParsePrefix("169.254.0.0/16")}}
+	r := &Reconciler{Client: c, Log: logr.Discard(), Limiter: rate.NewLimiter(100, 5),
+		SpecFor: func(*corev1.Namespace) Namespace { return Namespace{Spec: spec, RunnerNamespace: true, Active: true} }}
+	start := time.Now()
+	for i := range namespaces {
+		if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: fmt.Sprintf("runners-%d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 5 at once, then 20 at 100 per second: at least 0.2 s.
+	if len(applied) != namespaces {
+		t.Fatalf("%d policies written, want %d", len(applied), namespaces)
+	}
+	if d := applied[len(applied)-1].Sub(start); d < 190*time.Millisecond {
+		t.Errorf("%d policies written in %s: not paced (want at least 0.2 s at 100/s after a burst of 5)", namespaces, d)
+	}
+	if l := (&Reconciler{}).limiter(); l.Limit() != WriteRate || l.Burst() != WriteBurst {
+		t.Errorf("default pace %v/s, burst %d; want %v/s, %d", l.Limit(), l.Burst(), WriteRate, WriteBurst)
+	}
 }

@@ -140,6 +140,12 @@ func (s *Scope) Pod(ns *corev1.Namespace, podLabels ...map[string]string) Pod {
 // policy's podSelector.
 func (s *Scope) Selector() metav1.LabelSelector { return *s.selector.DeepCopy() }
 
+// ListSelector is the parsed task-runner selector, for a list request
+// that asks the API server for task runners only (the audit narrows its
+// lists with it, and still decides each Pod by Pod); it must not be
+// modified.
+func (s *Scope) ListSelector() labels.Selector { return s.taskRunner }
+
 // SelectorText is the task-runner selector as configured, for messages.
 func (s *Scope) SelectorText() string { return s.selectorText }
 

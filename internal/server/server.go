@@ -125,24 +125,9 @@ func (sv *server) manager(rc *rest.Config) error {
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: cfg.Namespace,
 		GracefulShutdownTimeout: &shutdown,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
-			// Read on every admission and never modified: no deep copy.
-			&corev1.Namespace{}:           {UnsafeDisableDeepCopy: ptr.To(true)},
-			&networkingv1.NetworkPolicy{}: {UnsafeDisableDeepCopy: ptr.To(true)},
-			// PolicyException is not listed: a ByObject entry needs its REST
-			// mapping when the manager is built, and the server must start
-			// without the CRD (helm install --skip-crds); exceptions are then
-			// read through the cache lazily, and none applies until it exists.
-		}},
 	}
-	if cfg.Engine.Options().Gate != nil {
-		// The gate watcher reads only the Pods mutation gave a gate.
-		gated, err := labels.Parse(policy.GateLabel)
-		if err != nil {
-			return err
-		}
-		opts.Cache.ByObject[&corev1.Pod{}] = cache.ByObject{Label: gated, UnsafeDisableDeepCopy: ptr.To(true)}
+	if opts.Cache, err = cacheOptions(cfg); err != nil {
+		return err
 	}
 	for _, o := range sv.opts {
 		o(&opts)
@@ -152,6 +137,66 @@ func (sv *server) manager(rc *rest.Config) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	return nil
+}
+
+// cacheOptions says what the manager's cache holds: only the objects
+// kestra-guard acts on (its own Secrets; the Pods mutation gave a start
+// gate), and of every object only what it reads (cacheTransform).
+func cacheOptions(cfg *config.Compiled) (cache.Options, error) {
+	opts := cache.Options{
+		DefaultTransform: cacheTransform,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+			// Read on every admission and never modified: no deep copy.
+			&corev1.Namespace{}:           {UnsafeDisableDeepCopy: ptr.To(true)},
+			&networkingv1.NetworkPolicy{}: {UnsafeDisableDeepCopy: ptr.To(true)},
+			// PolicyException is not listed: a ByObject entry needs its REST
+			// mapping when the manager is built, and the server must start
+			// without the CRD (helm install --skip-crds); exceptions are then
+			// read through the cache lazily, and none applies until it exists.
+		},
+	}
+	if cfg.Engine.Options().Gate != nil {
+		// The gate watcher reads only the Pods mutation gave a gate.
+		gated, err := labels.Parse(policy.GateLabel)
+		if err != nil {
+			return opts, err
+		}
+		opts.ByObject[&corev1.Pod{}] = cache.ByObject{Label: gated, UnsafeDisableDeepCopy: ptr.To(true)}
+	}
+	return opts, nil
+}
+
+// cacheTransform drops, before an object enters the cache, what kestra-guard
+// never reads: managedFields on every kind (a third to a half of a small
+// object), the annotations of Namespaces and NetworkPolicies (kubectl's
+// last-applied-configuration is a second copy of the object; only Pods'
+// annotations are judged, and the webhook configurations' are read), and
+// and of NetworkPolicies other than the managed one their labels, their
+// ingress rules, and for those without egress the whole spec but
+// policyTypes (most of a cluster's policies; kestra-guard judges egress).
+func cacheTransform(obj any) (any, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil // a tombstone: left as it is
+	}
+	o.SetManagedFields(nil)
+	switch t := o.(type) {
+	case *corev1.Namespace:
+		t.Annotations = nil
+	case *networkingv1.NetworkPolicy:
+		t.Annotations = nil
+		if t.Name != managed.Name {
+			// Only egress is judged; the managed policy is kept whole, so
+			// that an edit of it is seen and repaired. A policy without
+			// egress keeps its policyTypes, which say so.
+			t.Labels, t.Spec.Ingress = nil, nil
+			if !policy.HasEgress(t) {
+				t.Spec = networkingv1.NetworkPolicySpec{PolicyTypes: t.Spec.PolicyTypes}
+			}
+		}
+	}
+	return o, nil
 }
 
 // certificates sets up self-managed certificates (rotation, CA injection),
@@ -240,7 +285,9 @@ func (sv *server) controllers(*rest.Config) error {
 	gauge := kgwebhook.Register(ctrlmetrics.Registry, audit.NewViolationsGauge())
 	inUse, expired := exceptionGauges()
 	return mgr.Add(&audit.Background{
-		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Config: cfg},
+		// Pods from the API server, by page; namespaces, NetworkPolicies and
+		// exceptions from the cache, which holds them for admission anyway.
+		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(), Config: cfg},
 		Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
 		Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
 		ExceptionsInUse: inUse, ExceptionsExpired: expired,

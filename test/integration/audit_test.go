@@ -4,21 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/audit"
 	"github.com/kestra-guard/kestra-guard/internal/cli"
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
@@ -205,5 +209,57 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	}
 	if _, err := report(); err == nil {
 		t.Error("the PolicyReport of a clean namespace should be removed")
+	}
+}
+
+// The server's background audit reads namespaces, NetworkPolicies and
+// PolicyExceptions from its informer cache (which answers every list with
+// a continue token it refuses) and Pods from the API server: a pass over
+// a real cache judges the task runners and the policy that reopens egress.
+func TestAuditReadsTheCache(t *testing.T) {
+	cp := framework.RunControlPlane(t, framework.WithExceptionCRD)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cp.CreateNamespace(t, "runners", map[string]string{scope.RunnerLabel: "true"})
+	cp.CreateNamespace(t, "apps", nil)
+	for _, p := range []*corev1.Pod{kestraDefaultPod("runners", "plain"), kestraDefaultPod("apps", "labelled")} {
+		if err := cp.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "runners", Name: "open"},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
+	if err := cp.Client.Create(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	informers, err := cache.New(cp.Config, cache.Options{Scheme: cp.Client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = informers.Start(ctx) }()
+	if !informers.WaitForCacheSync(ctx) {
+		t.Fatal("the cache did not sync")
+	}
+	cfg := config.Default()
+	compiled, err := cfg.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &audit.Auditor{Reader: cp.Client, Cache: informers, Config: compiled}
+	var results []report.Result
+	framework.Eventually(t, func() error {
+		var err error
+		if results, err = a.Run(ctx); err != nil {
+			return err
+		}
+		if len(results) != 3 {
+			return fmt.Errorf("%d results, want the two task runners and the policy: %+v", len(results), results)
+		}
+		return nil
+	})
+	for _, want := range []string{"Pod runners/plain", "Pod apps/labelled", "NetworkPolicy runners/open"} {
+		if !slices.ContainsFunc(results, func(r report.Result) bool { return r.Kind+" "+r.Namespace+"/"+r.Name == want && len(r.Violations) > 0 }) {
+			t.Errorf("no violation for %s in %+v", want, results)
+		}
 	}
 }
