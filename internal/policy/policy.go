@@ -69,6 +69,9 @@ type Rule struct {
 	Doc     RuleDoc
 	Default Action
 	Check   func(in *Input, o *Options) []Violation
+	// InTree is the rule as CEL for the API server's own admission (see
+	// intree.go); nil when only the webhook can decide it.
+	InTree *InTree
 }
 
 // RuleDoc documents a rule in Markdown, one line per field.
