@@ -91,10 +91,15 @@ func listExpr(path string) (string, error) {
 	return "object.spec.?" + strings.Join(parts[1:], ".?") + ".orValue([])", nil
 }
 
-// oneLine joins an expression's lines, so that the policy shows it as written.
+// oneLine joins an expression's lines, so that the policy shows it as
+// written, and spaces nested braces, which Helm would read as a template
+// action (the rules' CEL holds no brace inside a string literal).
 func oneLine(s string) string {
-	fields := strings.Fields(s)
-	return strings.Join(fields, " ")
+	s = strings.Join(strings.Fields(s), " ")
+	for strings.Contains(s, "}}") || strings.Contains(s, "{{") {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "}}", "} }"), "{{", "{ {")
+	}
+	return s
 }
 
 // Template is the generated Helm template: per class ("deny", "warn"), the
@@ -130,6 +135,9 @@ func Template(rules []policy.Rule) ([]byte, error) {
 		}
 		b.WriteString("{{- end -}}\n")
 	}
+	if err := mutationDefines(&b); err != nil {
+		return nil, err
+	}
 	defaults := []struct {
 		name string
 		list []string
@@ -149,6 +157,53 @@ func Template(rules []policy.Rule) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "{{- define \"kestra-guard.intree.gateName\" -}}\n%s\n{{- end -}}\n", policy.GateContainerName)
 	return b.Bytes(), nil
+}
+
+// mutationDefines writes the MutatingAdmissionPolicy's variables and
+// mutations (policy.InTreeMutationVariables, policy.InTreeMutations).
+func mutationDefines(b *bytes.Buffer) error {
+	type variable struct {
+		Name       string `json:"name"`
+		Expression string `json:"expression"`
+	}
+	type expression struct {
+		Expression string `json:"expression"`
+	}
+	type mutation struct {
+		PatchType          string      `json:"patchType"`
+		ApplyConfiguration *expression `json:"applyConfiguration,omitempty"`
+		JSONPatch          *expression `json:"jsonPatch,omitempty"`
+	}
+	var vars []variable
+	for _, v := range policy.InTreeMutationVariables {
+		vars = append(vars, variable{v.Name, oneLine(v.Expr)})
+	}
+	var muts []mutation
+	for _, m := range policy.InTreeMutations {
+		e := &expression{oneLine(m.Expr)}
+		switch m.PatchType {
+		case "ApplyConfiguration":
+			muts = append(muts, mutation{PatchType: m.PatchType, ApplyConfiguration: e})
+		case "JSONPatch":
+			muts = append(muts, mutation{PatchType: m.PatchType, JSONPatch: e})
+		default:
+			return fmt.Errorf("InTreeMutations: patch type %q: expected ApplyConfiguration or JSONPatch", m.PatchType)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    any
+	}{{"kestra-guard.intree.mutationVariables", vars}, {"kestra-guard.intree.mutations", muts}} {
+		y, err := yaml.Marshal(d.v)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(y, []byte("{{")) || bytes.Contains(y, []byte("}}")) {
+			return fmt.Errorf("%s: the CEL contains {{ or }}, which Helm would read as a template action", d.name)
+		}
+		fmt.Fprintf(b, "\n{{- define %q -}}\n%s{{- end -}}\n", d.name, y)
+	}
+	return nil
 }
 
 // Table is the README's outage table: rule by rule, what holds while no

@@ -248,14 +248,13 @@ func create(ctx context.Context, c client.Client, p *corev1.Pod) outcome {
 	return outcome{verdict: "error", err: err.Error()}
 }
 
-// The in-tree policies decide as the webhook: every Pod of the corpus,
-// mutated by kestra-guard's Mutate first (the in-tree mutation is not
-// generated yet, so both see the same input), is created once with
-// kestra-guard's webhooks (the policies unbound) and once under the
-// in-tree policies alone (admission.mode both, kestra-guard stopped, so its
-// Pod webhooks fail open): the same verdict, the in-tree refusal names a
-// rule the webhook refused for, and the same stored Pod; or a difference
-// listed in the corpus with its reason.
+// The in-tree policies decide and mutate as the webhook: every Pod of the
+// corpus is created once with kestra-guard's webhooks (the policies
+// unbound) and once under the in-tree policies alone (admission.mode both,
+// kestra-guard stopped, so its Pod webhooks fail open): the same verdict,
+// the in-tree refusal names a rule the webhook refused for, and the same
+// stored Pod after mutation; or a difference listed in the corpus with its
+// reason.
 func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 	values := map[string]any{"admission": map[string]any{"mode": "both"}}
 	g := framework.RunGuarded(t, values, nil)
@@ -265,15 +264,7 @@ func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 	framework.Eventually(t, func() error {
 		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
 	})
-	compiled, err := g.Config.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := compiled.Engine.Options()
 	corpus := diffCorpus(t, ns, 300)
-	for _, c := range corpus {
-		opts.Mutate(c.pod, policy.ScopePod)
-	}
 
 	webhook := make([]outcome, len(corpus))
 	for i, c := range corpus {
@@ -319,10 +310,10 @@ func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 }
 
 // While no kestra-guard replica answers, admission.mode both keeps
-// enforcing: hardened Kestra Pods are admitted (mutated as kestra-guard's
-// Mutate leaves them: the in-tree mutation is not generated yet) and unsafe
-// ones refused, by the in-tree policies; with the bindings removed, the
-// unsafe ones would be admitted (the Pod webhooks fail open in both).
+// enforcing: Kestra's Pods are admitted, mutated by the in-tree policy
+// (start gate first, read-only root, HOME), and unsafe ones refused; with
+// the bindings removed, the unsafe ones would be admitted (the Pod webhooks
+// fail open in both).
 func TestInTreeHoldsWhileKestraGuardIsDown(t *testing.T) {
 	values := map[string]any{"admission": map[string]any{"mode": "both"}}
 	g := framework.RunGuarded(t, values, nil)
@@ -338,30 +329,30 @@ func TestInTreeHoldsWhileKestraGuardIsDown(t *testing.T) {
 	if err := g.StopServer(); err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := g.Config.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kestra := []*corev1.Pod{kestraDefaultPod(ns, "default"), containerSpecPod(ns, "containerspec"), pythonTaskPod(ns, "python")}
-	for _, p := range kestra {
-		compiled.Engine.Options().Mutate(p, policy.ScopePod)
-	}
 	framework.Eventually(t, func() error {
 		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
 			return fmt.Errorf("kestra-guard down: the bad Pod is %s: %s", o.verdict, o.err)
 		}
 		return nil
 	})
-	for _, p := range kestra {
+	for _, p := range []*corev1.Pod{kestraDefaultPod(ns, "default"), containerSpecPod(ns, "containerspec"), pythonTaskPod(ns, "python")} {
 		if err := g.Client.Create(ctx, p); err != nil {
-			t.Errorf("kestra-guard down: hardened Kestra Pod %s refused: %v", p.Name, err)
+			t.Errorf("kestra-guard down: Kestra Pod %s refused: %v", p.Name, err)
+			continue
+		}
+		if init := p.Spec.InitContainers; len(init) == 0 || init[0].Name != policy.GateContainerName || p.Labels[policy.GateLabel] != "true" {
+			t.Errorf("kestra-guard down: Kestra Pod %s admitted without the start gate first: %v", p.Name, p.Spec.InitContainers)
+		}
+		for _, c := range append(p.Spec.InitContainers[1:], p.Spec.Containers...) {
+			if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+				!slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HOME" }) || !slicesHasMount(&c, "/tmp") {
+				t.Errorf("kestra-guard down: Kestra Pod %s: container %s not hardened: %+v", p.Name, c.Name, c)
+			}
 		}
 	}
-	unsafe := 0
-	for _, c := range bypassCorpus() {
-		p := hardenedPod(ns, fmt.Sprintf("unsafe-%d", unsafe))
+	for i, c := range bypassCorpus() {
+		p := hardenedPod(ns, fmt.Sprintf("unsafe-%d", i))
 		c.pod(p)
-		compiled.Engine.Options().Mutate(p, policy.ScopePod)
 		o := create(ctx, g.Client, p)
 		switch {
 		case o.verdict == "denied" && !slices.Contains(o.rules, c.rule) && c.rule != "no-metadata-address":
@@ -374,6 +365,5 @@ func TestInTreeHoldsWhileKestraGuardIsDown(t *testing.T) {
 		case o.verdict == "admitted":
 			t.Errorf("kestra-guard down: %s admitted", c.name)
 		}
-		unsafe++
 	}
 }

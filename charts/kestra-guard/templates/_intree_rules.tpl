@@ -944,6 +944,146 @@
 {{- end }}
 {{- end -}}
 
+{{- define "kestra-guard.intree.mutationVariables" -}}
+- expression: object.spec.?containers.orValue([]).filter(c, c.?securityContext.?runAsUser.orValue(0)
+    > 0).map(c, c.securityContext.runAsUser) + object.spec.?initContainers.orValue([]).filter(c,
+    c.?securityContext.?runAsUser.orValue(0) > 0).map(c, c.securityContext.runAsUser)
+  name: users
+- expression: '(object.spec.?securityContext.?runAsGroup.orValue(0) > 0 ? [object.spec.securityContext.runAsGroup]
+    : []) + object.spec.?containers.orValue([]).filter(c, c.?securityContext.?runAsGroup.orValue(0)
+    > 0).map(c, c.securityContext.runAsGroup) + object.spec.?initContainers.orValue([]).filter(c,
+    c.?securityContext.?runAsGroup.orValue(0) > 0).map(c, c.securityContext.runAsGroup)'
+  name: groups
+- expression: 'variables.users.size() > 0 ? variables.users[0] : variables.runAsUser'
+  name: user
+- expression: 'variables.groups.size() > 0 ? variables.groups[0] : variables.runAsGroup'
+  name: group
+- expression: 'variables.groups.size() > 0 ? variables.groups[0] : variables.fsGroup'
+  name: podFSGroup
+- expression: 'object.spec.?serviceAccountName.orValue('''') != '''' ? object.spec.serviceAccountName
+    : object.spec.?serviceAccount.orValue('''')'
+  name: serviceAccount
+- expression: variables.keepToken && variables.serviceAccount != '' && variables.serviceAccount
+    != 'default'
+  name: keepsToken
+- expression: 'object.spec.?automountServiceAccountToken.hasValue() ? object.spec.automountServiceAccountToken
+    == false : !variables.keepsToken'
+  name: tokenOff
+- expression: object.spec.?volumes.orValue([]).filter(v, v.name.startsWith('kube-api-access-')
+    && has(v.projected) && v.projected.?sources.orValue([]).size() == 3 && v.projected.sources.exists(s,
+    s.?serviceAccountToken.?audience.orValue('') == '' && s.?serviceAccountToken.?path.orValue('')
+    == 'token') && v.projected.sources.exists(s, s.?configMap.?name.orValue('') ==
+    'kube-root-ca.crt') && v.projected.sources.exists(s, s.?downwardAPI.?items.orValue([]).size()
+    == 1 && s.downwardAPI.items[0].path == 'namespace' && s.downwardAPI.items[0].?fieldRef.?fieldPath.orValue('')
+    == 'metadata.namespace')).map(v, v.name)
+  name: injectedToken
+- expression: object.spec.?volumes.orValue([]).exists(v, v.name == 'kestra-guard-tmp'
+    && has(v.emptyDir))
+  name: hasTmpVolume
+- expression: object.spec.?initContainers.orValue([]).exists(c, (c.name != variables.gateName
+    && c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true && !c.?volumeMounts.orValue([]).exists(m,
+    ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//',
+    '/').replace('//', '/').replace('//', '/') == '/tmp/'))) || object.spec.?containers.orValue([]).exists(c,
+    (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
+    == true && !c.?volumeMounts.orValue([]).exists(m, ('/' + m.mountPath + '/').replace('/./',
+    '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/')
+    == '/tmp/')))
+  name: needsTmp
+- expression: variables.gateEnabled && !object.spec.?initContainers.orValue([]).exists(c,
+    c.name == variables.gateName)
+  name: addsGate
+{{- end -}}
+
+{{- define "kestra-guard.intree.mutations" -}}
+- applyConfiguration:
+    expression: 'Object{ ?metadata: variables.addsGate && !((''kestra-guard.io/start-gate'')
+      in object.metadata.?labels.orValue({})) ? optional.of(Object.metadata{labels:
+      {''kestra-guard.io/start-gate'': ''true''} }) : optional.none(), spec: Object.spec{
+      securityContext: Object.spec.securityContext{ ?runAsNonRoot: object.spec.?securityContext.?runAsNonRoot.hasValue()
+      ? optional.none() : optional.of(true), ?runAsUser: object.spec.?securityContext.?runAsUser.hasValue()
+      ? optional.none() : optional.of(variables.user), ?runAsGroup: object.spec.?securityContext.?runAsGroup.hasValue()
+      ? optional.none() : optional.of(variables.group), ?fsGroup: object.spec.?securityContext.?fsGroup.hasValue()
+      ? optional.none() : optional.of(variables.podFSGroup), ?seccompProfile: object.spec.?securityContext.?seccompProfile.hasValue()
+      ? optional.none() : optional.of(Object.spec.securityContext.seccompProfile{type:
+      ''RuntimeDefault''}) }, ?automountServiceAccountToken: object.spec.?automountServiceAccountToken.hasValue()
+      || variables.keepsToken ? optional.none() : optional.of(false), ?initContainers:
+      object.spec.?initContainers.orValue([]).size() == 0 ? optional.none() : optional.of(object.spec.initContainers.map(c,
+      Object.spec.initContainers{ name: c.name, ?securityContext: c.name == variables.gateName
+      ? optional.none() : optional.of(Object.spec.initContainers.securityContext{
+      ?readOnlyRootFilesystem: c.?securityContext.?readOnlyRootFilesystem.hasValue()
+      ? optional.none() : optional.of(true), ?allowPrivilegeEscalation: c.?securityContext.?allowPrivilegeEscalation.hasValue()
+      || c.?securityContext.?privileged.orValue(false) == true || ''SYS_ADMIN'' in
+      c.?securityContext.?capabilities.?add.orValue([]) ? optional.none() : optional.of(false),
+      }), ?volumeMounts: (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
+      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
+      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
+      ''/'') == ''/tmp/'')) ? optional.of([Object.spec.initContainers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''}]) : optional.none(), ?env: c.name
+      == variables.gateName || c.?envFrom.orValue([]).size() > 0 || variables.env.all(e,
+      c.?env.orValue([]).exists(x, x.name == e.name)) ? optional.none() : optional.of(variables.env.filter(e,
+      !c.?env.orValue([]).exists(x, x.name == e.name)).map(e, Object.spec.initContainers.env{name:
+      e.name, value: e.value})) })), containers: object.spec.containers.map(c, Object.spec.containers{
+      name: c.name, ?securityContext: c.name == variables.gateName ? optional.none()
+      : optional.of(Object.spec.containers.securityContext{ ?readOnlyRootFilesystem:
+      c.?securityContext.?readOnlyRootFilesystem.hasValue() ? optional.none() : optional.of(true),
+      ?allowPrivilegeEscalation: c.?securityContext.?allowPrivilegeEscalation.hasValue()
+      || c.?securityContext.?privileged.orValue(false) == true || ''SYS_ADMIN'' in
+      c.?securityContext.?capabilities.?add.orValue([]) ? optional.none() : optional.of(false),
+      }), ?volumeMounts: (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
+      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
+      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
+      ''/'') == ''/tmp/'')) ? optional.of([Object.spec.containers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''}]) : optional.none(), ?env: c.name
+      == variables.gateName || c.?envFrom.orValue([]).size() > 0 || variables.env.all(e,
+      c.?env.orValue([]).exists(x, x.name == e.name)) ? optional.none() : optional.of(variables.env.filter(e,
+      !c.?env.orValue([]).exists(x, x.name == e.name)).map(e, Object.spec.containers.env{name:
+      e.name, value: e.value})) }), ?volumes: variables.needsTmp && !variables.hasTmpVolume
+      ? optional.of([Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
+      variables.tmpSize} }]) : optional.none() } }'
+  patchType: ApplyConfiguration
+- jsonPatch:
+    expression: 'lists.range(object.spec.?initContainers.orValue([]).size()).filter(i,
+      object.spec.initContainers[i].name != variables.gateName && object.spec.initContainers[i].?securityContext.?capabilities.?drop.orValue([]).size()
+      == 0) .map(i, object.spec.initContainers[i].?securityContext.?capabilities.hasValue()
+      ? JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i) + ''/securityContext/capabilities/drop'',
+      value: [''ALL'']} : JSONPatch{op: ''add'', path: ''/spec/initContainers/'' +
+      string(i) + ''/securityContext/capabilities'', value: Object.spec.initContainers.securityContext.capabilities{drop:
+      [''ALL'']} }) + lists.range(object.spec.?containers.orValue([]).size()).filter(i,
+      object.spec.containers[i].name != variables.gateName && object.spec.containers[i].?securityContext.?capabilities.?drop.orValue([]).size()
+      == 0) .map(i, object.spec.containers[i].?securityContext.?capabilities.hasValue()
+      ? JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i) + ''/securityContext/capabilities/drop'',
+      value: [''ALL'']} : JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
+      + ''/securityContext/capabilities'', value: Object.spec.containers.securityContext.capabilities{drop:
+      [''ALL'']} })'
+  patchType: JSONPatch
+- jsonPatch:
+    expression: '!variables.tokenOff || variables.injectedToken.size() == 0 ? [] :
+      lists.range(object.spec.?initContainers.orValue([]).size()).map(i, lists.range(object.spec.initContainers[i].?volumeMounts.orValue([]).size())
+      .filter(j, object.spec.initContainers[i].volumeMounts[j].name in variables.injectedToken).reverse()
+      .map(j, JSONPatch{op: ''remove'', path: ''/spec/initContainers/'' + string(i)
+      + ''/volumeMounts/'' + string(j)})).flatten() + lists.range(object.spec.containers.size()).map(i,
+      lists.range(object.spec.containers[i].?volumeMounts.orValue([]).size()) .filter(j,
+      object.spec.containers[i].volumeMounts[j].name in variables.injectedToken).reverse()
+      .map(j, JSONPatch{op: ''remove'', path: ''/spec/containers/'' + string(i) +
+      ''/volumeMounts/'' + string(j)})).flatten() + lists.range(object.spec.?volumes.orValue([]).size()).filter(j,
+      object.spec.volumes[j].name in variables.injectedToken).reverse() .map(j, JSONPatch{op:
+      ''remove'', path: ''/spec/volumes/'' + string(j)})'
+  patchType: JSONPatch
+- jsonPatch:
+    expression: '!variables.addsGate ? [] : (object.spec.?initContainers.orValue([]).size()
+      == 0 ? [JSONPatch{op: ''add'', path: ''/spec/initContainers'', value: []}] :
+      []) + [JSONPatch{op: ''add'', path: ''/spec/initContainers/0'', value: Object.spec.initContainers{
+      name: variables.gateName, image: variables.gateImage, imagePullPolicy: variables.gatePullPolicy,
+      command: [''/kestra-guard''], args: variables.gateArgs, resources: Object.spec.initContainers.resources{requests:
+      {''cpu'': ''10m'', ''memory'': ''32Mi''}, limits: {''memory'': ''64Mi''} },
+      terminationMessagePolicy: ''FallbackToLogsOnError'', securityContext: Object.spec.initContainers.securityContext{runAsNonRoot:
+      true, runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation:
+      false, capabilities: Object.spec.initContainers.securityContext.capabilities{drop:
+      [''ALL'']}, seccompProfile: Object.spec.initContainers.securityContext.seccompProfile{type:
+      ''RuntimeDefault''} } } }]'
+  patchType: JSONPatch
+{{- end -}}
+
 {{- /* The configuration's defaults of lists values may leave out, as JSON. */ -}}
 {{- define "kestra-guard.intree.default.metadataCIDRs" -}}
 ["169.254.0.0/16","fe80::/10","fd00:ec2::254/128","fd00:ec2::23/128","fd20:ce::254/128","fd00:c1::a9fe:a9fe/128","fd00:a9fe:a9fe::1/128","fd00:100::100:200/128","fd00:42::42/128","168.63.129.16/32","100.100.100.200/32","192.0.0.192/32"]
