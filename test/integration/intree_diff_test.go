@@ -131,7 +131,9 @@ var fuzzTweaks = []fuzzTweak{
 		s := sc(container(r, p))
 		s.Privileged, s.AllowPrivilegeEscalation = ptr.To(r.Intn(3) > 0), nil
 	}},
-	{"runAsUser", func(r *rand.Rand, p *corev1.Pod) { sc(container(r, p)).RunAsUser = ptr.To(pick[int64](r, 0, 1000, 65532)) }},
+	{"runAsUser", func(r *rand.Rand, p *corev1.Pod) {
+		sc(container(r, p)).RunAsUser = ptr.To(pick[int64](r, 0, 1000, 65532))
+	}},
 	{"pod runAsUser", func(r *rand.Rand, p *corev1.Pod) { p.Spec.SecurityContext.RunAsUser = ptr.To(pick[int64](r, 0, 1000)) }},
 	{"runAsNonRoot", func(r *rand.Rand, p *corev1.Pod) { sc(container(r, p)).RunAsNonRoot = ptr.To(r.Intn(2) == 0) }},
 	{"pod runAsNonRoot unset", func(r *rand.Rand, p *corev1.Pod) {
@@ -326,6 +328,20 @@ func TestInTreeHoldsWhileKestraGuardIsDown(t *testing.T) {
 	if _, err := g.InstallInTree(ctx, values); err != nil {
 		t.Fatal(err)
 	}
+	// Both up: the in-tree mutation runs before the webhook's, which finds
+	// nothing left to fill; the Pod is admitted with one start gate.
+	framework.Eventually(t, func() error {
+		p := kestraDefaultPod(ns, "")
+		p.GenerateName = "both-up-"
+		if err := g.Client.Create(ctx, p, client.DryRunAll); err != nil {
+			return fmt.Errorf("both up: Kestra's Pod refused: %w", err)
+		}
+		if n := len(slices.DeleteFunc(slices.Clone(p.Spec.InitContainers), func(c corev1.Container) bool { return c.Name != policy.GateContainerName })); n != 1 ||
+			p.Spec.InitContainers[0].Name != policy.GateContainerName || p.Labels[policy.GateLabel] != "true" {
+			return fmt.Errorf("both up: want one start gate, first: %v", p.Spec.InitContainers)
+		}
+		return nil
+	})
 	if err := g.StopServer(); err != nil {
 		t.Fatal(err)
 	}
