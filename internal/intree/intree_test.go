@@ -120,3 +120,53 @@ func gateArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
 	t.Fatal("no ValidatingAdmissionPolicy with a gateArgs variable")
 	return nil
 }
+
+// Every rule has an in-tree form, so that a new rule is not silently left
+// to the webhook: a rule CEL cannot decide at all must say so with a form
+// whose WebhookOnly explains it.
+func TestEveryRuleHasAnInTreeForm(t *testing.T) {
+	for _, r := range policy.Rules {
+		if r.InTree == nil || (len(r.InTree.Checks) == 0 && r.InTree.WebhookOnly == "") {
+			t.Errorf("rule %s has no in-tree form: give it CEL checks (policy.InTree), or say in WebhookOnly why CEL cannot decide it", r.ID)
+		}
+	}
+}
+
+// A rule's action picks the policy its validations go to: deny, warn, or
+// none for off (also YAML's unquoted off, which reaches Helm as false).
+func TestRuleActionPicksThePolicy(t *testing.T) {
+	objs, _, _, _, err := framework.RenderedWebhooks(map[string]any{"policy": map[string]any{
+		"rules": map[string]any{"no-host-ports": false, "no-cloud-identity": "deny", "no-privileged": "warn"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string][]string{}
+	for _, o := range objs {
+		if o.GetKind() != "ValidatingAdmissionPolicy" {
+			continue
+		}
+		vs, _, _ := unstructured.NestedSlice(o.Object, "spec", "validations")
+		for _, v := range vs {
+			m := v.(map[string]any)
+			msg, _ := m["message"].(string)
+			if msg == "" {
+				msg, _ = m["messageExpression"].(string)
+			}
+			for _, r := range policy.Rules {
+				if strings.Contains(msg, "kestra-guard: "+r.ID+": ") && !slices.Contains(rules[o.GetName()], r.ID) {
+					rules[o.GetName()] = append(rules[o.GetName()], r.ID)
+				}
+			}
+		}
+	}
+	for policyName, want := range map[string]map[string]bool{
+		"kestra-guard-deny": {"no-cloud-identity": true, "no-privileged": false, "no-host-ports": false, "run-as-non-root": true, "allowed-registries": false},
+		"kestra-guard-warn": {"no-privileged": true, "no-service-account-token": true, "no-host-ports": false, "no-cloud-identity": false},
+	} {
+		for id, in := range want {
+			if slices.Contains(rules[policyName], id) != in {
+				t.Errorf("%s holds %v; want %s in it: %t", policyName, rules[policyName], id, in)
+			}
+		}
+	}
+}
