@@ -219,7 +219,7 @@ func Table(rules []policy.Rule) string {
 		case r.InTree.WebhookOnly != "":
 			inTree = "holds, but " + r.InTree.WebhookOnly
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | every task-runner Pod refused | %s | %s |\n", r.ID, r.Default, inTree, inTree)
+		fmt.Fprintf(&b, "| `%s` | %s | every task-runner Pod refused (`failurePolicy: Fail`) | %s | %s |\n", r.ID, r.Default, inTree, inTree)
 	}
 	return b.String()
 }
