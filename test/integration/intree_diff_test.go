@@ -208,6 +208,14 @@ var fuzzTweaks = []fuzzTweak{
 		c := container(r, p)
 		c.Env = append(c.Env, corev1.EnvVar{Name: pick(r, "AWS_ROLE_ARN", "HTTP_PROXY"), Value: "x"})
 	}},
+	{"image", func(r *rand.Rand, p *corev1.Pod) {
+		container(r, p).Image = pick(r, "busybox", "docker.io/busybox", "ghcr.io/kestra-io/kestra:1", "quay.io/x/y", "registry.example.com:5000/app", "python:3.12", "org/app")
+	}},
+	{"host path mounted", func(r *rand.Rand, p *corev1.Pod) {
+		hostPath(pick(r, "/var/log", "/var/log/app", "/var/lib"))(p)
+		c := container(r, p)
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "host", MountPath: "/host", ReadOnly: r.Intn(2) == 0})
+	}},
 	{"env", func(r *rand.Rand, p *corev1.Pod) {
 		c := container(r, p)
 		c.Env = append(c.Env, corev1.EnvVar{Name: "HOME", Value: "/home/task"})
@@ -225,6 +233,8 @@ type outcome struct {
 var (
 	webhookRule = regexp.MustCompile(`\n- ([a-z-]+): `)
 	inTreeRule  = regexp.MustCompile(`kestra-guard: ([a-z-]+): `)
+	// injectedName is the name of the token volume the ServiceAccount plugin injects.
+	injectedName = regexp.MustCompile(`kube-api-access-[a-z0-9]+`)
 )
 
 // create creates p with dry-run (nothing is stored, so both phases create
@@ -235,7 +245,8 @@ func create(ctx context.Context, c client.Client, p *corev1.Pod) outcome {
 	switch {
 	case err == nil:
 		b, _ := json.Marshal(p.Spec)
-		return outcome{verdict: "admitted", spec: string(b)}
+		// The ServiceAccount plugin names the token volume it injects at random.
+		return outcome{verdict: "admitted", spec: injectedName.ReplaceAllString(string(b), "kube-api-access-*")}
 	case apierrors.IsForbidden(err):
 		var rules []string
 		for _, re := range []*regexp.Regexp{webhookRule, inTreeRule} {
@@ -259,7 +270,19 @@ func create(ctx context.Context, c client.Client, p *corev1.Pod) outcome {
 // stored Pod after mutation; or a difference listed in the corpus with its
 // reason.
 func TestInTreeDecidesAsTheWebhook(t *testing.T) {
-	values := map[string]any{"admission": map[string]any{"mode": "both"}}
+	for name, values := range map[string]map[string]any{
+		"defaults": {"admission": map[string]any{"mode": "both"}},
+		// The configuration-dependent CEL: allowed registries, a host path
+		// allow-list, a rule set to warn, no start gate.
+		"configured": {"admission": map[string]any{"mode": "both"}, "startGate": map[string]any{"enabled": false},
+			"policy": map[string]any{"rules": map[string]any{"allowed-registries": "deny", "no-host-ports": "warn"},
+				"allowedRegistries": []any{"docker.io/library", "ghcr.io/kestra-io/"}, "hostPathAllowList": []any{"/var/log/"}}},
+	} {
+		t.Run(name, func(t *testing.T) { decidesAsTheWebhook(t, values) })
+	}
+}
+
+func decidesAsTheWebhook(t *testing.T, values map[string]any) {
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
 	const ns = "runners"
