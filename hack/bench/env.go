@@ -26,7 +26,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,6 +42,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
+	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
@@ -52,7 +55,20 @@ const (
 	nsGuard = "bench-guard"
 	nsAllow = "bench-allow"
 	nsVAP   = "bench-vap"
+	// nsInTree is judged by kestra-guard's in-tree policies alone, nsBoth
+	// by its webhooks and the in-tree policies (admission.mode both).
+	nsInTree = "bench-intree"
+	nsBoth   = "bench-both"
+	// inTreeLabel marks the task runners the webhooks leave to the in-tree policies.
+	inTreeLabel = "bench.kestra-guard.io/in-tree"
 )
+
+// inTreePod is the passing task runner, labelled for the in-tree policies only.
+func inTreePod(ns, name string) *corev1.Pod {
+	p := framework.PassingTaskRunner(ns, name)
+	p.Labels[inTreeLabel] = "true"
+	return p
+}
 
 type proc struct {
 	cmd *exec.Cmd
@@ -143,7 +159,11 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 	// The start gate is off: its cost is at run time (the e2e measures the
 	// time to a task's first line); with it on, the passing Pods below would
 	// need it and the patched one would carry one more init container.
-	cp, cfg, stopCP, err := framework.StartWithChartWebhooks(map[string]any{"audit": map[string]any{"enabled": false}, "startGate": map[string]any{"enabled": false}})
+	// The webhooks leave Pods labelled inTreeLabel to the in-tree policies
+	// (bench-intree): the chart's object selector with that exclusion.
+	cp, cfg, stopCP, err := framework.StartWithChartWebhooks(map[string]any{"audit": map[string]any{"enabled": false}, "startGate": map[string]any{"enabled": false},
+		"webhook": map[string]any{"objectSelector": map[string]any{"matchExpressions": []any{
+			map[string]any{"key": "kestra.io/taskrun-id", "operator": "Exists"}, map[string]any{"key": inTreeLabel, "operator": "DoesNotExist"}}}}})
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +175,12 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 			return fail(err)
 		}
 	}
-	if err := cp.EnsureNamespace(nsGuard, map[string]string{scope.RunnerLabel: "true"}); err != nil {
+	for _, ns := range []string{nsGuard, nsBoth} {
+		if err := cp.EnsureNamespace(ns, map[string]string{scope.RunnerLabel: "true"}); err != nil {
+			return fail(err)
+		}
+	}
+	if err := cp.EnsureNamespace(nsInTree, nil); err != nil {
 		return fail(err)
 	}
 
@@ -219,6 +244,9 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 
 	if err := installPeers(ctx, cp.Client, e.allowURL, wio.LocalServingCAData); err != nil {
+		return fail(err)
+	}
+	if err := installInTree(ctx, cp); err != nil {
 		return fail(err)
 	}
 	if err := e.waitReady(ctx); err != nil {
@@ -325,6 +353,75 @@ func installPeers(ctx context.Context, c client.Client, allowURL string, ca []by
 		}
 	}
 	return nil
+}
+
+// installInTree installs kestra-guard's in-tree policies as the chart
+// renders them (admission.mode both, the start gate off as for
+// kestra-guard here) with the bindings of runner namespaces in enforce
+// mode, bound by name to nsInTree and nsBoth, and gives nsInTree the
+// managed NetworkPolicy the controller gives runner namespaces (nsBoth is
+// one). It returns once the policies refuse a host-network Pod and admit
+// the passing one with HOME.
+func installInTree(ctx context.Context, cp *framework.ControlPlane) error {
+	objs, err := framework.InTreeObjects(map[string]any{"admission": map[string]any{"mode": "both"},
+		"audit": map[string]any{"enabled": false}, "startGate": map[string]any{"enabled": false}})
+	if err != nil {
+		return err
+	}
+	byName := map[string]any{"namespaceSelector": map[string]any{"matchExpressions": []any{
+		map[string]any{"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{nsInTree, nsBoth}}}}}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicyBinding":
+			if !strings.HasSuffix(o.GetName(), ".runner-namespaces.enforce") && !strings.HasSuffix(o.GetName(), "-mutate.runner-namespaces") {
+				continue
+			}
+			if err := unstructured.SetNestedField(o.Object, byName, "spec", "matchResources"); err != nil {
+				return err
+			}
+		}
+		if err := framework.Apply(ctx, cp.Client, o); err != nil {
+			return fmt.Errorf("installing %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var pol networkingv1.NetworkPolicy
+	for {
+		err := cp.Client.Get(ctx, client.ObjectKey{Namespace: nsGuard, Name: managed.Name}, &pol)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no managed NetworkPolicy in %s to copy into %s: %w", nsGuard, nsInTree, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// What the mutating webhook would apply at the namespace's first task
+	// runner (kestra-guard's controller keeps it from then on).
+	copied := managed.Build(nsInTree, managed.Spec{})
+	copied.Spec, copied.Labels = pol.Spec, pol.Labels
+	if err := cp.Client.Create(ctx, copied); err != nil {
+		return fmt.Errorf("copying the managed NetworkPolicy into %s: %w", nsInTree, err)
+	}
+	for {
+		// Bound and in force: a host-network Pod is refused, the passing one
+		// admitted with HOME (the mutation's binding).
+		p := inTreePod(nsInTree, "probe")
+		p.Spec.HostNetwork = true
+		err := cp.Client.Create(ctx, p, client.DryRunAll)
+		ok := inTreePod(nsInTree, "probe")
+		errOK := cp.Client.Create(ctx, ok, client.DryRunAll)
+		if err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy") && errOK == nil && len(ok.Spec.Containers[0].Env) > 0 {
+			return nil
+		}
+		if errOK != nil {
+			err = errOK
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the in-tree policies do not refuse a host-network Pod and admit the passing one, mutated, in %s: %v", nsInTree, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }
 
 // allowServer serves /mutate and /validate, admitting everything, behind

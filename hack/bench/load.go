@@ -244,6 +244,7 @@ func apiserverMetrics(ctx context.Context, e *env) (map[string][2]float64, error
 	}
 	out := sums(b, "apiserver_admission_webhook_admission_duration_seconds", `name="`)
 	maps.Copy(out, sums(b, "apiserver_validating_admission_policy_check_duration_seconds", `policy="`))
+	maps.Copy(out, sums(b, "apiserver_mutating_admission_policy_check_duration_seconds", `policy="`))
 	return out, nil
 }
 

@@ -55,6 +55,14 @@ var allowedRegistries = Rule{
 		}
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `(variables.gateEnabled && c.name == variables.gateName) || variables.allowedRegistries.exists(p, ` +
+			celNormalizedImage("c.?image.orValue('')") + `.startsWith((p.endsWith('/') ? p.substring(0, p.size() - 1) : p) + '/'))`, Field: ".image",
+			Message: "image registry is not allowed: use an image from policy.allowedRegistries"},
+		{Each: "spec.volumes", Expr: `!has(v.image) || variables.allowedRegistries.exists(p, ` +
+			celNormalizedImage("v.image.?reference.orValue('')") + `.startsWith((p.endsWith('/') ? p.substring(0, p.size() - 1) : p) + '/'))`, Field: ".image.reference",
+			Message: "image registry is not allowed: use an image from policy.allowedRegistries"},
+	}, WebhookOnly: "CEL spells an image with its registry for the common forms (`busybox`, `docker.io/busybox`, `org/app`, `host/app`); references such as `index.docker.io/...` are normalised by the webhook only"},
 }
 
 // allowedImage reports whether the normalized image img lies under one of

@@ -53,4 +53,10 @@ var dropAllCapabilities = Rule{
 		})
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?securityContext.?capabilities.?add.orValue([]).all(a, a == 'NET_BIND_SERVICE')`, Field: ".securityContext.capabilities.add",
+			Message: "capabilities are not dropped: only NET_BIND_SERVICE may be added"},
+		{Each: EachContainer, Expr: `'ALL' in c.?securityContext.?capabilities.?drop.orValue([])`, Field: ".securityContext.capabilities.drop",
+			Message: "capabilities are not dropped: set capabilities.drop: [ALL]"},
+	}},
 }

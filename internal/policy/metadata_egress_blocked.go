@@ -44,4 +44,21 @@ var metadataEgressBlocked = Rule{
 		}
 		return out
 	},
+	// In-tree, the managed NetworkPolicy of the Pod's namespace is the
+	// param (parameterNotFoundAction: Deny): it must exist, have Egress and
+	// select the Pod. Whether another policy reopens a metadata range needs
+	// every policy of the namespace, which CEL cannot list.
+	InTree: &InTree{Param: true, Checks: []CELCheck{
+		{Expr: `object.spec.?hostNetwork.orValue(false) == false`, Field: "spec.hostNetwork",
+			Message: "metadata egress is not blocked: NetworkPolicy does not apply to host network Pods; remove hostNetwork"},
+		{Expr: `'Egress' in params.spec.?policyTypes.orValue([])`, Field: "metadata.labels",
+			Message: "metadata egress is not blocked: the managed NetworkPolicy kestra-guard-block-metadata has no Egress policy type; let kestra-guard repair it"},
+		{Expr: `params.spec.?podSelector.?matchLabels.orValue({}).all(k, k in object.metadata.?labels.orValue({}) && object.metadata.labels[k] == params.spec.podSelector.matchLabels[k]) &&
+			params.spec.?podSelector.?matchExpressions.orValue([]).all(e,
+				e.operator == 'Exists' ? e.key in object.metadata.?labels.orValue({}) :
+				e.operator == 'DoesNotExist' ? !(e.key in object.metadata.?labels.orValue({})) :
+				e.operator == 'In' ? (e.key in object.metadata.?labels.orValue({}) && object.metadata.labels[e.key] in e.?values.orValue([])) :
+				!(e.key in object.metadata.?labels.orValue({})) || !(object.metadata.labels[e.key] in e.?values.orValue([])))`, Field: "metadata.labels",
+			Message: "metadata egress is not blocked: the managed NetworkPolicy kestra-guard-block-metadata does not select the Pod; keep the task-runner label or let kestra-guard repair the policy"},
+	}, WebhookOnly: "other NetworkPolicies that reopen a metadata range, and the managed policy's own egress rules (its NetworkPolicy webhook keeps them), are checked by the webhook only; a namespace without the managed policy refuses every task runner until kestra-guard creates it (runner namespaces get it from the controller, others at their first Pod admitted by the webhook)"},
 }

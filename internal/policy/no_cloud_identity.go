@@ -62,4 +62,11 @@ var noCloudIdentity = Rule{
 		}
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?env.orValue([]).all(e, !(e.name in ` + celStrings(cloudIdentityEnv) + `))`, Field: ".env",
+			Message: "Pod is wired to a cloud identity: an env variable hands cloud credentials to task code; give the task its own narrowly scoped credentials as a Secret"},
+		{Each: "spec.volumes", Expr: `!has(v.projected) || v.projected.?sources.orValue([]).all(s, !has(s.serviceAccountToken) ||
+			s.serviceAccountToken.?audience.orValue('') == '' || s.serviceAccountToken.audience in variables.apiAudiences)`, Field: ".projected.sources",
+			Message: "Pod is wired to a cloud identity: the volume projects a token for a non-Kubernetes audience, which a cloud exchanges for credentials; remove it"},
+	}},
 }

@@ -29,4 +29,10 @@ var noHostNamespaces = Rule{
 		}
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?hostPID.orValue(false) == false`, Field: "spec.hostPID",
+			Message: "host PID namespace is forbidden: hostPID=true lets the Pod see and signal every process on the node; remove hostPID"},
+		{Expr: `object.spec.?hostIPC.orValue(false) == false`, Field: "spec.hostIPC",
+			Message: "host IPC namespace is forbidden: hostIPC=true shares the node's shared memory; remove hostIPC"},
+	}},
 }

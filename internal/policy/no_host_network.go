@@ -25,4 +25,8 @@ var noHostNetwork = Rule{
 		return []Violation{{Field: "spec.hostNetwork", Reason: "host network is forbidden",
 			Detail: "hostNetwork=true shares the node's network and escapes NetworkPolicy, so the metadata service is reachable; remove hostNetwork"}}
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?hostNetwork.orValue(false) == false`, Field: "spec.hostNetwork",
+			Message: "host network is forbidden: hostNetwork=true shares the node's network and escapes NetworkPolicy, so the metadata service is reachable; remove hostNetwork"},
+	}},
 }

@@ -52,6 +52,18 @@ var noHostPath = Rule{
 		}
 		return out
 	},
+	// The API server refuses ".." in a host path; the CEL cleaning removes
+	// "/./" and "//" a bounded number of times, so a path it does not fully
+	// clean matches no allowed prefix and is refused (fail closed).
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: "spec.volumes", Expr: `!has(v.hostPath) || variables.hostPathAllowList.exists(a,
+			('/' + v.hostPath.path + '/').replace('/./', '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/').replace('//', '/').replace('//', '/')
+			.startsWith(a.endsWith('/') ? a : a + '/'))`, Field: ".hostPath.path",
+			Message: "host path volume is forbidden: use an emptyDir, a ConfigMap or a Secret instead"},
+		{Each: EachContainer, Expr: `c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false) ||
+			!object.spec.?volumes.orValue([]).exists(v, v.name == m.name && has(v.hostPath)))`, Field: ".volumeMounts",
+			Message: "allowed host path is mounted writable: set readOnly: true"},
+	}, WebhookOnly: "a host path with more than a few repeated `/./` or `//` is refused rather than cleaned; the message does not name the credential location"},
 }
 
 func writableMount(c containerRef, j int, p string) Violation {

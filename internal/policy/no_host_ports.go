@@ -32,4 +32,8 @@ var noHostPorts = Rule{
 		})
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?ports.orValue([]).all(p, p.?hostPort.orValue(0) == 0)`, Field: ".ports",
+			Message: "host port is forbidden: the container binds a hostPort on the node; remove hostPort"},
+	}},
 }

@@ -47,6 +47,14 @@ var noHostProbes = Rule{
 		})
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `[c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host,
+			c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host,
+			c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host,
+			c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
+			c.?lifecycle.?preStop.?httpGet.?host, c.?lifecycle.?preStop.?tcpSocket.?host].all(h, h.orValue('') == '')`, Field: ".{livenessProbe,readinessProbe,startupProbe,lifecycle}.host",
+			Message: "probe or lifecycle host is forbidden: the kubelet connects there from the node's network, outside every NetworkPolicy; remove host so the Pod's own IP is used"},
+	}},
 }
 
 type probeHost struct{ field, host string }

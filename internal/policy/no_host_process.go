@@ -35,4 +35,10 @@ var noHostProcess = Rule{
 			return "", ""
 		})...)
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?securityContext.?windowsOptions.?hostProcess.orValue(false) == false`, Field: "spec.securityContext.windowsOptions.hostProcess",
+			Message: "Windows HostProcess container is forbidden: the Pod sets windowsOptions.hostProcess=true, which runs every container on the node; remove it"},
+		{Each: EachContainer, Expr: `c.?securityContext.?windowsOptions.?hostProcess.orValue(false) == false`, Field: ".securityContext.windowsOptions.hostProcess",
+			Message: "Windows HostProcess container is forbidden: windowsOptions.hostProcess=true runs it on the node; remove it"},
+	}},
 }

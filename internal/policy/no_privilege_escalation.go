@@ -34,4 +34,8 @@ var noPrivilegeEscalation = Rule{
 			return c.Path() + ".securityContext.allowPrivilegeEscalation", "container " + strconv.Quote(c.Name) + " does not set allowPrivilegeEscalation; set it to false"
 		})
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false`, Field: ".securityContext.allowPrivilegeEscalation",
+			Message: "privilege escalation is allowed: set allowPrivilegeEscalation to false"},
+	}},
 }

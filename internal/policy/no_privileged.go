@@ -27,4 +27,8 @@ var noPrivileged = Rule{
 			return "", ""
 		})
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?securityContext.?privileged.orValue(false) == false`, Field: ".securityContext.privileged",
+			Message: "privileged container is forbidden: privileged=true gives it the node; remove it"},
+	}},
 }

@@ -65,6 +65,13 @@ var noServiceAccountToken = Rule{
 		}
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?automountServiceAccountToken.orValue(true) == false`, Field: "spec.automountServiceAccountToken",
+			Message: "service account token may be mounted: automountServiceAccountToken is not false; set it to false unless the task calls the API"},
+		{Each: "spec.volumes", Expr: `!has(v.projected) || !v.projected.?sources.orValue([]).exists(s, has(s.serviceAccountToken) &&
+			(s.serviceAccountToken.?audience.orValue('') == '' || s.serviceAccountToken.audience in variables.apiAudiences)) || !` + celMounted("v.name"),
+			Field: ".projected.sources", Message: "service account token is mounted: the volume projects a Kubernetes API token that containers mount; remove the volume and its mounts"},
+	}},
 }
 
 // mounted reports whether any container mounts the volume name.

@@ -57,6 +57,16 @@ var noUnconfinedAppArmor = Rule{
 		}
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?securityContext.?appArmorProfile.?type.orValue('RuntimeDefault') in ['RuntimeDefault', 'Localhost']`, Field: "spec.securityContext.appArmorProfile.type",
+			Message: "AppArmor is not confining: remove the profile or use RuntimeDefault"},
+		{Each: EachContainer, Expr: `c.?securityContext.?appArmorProfile.?type.orValue('RuntimeDefault') in ['RuntimeDefault', 'Localhost']`, Field: ".securityContext.appArmorProfile.type",
+			Message: "AppArmor is not confining: remove the profile or use RuntimeDefault"},
+		{Expr: `object.metadata.?annotations.orValue({}).all(k, !k.startsWith('` + corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + `') ||
+			object.metadata.annotations[k] == '' || object.metadata.annotations[k] == '` + corev1.DeprecatedAppArmorBetaProfileRuntimeDefault + `' ||
+			object.metadata.annotations[k].startsWith('` + corev1.DeprecatedAppArmorBetaProfileNamePrefix + `'))`, Field: "metadata.annotations[" + corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + "*]",
+			Message: "AppArmor is not confining: an annotation sets a profile that is not runtime/default or localhost/<profile>; remove the annotation"},
+	}},
 }
 
 func confiningAppArmor(t corev1.AppArmorProfileType) bool {

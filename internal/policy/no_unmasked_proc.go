@@ -34,4 +34,8 @@ var noUnmaskedProc = Rule{
 			return "", ""
 		})
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?securityContext.?procMount.orValue('Default') == 'Default'`, Field: ".securityContext.procMount",
+			Message: "unmasked /proc is forbidden: remove procMount"},
+	}},
 }

@@ -68,4 +68,12 @@ var noUnsafeSELinux = Rule{
 		})
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?securityContext.?seLinuxOptions.?type.orValue('') in ['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t'] &&
+			object.spec.?securityContext.?seLinuxOptions.?user.orValue('') == '' && object.spec.?securityContext.?seLinuxOptions.?role.orValue('') == ''`,
+			Field: "spec.securityContext.seLinuxOptions", Message: "unsafe SELinux options: remove type, user and role, or use type container_t"},
+		{Each: EachContainer, Expr: `c.?securityContext.?seLinuxOptions.?type.orValue('') in ['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t'] &&
+			c.?securityContext.?seLinuxOptions.?user.orValue('') == '' && c.?securityContext.?seLinuxOptions.?role.orValue('') == ''`,
+			Field: ".securityContext.seLinuxOptions", Message: "unsafe SELinux options: remove type, user and role, or use type container_t"},
+	}},
 }

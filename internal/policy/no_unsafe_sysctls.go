@@ -6,32 +6,34 @@ package policy
 // Security baseline's sysctls check allows at the version in go.mod (1.37),
 // spelled with dots exactly as below.
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // NoUnsafeSysctlsID is the stable ID of no-unsafe-sysctls.
 const NoUnsafeSysctlsID = "no-unsafe-sysctls"
 
-// safeSysctl reports whether the kubelet counts sysctl name as safe.
-func safeSysctl(name string) bool {
-	switch name {
-	case "kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-		"net.ipv4.ip_local_reserved_ports",
-		"net.ipv4.tcp_keepalive_time",
-		"net.ipv4.tcp_fin_timeout",
-		"net.ipv4.tcp_keepalive_intvl",
-		"net.ipv4.tcp_keepalive_probes",
-		"net.ipv4.tcp_rmem",
-		"net.ipv4.tcp_wmem",
-		"net.ipv4.tcp_slow_start_after_idle",
-		"net.ipv4.tcp_notsent_lowat":
-		return true
-	}
-	return false
+// safeSysctls are the sysctls the kubelet counts as safe.
+var safeSysctls = []string{
+	"kernel.shm_rmid_forced",
+	"net.ipv4.ip_local_port_range",
+	"net.ipv4.tcp_syncookies",
+	"net.ipv4.ping_group_range",
+	"net.ipv4.ip_unprivileged_port_start",
+	"net.ipv4.ip_local_reserved_ports",
+	"net.ipv4.tcp_keepalive_time",
+	"net.ipv4.tcp_fin_timeout",
+	"net.ipv4.tcp_keepalive_intvl",
+	"net.ipv4.tcp_keepalive_probes",
+	"net.ipv4.tcp_rmem",
+	"net.ipv4.tcp_wmem",
+	"net.ipv4.tcp_slow_start_after_idle",
+	"net.ipv4.tcp_notsent_lowat",
 }
+
+// safeSysctl reports whether the kubelet counts sysctl name as safe.
+func safeSysctl(name string) bool { return slices.Contains(safeSysctls, name) }
 
 var noUnsafeSysctls = Rule{
 	ID:      NoUnsafeSysctlsID,
@@ -58,4 +60,8 @@ var noUnsafeSysctls = Rule{
 		}
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: "spec.securityContext.sysctls", Expr: `v.name in ` + celStrings(safeSysctls), Field: ".name",
+			Message: "unsafe sysctl: the Pod sets a sysctl outside the safe set; remove it"},
+	}},
 }

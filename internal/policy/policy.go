@@ -82,6 +82,9 @@ type Rule struct {
 	// of a field no rule declares is a static-check denial.
 	FlowFields []string
 	Check      func(in *Input, o *Options) []Violation
+	// InTree is the rule as CEL for the API server's own admission (see
+	// intree.go); nil when only the webhook can decide it.
+	InTree *InTree
 }
 
 // RuleDoc documents a rule in Markdown, one line per field.

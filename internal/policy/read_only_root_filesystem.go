@@ -34,4 +34,8 @@ var readOnlyRootFilesystem = Rule{
 			return c.Path() + ".securityContext.readOnlyRootFilesystem", "container " + strconv.Quote(c.Name) + " does not set readOnlyRootFilesystem; set it to true and mount an emptyDir at /tmp for scratch files"
 		})
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: EachContainer, Expr: `c.?securityContext.?readOnlyRootFilesystem.orValue(false) == true`, Field: ".securityContext.readOnlyRootFilesystem",
+			Message: "root filesystem is writable: set readOnlyRootFilesystem: true and mount an emptyDir at /tmp for scratch files"},
+	}},
 }

@@ -45,6 +45,13 @@ var restrictedVolumeTypes = Rule{
 		}
 		return out
 	},
+	// The API server admits exactly one source per volume, so "has an
+	// allowed source" is "has no forbidden one and a known one".
+	InTree: &InTree{Checks: []CELCheck{
+		{Each: "spec.volumes", Expr: `has(v.hostPath) || has(v.configMap) || has(v.csi) || has(v.downwardAPI) || has(v.emptyDir) ||
+			has(v.ephemeral) || has(v.image) || has(v.persistentVolumeClaim) || has(v.projected) || has(v.secret)`, Field: "",
+			Message: "volume type is forbidden: Pod Security restricted forbids it; use a persistentVolumeClaim, csi, emptyDir, configMap or secret volume"},
+	}},
 }
 
 // forbiddenVolumeType returns the JSON name of the first source of s that

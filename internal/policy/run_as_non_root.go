@@ -73,4 +73,17 @@ var runAsNonRoot = Rule{
 		})
 		return out
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?securityContext.?runAsUser.orValue(1) != 0`, Field: "spec.securityContext.runAsUser",
+			Message: "container may run as root: the Pod sets runAsUser=0; set a non-zero runAsUser such as 65532"},
+		{Expr: `object.spec.?securityContext.?runAsNonRoot.orValue(true) == true`, Field: "spec.securityContext.runAsNonRoot",
+			Message: "container may run as root: the Pod sets runAsNonRoot=false; set runAsNonRoot: true with a non-zero runAsUser"},
+		{Each: EachContainer, Expr: `c.?securityContext.?runAsUser.orValue(1) != 0`, Field: ".securityContext.runAsUser",
+			Message: "container may run as root: runAsUser=0; set a non-zero runAsUser such as 65532"},
+		{Each: EachContainer, Expr: `c.?securityContext.?runAsNonRoot.orValue(true) == true`, Field: ".securityContext.runAsNonRoot",
+			Message: "container may run as root: runAsNonRoot=false; set runAsNonRoot: true with a non-zero runAsUser"},
+		{Each: EachContainer, Expr: `c.?securityContext.?runAsUser.orValue(object.spec.?securityContext.?runAsUser.orValue(0)) != 0 ||
+			c.?securityContext.?runAsNonRoot.orValue(object.spec.?securityContext.?runAsNonRoot.orValue(false)) == true`, Field: ".securityContext.runAsNonRoot",
+			Message: "container may run as root: neither runAsNonRoot: true nor a non-zero runAsUser, at Pod or container level; set both in the Pod's securityContext"},
+	}},
 }

@@ -54,4 +54,10 @@ var seccompProfile = Rule{
 			return c.Path() + field, "container " + strconv.Quote(c.Name) + " has no valid seccomp profile; set spec.securityContext.seccompProfile.type: RuntimeDefault"
 		})...)
 	},
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `object.spec.?securityContext.?seccompProfile.?type.orValue('RuntimeDefault') in ['RuntimeDefault', 'Localhost']`, Field: "spec.securityContext.seccompProfile.type",
+			Message: "no seccomp profile: the Pod sets a profile other than RuntimeDefault or Localhost; use RuntimeDefault"},
+		{Each: EachContainer, Expr: `c.?securityContext.?seccompProfile.?type.orValue(object.spec.?securityContext.?seccompProfile.?type.orValue('')) in ['RuntimeDefault', 'Localhost']`, Field: ".securityContext.seccompProfile.type",
+			Message: "no seccomp profile: the container has no RuntimeDefault or Localhost profile; set spec.securityContext.seccompProfile.type: RuntimeDefault"},
+	}},
 }

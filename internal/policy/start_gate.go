@@ -48,6 +48,17 @@ var startGate = Rule{
 		return []Violation{{Field: "spec.initContainers[0]", Reason: "the start gate is not the first init container",
 			Detail: detail + "; want " + strconv.Quote(o.Gate.Name) + " with image " + strconv.Quote(o.Gate.Image) + " and the configured arguments, so that no container runs before metadata egress is blocked"}}
 	},
+	// In-tree the gate is compared field by field where a copy could
+	// change what runs or when: name, image, pull policy, command, args,
+	// and none of restartPolicy, volume mounts or devices, env, workingDir,
+	// probes or hooks (its securityContext is every other rule's).
+	InTree: &InTree{Checks: []CELCheck{
+		{Expr: `!variables.gateEnabled || (object.spec.?initContainers.orValue([]).size() > 0 && ` + celGate("object.spec.initContainers[0]") + `)`, Field: "spec.initContainers[0]",
+			Message: "the start gate is not the first init container: mutation puts it first; keep kestra-guard's mutation in front of the Pod, so that no container runs before metadata egress is blocked"},
+		{Expr: `!variables.gateEnabled || object.spec.?ephemeralContainers.orValue([]).size() == 0 ||
+			object.status.?initContainerStatuses.orValue([]).exists(s, s.name == variables.gateName && s.?state.?terminated.?exitCode.orValue(1) == 0)`, Field: "spec.ephemeralContainers[0]",
+			Message: "an ephemeral container before the start gate passed: add it once the gate has ended with exit code 0"},
+	}, WebhookOnly: "the gate's resources and securityContext are compared by the webhook only (every other rule still judges its securityContext)"},
 }
 
 // ephemeralBeforeGate refuses ephemeral containers while the gate has not

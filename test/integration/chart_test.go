@@ -30,6 +30,8 @@ func TestChartAppliesToTheAPIServer(t *testing.T) {
 		"existing":        {"certificates": map[string]any{"mode": "secret", "secretName": "my-tls", "caBundle": "Y2E="}},
 		"network-policy":  {"networkPolicy": map[string]any{"enabled": true, "metricsFrom": []any{map[string]any{"namespaceSelector": map[string]any{}}}}},
 		"service-monitor": {"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}},
+		"in-tree":         {"admission": map[string]any{"mode": "inTree"}, "mode": "audit", "policy": map[string]any{"rules": map[string]any{"no-host-ports": false}}},
+		"both":            {"admission": map[string]any{"mode": "both"}, "runnerNamespaces": []any{"kestra-runners"}},
 		"strict-egress": {"managedNetworkPolicy": map[string]any{"strict": true, "allowedCIDRs": []any{"10.0.0.0/8"}},
 			"policy": map[string]any{"rules": map[string]any{"allowed-registries": "deny"}, "allowedRegistries": []any{"ghcr.io/kestra-io"}}},
 	}
@@ -58,7 +60,8 @@ func TestChartAppliesToTheAPIServer(t *testing.T) {
 					t.Errorf("no %s rendered", k)
 				}
 			}
-			want := map[string]string{"cert-manager": "Certificate", "network-policy": "NetworkPolicy", "service-monitor": "ServiceMonitor"}[name]
+			want := map[string]string{"cert-manager": "Certificate", "network-policy": "NetworkPolicy", "service-monitor": "ServiceMonitor",
+				"in-tree": "ValidatingAdmissionPolicyBinding", "both": "MutatingAdmissionPolicyBinding"}[name]
 			if want != "" && !kinds[want] {
 				t.Errorf("value set %s renders no %s", name, want)
 			}
@@ -79,6 +82,7 @@ func TestChartSchemaRefusesBadValues(t *testing.T) {
 		"root mutation":                   {map[string]any{"policy": map[string]any{"mutation": map[string]any{"runAsUser": 0}}}, "runAsUser"},
 		"secret mode, no secret":          {map[string]any{"certificates": map[string]any{"mode": "secret"}}, "secretName"},
 		"secret mode, no CA":              {map[string]any{"certificates": map[string]any{"mode": "secret", "secretName": "tls"}}, "caBundle"},
+		"unknown admission mode":          {map[string]any{"admission": map[string]any{"mode": "cel"}}, "/admission/mode"},
 		"selector without objectSelector": {map[string]any{"taskRunnerSelector": "kestra.io/taskrun-id,team=data"}, "webhook.objectSelector"},
 	} {
 		t.Run(name, func(t *testing.T) {

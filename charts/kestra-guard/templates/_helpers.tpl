@@ -57,7 +57,8 @@ so the kubelet's status writes never wait on kestra-guard).
   {{- . | nindent 2 }}
   {{- end }}
   admissionReviewVersions: [v1]
-  failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+  {{- /* admission.mode both: the in-tree policies judge task runners while kestra-guard is down. */}}
+  failurePolicy: {{ ternary "Ignore" $root.Values.webhook.failurePolicy (eq $root.Values.admission.mode "both") }}
   timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
   matchPolicy: Equivalent
   namespaceSelector:

@@ -1,0 +1,415 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
+	"github.com/kestra-guard/kestra-guard/test/framework"
+)
+
+// diffCase is one Pod of the differential corpus. webhookOnly, when set,
+// says why only the webhook refuses it (a listed difference).
+type diffCase struct {
+	name        string
+	pod         *corev1.Pod
+	webhookOnly string
+}
+
+// webhookOnlySpellings are the metadata address spellings of the bypass
+// corpus that only the webhook decodes (no-metadata-address's InTree.
+// WebhookOnly): decimal, hex, octal and short IPv4, IPv4-mapped IPv6, a
+// zone, Unicode look-alikes, a soft hyphen, percent-encoding.
+var webhookOnlySpellings = []string{"2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518", "[::ffff:169.254.169.254]",
+	"[fe80::a9fe:a9fe%25eth0]", "\uff11\uff16\uff19", "meta\u00addata", "%EF%BC%91", "0x000"}
+
+// diffCorpus is every Pod the differential test creates: the rule fixtures
+// of internal/policy/testdata, Kestra's Pods, the bypass corpus and
+// fuzzed Pods.
+func diffCorpus(t *testing.T, ns string, fuzzed int) []diffCase {
+	t.Helper()
+	var out []diffCase
+	files, err := filepath.Glob(filepath.Join(framework.RepoRoot(), "internal", "policy", "testdata", "pods", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Pod fixtures in internal/policy/testdata/pods: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p corev1.Pod
+		if err := yaml.UnmarshalStrict(b, &p); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		p.Namespace = ns
+		delete(p.Annotations, "test.kestra-guard.io/expect")
+		out = append(out, diffCase{name: "fixture " + filepath.Base(f), pod: &p})
+	}
+	for name, p := range map[string]*corev1.Pod{
+		"kestra default": kestraDefaultPod(ns, ""), "kestra containerSpec": containerSpecPod(ns, ""),
+		"kestra python script": pythonTaskPod(ns, ""), "hardened": hardenedPod(ns, ""), "bad": badPod(ns, ""),
+	} {
+		out = append(out, diffCase{name: name, pod: p})
+	}
+	for _, c := range bypassCorpus() {
+		p := hardenedPod(ns, "")
+		c.pod(p)
+		d := diffCase{name: "bypass " + c.name, pod: p}
+		for _, s := range webhookOnlySpellings {
+			if strings.Contains(c.name, s) || (strings.Contains(c.name, "postStart") && s == "0xa9fea9fe") {
+				d.webhookOnly = "no-metadata-address: the spelling " + s + " is decoded by the webhook only (README, Admission in-tree)"
+			}
+		}
+		out = append(out, d)
+	}
+	r := rand.New(rand.NewSource(25))
+	for i := range fuzzed {
+		p := hardenedPod(ns, "")
+		var names []string
+		for range r.Intn(4) {
+			tw := fuzzTweaks[r.Intn(len(fuzzTweaks))]
+			tw.apply(r, p)
+			names = append(names, tw.name)
+		}
+		out = append(out, diffCase{name: fmt.Sprintf("fuzz %d [%s]", i, strings.Join(names, ", ")), pod: p})
+	}
+	for i := range out {
+		out[i].pod.Name = fmt.Sprintf("diff-%d", i)
+	}
+	return out
+}
+
+type fuzzTweak struct {
+	name  string
+	apply func(r *rand.Rand, p *corev1.Pod)
+}
+
+// container picks one container of p, init or regular.
+func container(r *rand.Rand, p *corev1.Pod) *corev1.Container {
+	n := len(p.Spec.InitContainers) + len(p.Spec.Containers)
+	i := r.Intn(n)
+	if i < len(p.Spec.InitContainers) {
+		return &p.Spec.InitContainers[i]
+	}
+	return &p.Spec.Containers[i-len(p.Spec.InitContainers)]
+}
+
+func sc(c *corev1.Container) *corev1.SecurityContext {
+	if c.SecurityContext == nil {
+		c.SecurityContext = &corev1.SecurityContext{}
+	}
+	return c.SecurityContext
+}
+
+func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.Intn(len(xs))] }
+
+// fuzzTweaks change one field each, to something safe or unsafe, in the
+// spellings both forms decide.
+var fuzzTweaks = []fuzzTweak{
+	{"hostNetwork", func(r *rand.Rand, p *corev1.Pod) { p.Spec.HostNetwork = r.Intn(2) == 0 }},
+	{"hostPID", func(r *rand.Rand, p *corev1.Pod) { p.Spec.HostPID = true }},
+	{"hostIPC", func(r *rand.Rand, p *corev1.Pod) { p.Spec.HostIPC = true }},
+	{"privileged", func(r *rand.Rand, p *corev1.Pod) {
+		s := sc(container(r, p))
+		s.Privileged, s.AllowPrivilegeEscalation = ptr.To(r.Intn(3) > 0), nil
+	}},
+	{"runAsUser", func(r *rand.Rand, p *corev1.Pod) {
+		sc(container(r, p)).RunAsUser = ptr.To(pick[int64](r, 0, 1000, 65532))
+	}},
+	{"pod runAsUser", func(r *rand.Rand, p *corev1.Pod) { p.Spec.SecurityContext.RunAsUser = ptr.To(pick[int64](r, 0, 1000)) }},
+	{"runAsNonRoot", func(r *rand.Rand, p *corev1.Pod) { sc(container(r, p)).RunAsNonRoot = ptr.To(r.Intn(2) == 0) }},
+	{"pod runAsNonRoot unset", func(r *rand.Rand, p *corev1.Pod) {
+		p.Spec.SecurityContext.RunAsNonRoot, p.Spec.SecurityContext.RunAsUser = nil, nil
+	}},
+	{"readOnlyRootFilesystem", func(r *rand.Rand, p *corev1.Pod) {
+		sc(container(r, p)).ReadOnlyRootFilesystem = pick(r, ptr.To(false), nil, ptr.To(true))
+	}},
+	{"allowPrivilegeEscalation", func(r *rand.Rand, p *corev1.Pod) {
+		sc(container(r, p)).AllowPrivilegeEscalation = pick(r, ptr.To(true), nil)
+	}},
+	{"capabilities", func(r *rand.Rand, p *corev1.Pod) {
+		s := sc(container(r, p))
+		s.Capabilities = &corev1.Capabilities{Drop: pick(r, []corev1.Capability{"ALL"}, nil, []corev1.Capability{"NET_RAW"}),
+			Add: pick(r, nil, []corev1.Capability{"NET_BIND_SERVICE"}, []corev1.Capability{"NET_RAW"}, []corev1.Capability{"NET_ADMIN", "NET_BIND_SERVICE"})}
+	}},
+	{"seccomp", func(r *rand.Rand, p *corev1.Pod) {
+		prof := pick(r, &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}, &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			&corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("task.json")})
+		if r.Intn(2) == 0 {
+			p.Spec.SecurityContext.SeccompProfile = prof
+		} else {
+			sc(container(r, p)).SeccompProfile = prof
+		}
+	}},
+	{"hostPort", func(r *rand.Rand, p *corev1.Pod) {
+		c := container(r, p)
+		c.Ports = append(c.Ports, corev1.ContainerPort{ContainerPort: 8080, HostPort: pick[int32](r, 0, 8080)})
+	}},
+	{"probe host", func(r *rand.Rand, p *corev1.Pod) {
+		p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Host: pick(r, "", "10.0.0.1", "169.254.169.254"), Port: intstr.FromInt32(80)}}}
+	}},
+	{"hostPath", func(r *rand.Rand, p *corev1.Pod) {
+		hostPath(pick(r, "/var/run/docker.sock", "/etc", "/var/log", "//var/./run"))(p)
+	}},
+	{"volume type", func(r *rand.Rand, p *corev1.Pod) {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "extra", VolumeSource: pick(r,
+			corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "https://example.com/r.git"}},
+			corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "10.0.0.2", Path: "/"}},
+			corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cm"}}},
+			corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}})})
+	}},
+	{"sysctl", func(r *rand.Rand, p *corev1.Pod) {
+		p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: pick(r, "kernel.msgmax", "net.ipv4.tcp_keepalive_time", "net.ipv4.ip_local_port_range"), Value: "1"}}
+	}},
+	{"apparmor", func(r *rand.Rand, p *corev1.Pod) {
+		prof := pick(r, &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}, &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault})
+		sc(container(r, p)).AppArmorProfile = prof
+	}},
+	{"selinux", func(r *rand.Rand, p *corev1.Pod) {
+		sc(container(r, p)).SELinuxOptions = pick(r, &corev1.SELinuxOptions{Type: "spc_t"}, &corev1.SELinuxOptions{Level: "s0:c1,c2"}, &corev1.SELinuxOptions{User: "system_u"})
+	}},
+	{"metadata address", func(r *rand.Rand, p *corev1.Pod) {
+		addr := pick(r, "169.254.169.254", "metadata.google.internal", "[fd00:ec2::254]", "169.254.170.2:80", "api.example.com", "10.0.0.1")
+		c := container(r, p)
+		switch r.Intn(3) {
+		case 0:
+			c.Command = []string{"curl", "http://" + addr + "/latest/meta-data/"}
+		case 1:
+			c.Args = []string{"-c", "wget -qO- " + addr}
+		default:
+			c.Env = append(c.Env, corev1.EnvVar{Name: "ENDPOINT", Value: "http://" + addr})
+		}
+	}},
+	{"host alias", func(r *rand.Rand, p *corev1.Pod) {
+		p.Spec.HostAliases = []corev1.HostAlias{{IP: pick(r, "169.254.169.254", "10.0.0.5"), Hostnames: []string{"svc.example.com"}}}
+	}},
+	{"token", func(r *rand.Rand, p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = pick(r, ptr.To(true), nil) }},
+	{"cloud env", func(r *rand.Rand, p *corev1.Pod) {
+		c := container(r, p)
+		c.Env = append(c.Env, corev1.EnvVar{Name: pick(r, "AWS_ROLE_ARN", "HTTP_PROXY"), Value: "x"})
+	}},
+	{"image", func(r *rand.Rand, p *corev1.Pod) {
+		container(r, p).Image = pick(r, "busybox", "docker.io/busybox", "ghcr.io/kestra-io/kestra:1", "quay.io/x/y", "registry.example.com:5000/app", "python:3.12", "org/app")
+	}},
+	{"host path mounted", func(r *rand.Rand, p *corev1.Pod) {
+		hostPath(pick(r, "/var/log", "/var/log/app", "/var/lib"))(p)
+		c := container(r, p)
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "host", MountPath: "/host", ReadOnly: r.Intn(2) == 0})
+	}},
+	{"env", func(r *rand.Rand, p *corev1.Pod) {
+		c := container(r, p)
+		c.Env = append(c.Env, corev1.EnvVar{Name: "HOME", Value: "/home/task"})
+	}},
+}
+
+// outcome is what the API server made of one create.
+type outcome struct {
+	verdict string // admitted, denied or invalid
+	rules   []string
+	spec    string
+	err     string
+}
+
+var (
+	webhookRule = regexp.MustCompile(`\n- ([a-z-]+): `)
+	inTreeRule  = regexp.MustCompile(`kestra-guard: ([a-z-]+): `)
+	// injectedName is the name of the token volume the ServiceAccount plugin injects.
+	injectedName = regexp.MustCompile(`kube-api-access-[a-z0-9]+`)
+)
+
+// create creates p with dry-run (nothing is stored, so both phases create
+// the same names) and returns the outcome.
+func create(ctx context.Context, c client.Client, p *corev1.Pod) outcome {
+	p = p.DeepCopy()
+	err := c.Create(ctx, p, client.DryRunAll)
+	switch {
+	case err == nil:
+		b, _ := json.Marshal(p.Spec)
+		// The ServiceAccount plugin names the token volume it injects at random.
+		return outcome{verdict: "admitted", spec: injectedName.ReplaceAllString(string(b), "kube-api-access-*")}
+	case apierrors.IsForbidden(err):
+		var rules []string
+		for _, re := range []*regexp.Regexp{webhookRule, inTreeRule} {
+			for _, m := range re.FindAllStringSubmatch(err.Error(), -1) {
+				rules = append(rules, m[1])
+			}
+		}
+		slices.Sort(rules)
+		return outcome{verdict: "denied", rules: slices.Compact(rules), err: err.Error()}
+	case apierrors.IsInvalid(err):
+		return outcome{verdict: "invalid", err: err.Error()}
+	}
+	return outcome{verdict: "error", err: err.Error()}
+}
+
+// The in-tree policies decide and mutate as the webhook: every Pod of the
+// corpus is created once with kestra-guard's webhooks (the policies
+// unbound) and once under the in-tree policies alone (admission.mode both,
+// kestra-guard stopped, so its Pod webhooks fail open): the same verdict,
+// the in-tree refusal names a rule the webhook refused for, and the same
+// stored Pod after mutation; or a difference listed in the corpus with its
+// reason.
+func TestInTreeDecidesAsTheWebhook(t *testing.T) {
+	for name, values := range map[string]map[string]any{
+		"defaults": {"admission": map[string]any{"mode": "both"}},
+		// The configuration-dependent CEL: allowed registries, a host path
+		// allow-list, a rule set to warn, no start gate.
+		"configured": {"admission": map[string]any{"mode": "both"}, "startGate": map[string]any{"enabled": false},
+			"policy": map[string]any{"rules": map[string]any{"allowed-registries": "deny", "no-host-ports": "warn"},
+				"allowedRegistries": []any{"docker.io/library", "ghcr.io/kestra-io/"}, "hostPathAllowList": []any{"/var/log/"}}},
+	} {
+		t.Run(name, func(t *testing.T) { decidesAsTheWebhook(t, values) })
+	}
+}
+
+func decidesAsTheWebhook(t *testing.T, values map[string]any) {
+	g := framework.RunGuarded(t, values, nil)
+	ctx := context.Background()
+	const ns = "runners"
+	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
+	framework.Eventually(t, func() error {
+		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
+	})
+	corpus := diffCorpus(t, ns, 300)
+
+	webhook := make([]outcome, len(corpus))
+	for i, c := range corpus {
+		webhook[i] = create(ctx, g.Client, c.pod)
+	}
+	if err := g.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.InstallInTree(ctx, values); err != nil {
+		t.Fatal(err)
+	}
+	// The API server's policy informer picks the new objects up within a
+	// moment: wait until the bad Pod is refused.
+	framework.Eventually(t, func() error {
+		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
+			return fmt.Errorf("the in-tree policies do not refuse the bad Pod yet: %+v", o)
+		}
+		return nil
+	})
+
+	counts := map[string]int{}
+	for i, c := range corpus {
+		wh, it := webhook[i], create(ctx, g.Client, c.pod)
+		counts[wh.verdict+"/"+it.verdict]++
+		switch {
+		case wh.verdict == "denied" && it.verdict == "admitted" && c.webhookOnly != "":
+			counts["listed difference"]++
+			continue
+		case c.webhookOnly != "":
+			t.Errorf("%s: listed as decided by the webhook only (%s), but webhook %s, in-tree %s", c.name, c.webhookOnly, wh.verdict, it.verdict)
+		case wh.verdict != it.verdict:
+			t.Errorf("%s: webhook %s %v, in-tree %s %v\nwebhook: %s\nin-tree: %s", c.name, wh.verdict, wh.rules, it.verdict, it.rules, wh.err, it.err)
+		case it.verdict == "denied" && !slices.ContainsFunc(it.rules, func(r string) bool { return slices.Contains(wh.rules, r) }):
+			t.Errorf("%s: the in-tree refusal names %v, the webhook's %v", c.name, it.rules, wh.rules)
+		case wh.spec != it.spec:
+			t.Errorf("%s: stored Pods differ\nwebhook: %s\nin-tree: %s", c.name, wh.spec, it.spec)
+		}
+	}
+	t.Logf("%d Pods (webhook verdict/in-tree verdict): %v", len(corpus), counts)
+	if counts["admitted/admitted"] == 0 || counts["denied/denied"] == 0 {
+		t.Errorf("the corpus must hold Pods both admit and Pods both refuse: %v", counts)
+	}
+}
+
+// While no kestra-guard replica answers, admission.mode both keeps
+// enforcing: Kestra's Pods are admitted, mutated by the in-tree policy
+// (start gate first, read-only root, HOME), and unsafe ones refused; with
+// the bindings removed, the unsafe ones would be admitted (the Pod webhooks
+// fail open in both).
+func TestInTreeHoldsWhileKestraGuardIsDown(t *testing.T) {
+	values := map[string]any{"admission": map[string]any{"mode": "both"}}
+	g := framework.RunGuarded(t, values, nil)
+	ctx := context.Background()
+	const ns = "runners"
+	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
+	framework.Eventually(t, func() error {
+		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
+	})
+	if _, err := g.InstallInTree(ctx, values); err != nil {
+		t.Fatal(err)
+	}
+	// Both up: the in-tree mutation runs before the webhook's, which finds
+	// nothing left to fill; the Pod is admitted with one start gate.
+	framework.Eventually(t, func() error {
+		p := kestraDefaultPod(ns, "")
+		p.GenerateName = "both-up-"
+		if err := g.Client.Create(ctx, p, client.DryRunAll); err != nil {
+			return fmt.Errorf("both up: Kestra's Pod refused: %w", err)
+		}
+		if n := len(slices.DeleteFunc(slices.Clone(p.Spec.InitContainers), func(c corev1.Container) bool { return c.Name != policy.GateContainerName })); n != 1 ||
+			p.Spec.InitContainers[0].Name != policy.GateContainerName || p.Labels[policy.GateLabel] != "true" {
+			return fmt.Errorf("both up: want one start gate, first: %v", p.Spec.InitContainers)
+		}
+		return nil
+	})
+	if err := g.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, func() error {
+		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
+			return fmt.Errorf("kestra-guard down: the bad Pod is %s: %s", o.verdict, o.err)
+		}
+		return nil
+	})
+	for _, p := range []*corev1.Pod{kestraDefaultPod(ns, "default"), containerSpecPod(ns, "containerspec"), pythonTaskPod(ns, "python")} {
+		if err := g.Client.Create(ctx, p); err != nil {
+			t.Errorf("kestra-guard down: Kestra Pod %s refused: %v", p.Name, err)
+			continue
+		}
+		if init := p.Spec.InitContainers; len(init) == 0 || init[0].Name != policy.GateContainerName || p.Labels[policy.GateLabel] != "true" {
+			t.Errorf("kestra-guard down: Kestra Pod %s admitted without the start gate first: %v", p.Name, p.Spec.InitContainers)
+		}
+		for _, c := range append(p.Spec.InitContainers[1:], p.Spec.Containers...) {
+			if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+				!slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HOME" }) || !slicesHasMount(&c, "/tmp") {
+				t.Errorf("kestra-guard down: Kestra Pod %s: container %s not hardened: %+v", p.Name, c.Name, c)
+			}
+		}
+	}
+	for i, c := range bypassCorpus() {
+		p := hardenedPod(ns, fmt.Sprintf("unsafe-%d", i))
+		c.pod(p)
+		o := create(ctx, g.Client, p)
+		want := []string{c.rule}
+		if p.Spec.HostNetwork {
+			// The API server names the first policy that refuses, and the
+			// egress policy refuses host network too.
+			want = append(want, policy.MetadataEgressBlockedID)
+		}
+		switch {
+		case o.verdict == "denied" && !slices.ContainsFunc(o.rules, func(r string) bool { return slices.Contains(want, r) }) && c.rule != "no-metadata-address":
+			t.Errorf("kestra-guard down: %s refused for %v, want %s", c.name, o.rules, c.rule)
+		case o.verdict == "admitted" && c.rule == "no-metadata-address":
+			// The spellings only the webhook decodes (README, Admission in-tree).
+			if !slices.ContainsFunc(webhookOnlySpellings, func(s string) bool { return strings.Contains(c.name, s) }) && !strings.Contains(c.name, "postStart") {
+				t.Errorf("kestra-guard down: %s admitted", c.name)
+			}
+		case o.verdict == "admitted":
+			t.Errorf("kestra-guard down: %s admitted", c.name)
+		}
+	}
+}
