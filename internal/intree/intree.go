@@ -10,7 +10,6 @@ package intree
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/ruledoc"
 )
 
 // RulesTemplate is the generated template's path in the repository.
@@ -226,16 +226,7 @@ func Table(rules []policy.Rule) string {
 
 // UpdateREADME replaces the table between TableBegin and TableEnd in readme.
 func UpdateREADME(readme []byte, rules []policy.Rule) ([]byte, error) {
-	begin, end := bytes.Index(readme, []byte(TableBegin+"\n")), bytes.Index(readme, []byte(TableEnd))
-	if begin < 0 || end < begin {
-		return nil, errors.New("README.md: expected the lines " + TableBegin + " and " + TableEnd + ", in that order")
-	}
-	begin += len(TableBegin) + 1
-	var b bytes.Buffer
-	b.Write(readme[:begin])
-	b.WriteString(Table(rules))
-	b.Write(readme[end:])
-	return b.Bytes(), nil
+	return ruledoc.ReplaceBetween(readme, "README.md", TableBegin, TableEnd, Table(rules))
 }
 
 // Files are the generated files, by path in the repository under top.

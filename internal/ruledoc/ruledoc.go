@@ -52,16 +52,23 @@ func Since(r policy.Rule) string {
 
 // UpdateREADME replaces the table between TableBegin and TableEnd in readme.
 func UpdateREADME(readme []byte, rules []policy.Rule) ([]byte, error) {
-	begin, end := bytes.Index(readme, []byte(TableBegin+"\n")), bytes.Index(readme, []byte(TableEnd))
-	if begin < 0 || end < begin {
-		return nil, errors.New("README.md: expected the lines " + TableBegin + " and " + TableEnd + ", in that order")
+	return ReplaceBetween(readme, "README.md", TableBegin, TableEnd, Table(rules))
+}
+
+// ReplaceBetween returns doc (named name in the error) with what lies between
+// the line begin and the line end replaced by body: the generated part of a
+// hand-written file.
+func ReplaceBetween(doc []byte, name, begin, end, body string) ([]byte, error) {
+	b, e := bytes.Index(doc, []byte(begin+"\n")), bytes.Index(doc, []byte(end))
+	if b < 0 || e < b {
+		return nil, errors.New(name + ": expected the lines " + begin + " and " + end + ", in that order")
 	}
-	begin += len(TableBegin) + 1
-	var b bytes.Buffer
-	b.Write(readme[:begin])
-	b.WriteString(Table(rules))
-	b.Write(readme[end:])
-	return b.Bytes(), nil
+	b += len(begin) + 1
+	var out bytes.Buffer
+	out.Write(doc[:b])
+	out.WriteString(body)
+	out.Write(doc[e:])
+	return out.Bytes(), nil
 }
 
 // RuleIDSource is the Go file declaring v1alpha1.RuleID with the rules' IDs
