@@ -224,7 +224,7 @@ func parseDocument(d Document) (objs []Object, empty bool, err error) {
 	}
 	m, ok := head.(map[string]any)
 	if !ok {
-		return []Object{{Skip: "not a Kubernetes object or Kestra flow: the document is " + shown(head) + ", not an object", Unrecognised: true}}, false, nil
+		return []Object{{Skip: "not a Kubernetes object or Kestra flow: the document is " + Shown(head) + ", not an object", Unrecognised: true}}, false, nil
 	}
 	objs, err = decodeDocument(m, j, 0)
 	return objs, false, err
@@ -297,13 +297,13 @@ func skippedKind(kind string, head map[string]any) Object {
 func decodeList(kind string, items any, depth int) ([]Object, error) {
 	l, ok := items.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: items: expected a list, found %s", kind, shown(items))
+		return nil, fmt.Errorf("%s: items: expected a list, found %s", kind, Shown(items))
 	}
 	var out []Object
 	for i, item := range l {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return out, fmt.Errorf("%s: items[%d]: expected an object, found %s", kind, i, shown(item))
+			return out, fmt.Errorf("%s: items[%d]: expected an object, found %s", kind, i, Shown(item))
 		}
 		b, err := json.Marshal(m)
 		if err != nil {
@@ -338,7 +338,7 @@ func kestraFlow(head map[string]any) (Object, error) {
 	spec, _ := head["spec"].(map[string]any)
 	src, ok := spec["source"].(string)
 	if !ok {
-		return o, fmt.Errorf("KestraFlow: spec.source: expected the flow's YAML as a string, found %s", shown(spec["source"]))
+		return o, fmt.Errorf("KestraFlow: spec.source: expected the flow's YAML as a string, found %s", Shown(spec["source"]))
 	}
 	flow, err := ParseFlow([]byte(src))
 	if err != nil {
@@ -363,7 +363,7 @@ func ParseFlow(b []byte) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("expected a flow (a YAML object), found %s", shown(v))
+		return nil, fmt.Errorf("expected a flow (a YAML object), found %s", Shown(v))
 	}
 	return m, nil
 }
@@ -490,7 +490,9 @@ func WorkloadTemplate(kind string, decode func(any) error) (*metav1.ObjectMeta, 
 	}
 }
 
-func shown(v any) string {
+// Shown is how an error names a value decoded from YAML or JSON: a string
+// quoted, an object or a list by its kind, anything else as it prints.
+func Shown(v any) string {
 	switch x := v.(type) {
 	case string:
 		return strconv.Quote(x)

@@ -17,6 +17,8 @@ import (
 	"sync"
 
 	kjson "sigs.k8s.io/json"
+
+	"github.com/kestra-guard/kestra-guard/internal/input"
 )
 
 // Problem is a value a Kestra flow hands to Kubernetes that cannot be
@@ -93,7 +95,7 @@ func (c *coercer) value(v any, t reflect.Type, path, field string) any {
 			err = kjson.UnmarshalCaseSensitivePreserveInts(b, reflect.New(t).Interface())
 		}
 		if err != nil {
-			c.problem(path, field, "expected %s, found %s", describe(t), shown(v))
+			c.problem(path, field, "expected %s, found %s", describe(t), input.Shown(v))
 			return nil
 		}
 		return v
@@ -102,7 +104,7 @@ func (c *coercer) value(v any, t reflect.Type, path, field string) any {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			c.problem(path, field, "expected an object (%s), found %s", t.Name(), shown(v))
+			c.problem(path, field, "expected an object (%s), found %s", t.Name(), input.Shown(v))
 			return nil
 		}
 		fields := jsonFields(t)
@@ -126,7 +128,7 @@ func (c *coercer) value(v any, t reflect.Type, path, field string) any {
 	case reflect.Map:
 		m, ok := v.(map[string]any)
 		if !ok {
-			c.problem(path, field, "expected a map, found %s", shown(v))
+			c.problem(path, field, "expected a map, found %s", input.Shown(v))
 			return nil
 		}
 		out := make(map[string]any, len(m))
@@ -145,7 +147,7 @@ func (c *coercer) value(v any, t reflect.Type, path, field string) any {
 		}
 		l, ok := v.([]any)
 		if !ok {
-			c.problem(path, field, "expected a list, found %s", shown(v))
+			c.problem(path, field, "expected a list, found %s", input.Shown(v))
 			return nil
 		}
 		out := make([]any, len(l))
@@ -213,7 +215,7 @@ func (c *coercer) scalar(v any, t reflect.Type, path, field string) any {
 			}
 		}
 	}
-	c.problem(path, field, "expected %s, found %s", describe(t), shown(v))
+	c.problem(path, field, "expected %s, found %s", describe(t), input.Shown(v))
 	return nil
 }
 
@@ -286,18 +288,6 @@ func describe(t reflect.Type) string {
 		return "a list"
 	}
 	return t.String()
-}
-
-func shown(v any) string {
-	switch x := v.(type) {
-	case string:
-		return strconv.Quote(x)
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	}
-	return fmt.Sprintf("%v", v)
 }
 
 func join(path, key string) string {

@@ -73,11 +73,11 @@ func Manifests(spec, path string) ([]ManifestObject, []Problem) {
 func manifestObject(v any, base string, depth int) ([]ManifestObject, []Problem) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, []Problem{{Path: base, Reason: "expected a Kubernetes object, found " + shown(v)}}
+		return nil, []Problem{{Path: base, Reason: "expected a Kubernetes object, found " + input.Shown(v)}}
 	}
 	kind, ok := m["kind"].(string)
 	if !ok || IsTemplated(kind) {
-		return nil, []Problem{{Path: join(base, "kind"), Reason: "expected the object's kind, found " + shown(m["kind"])}}
+		return nil, []Problem{{Path: join(base, "kind"), Reason: "expected the object's kind, found " + input.Shown(m["kind"])}}
 	}
 	if strings.HasSuffix(kind, "List") && m["items"] != nil {
 		items, ok := m["items"].([]any)
