@@ -13,7 +13,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -242,54 +242,26 @@ func apiserverMetrics(ctx context.Context, e *env) (map[string][2]float64, error
 	if err != nil {
 		return nil, fmt.Errorf("reading kube-apiserver metrics: %w", err)
 	}
-	out := sums(b, "apiserver_admission_webhook_admission_duration_seconds", `name="`)
-	maps.Copy(out, sums(b, "apiserver_validating_admission_policy_check_duration_seconds", `policy="`))
-	maps.Copy(out, sums(b, "apiserver_mutating_admission_policy_check_duration_seconds", `policy="`))
+	m, err := benchkit.Parse("kube-apiserver /metrics", b)
+	if err != nil {
+		return nil, err
+	}
+	out := m.SumCount("apiserver_admission_webhook_admission_duration_seconds", "name")
+	maps.Copy(out, m.SumCount("apiserver_validating_admission_policy_check_duration_seconds", "policy"))
+	maps.Copy(out, m.SumCount("apiserver_mutating_admission_policy_check_duration_seconds", "policy"))
 	return out, nil
 }
 
 // serverMetrics reads a webhook server's own request timing
 // (controller-runtime's controller_runtime_webhook_latency_seconds) by path.
 func serverMetrics(ctx context.Context, url string) (map[string][2]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	b, err := benchkit.Get(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", url, err)
+	}
+	m, err := benchkit.Parse(url, b)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", url, err)
-	}
-	return sums(b, "controller_runtime_webhook_latency_seconds", `webhook="`), nil
-}
-
-// sums reads the _sum and _count of a histogram or summary from a Prometheus
-// text exposition, added up by the value of one label.
-func sums(b []byte, metric, label string) map[string][2]float64 {
-	out := map[string][2]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		for i, suffix := range []string{"_sum{", "_count{"} {
-			if !strings.HasPrefix(line, metric+suffix) {
-				continue
-			}
-			j := strings.Index(line, label)
-			if j < 0 {
-				continue
-			}
-			name := line[j+len(label):]
-			name = name[:strings.IndexByte(name, '"')]
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err != nil {
-				continue
-			}
-			cur := out[name]
-			cur[i] += v
-			out[name] = cur
-		}
-	}
-	return out
+	return m.SumCount("controller_runtime_webhook_latency_seconds", "webhook"), nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -109,15 +110,7 @@ func run(ctx context.Context, r *report, reviews int) error {
 }
 
 func hostInfo() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
+	model := benchkit.CPUModel()
 	mem := ""
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		mem = strings.Fields(strings.SplitN(string(b), "\n", 2)[0])[1] + " kB RAM"

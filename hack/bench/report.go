@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -674,22 +675,12 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
-// scaleSection is the part of BENCHMARKS.md that make scale wrote, between
-// its markers (hack/scale/report.go), markers included; empty when there is
-// none.
+// scaleSection is the part of BENCHMARKS.md that make scale wrote, markers
+// included; empty when there is none.
 func scaleSection() string {
 	b, err := os.ReadFile(filepath.Join(framework.RepoRoot(), "BENCHMARKS.md"))
 	if err != nil {
 		return ""
 	}
-	doc := string(b)
-	i := strings.Index(doc, "<!-- scale:begin")
-	if i < 0 {
-		return ""
-	}
-	j := strings.Index(doc[i:], "<!-- scale:end -->")
-	if j < 0 {
-		return ""
-	}
-	return doc[i:i+j+len("<!-- scale:end -->")] + "\n"
+	return benchkit.ScaleSection(string(b))
 }

@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
@@ -505,7 +506,7 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 }
 
 func (h *harness) heapProfile(ctx context.Context, g *guardProc, name string) {
-	b, err := get(ctx, g.pprof+"/debug/pprof/heap")
+	b, err := benchkit.Get(ctx, g.pprof+"/debug/pprof/heap")
 	if err != nil {
 		step("  heap profile %s: %v", name, err)
 		return
@@ -574,18 +575,22 @@ func waitReady(ctx context.Context, g *guardProc, namespaces, want int) error {
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
-		if _, err := get(ctx, g.readyz); err != nil {
+		if _, err := benchkit.Get(ctx, g.readyz); err != nil {
 			last = "readyz: " + err.Error()
 			continue
 		}
-		b, err := get(ctx, g.metrics)
+		b, err := benchkit.Get(ctx, g.metrics)
 		if err != nil {
 			last = err.Error()
 			continue
 		}
-		reconciled := promSum(b, "controller_runtime_reconcile_total", map[string]string{"controller": "managed-networkpolicy"})
-		depth := promSum(b, "workqueue_depth", map[string]string{"name": "managed-networkpolicy"})
-		written := promSum(b, "kestra_guard_managed_networkpolicy_writes_total", map[string]string{"reason": "created"})
+		m, err := benchkit.Parse(g.metrics, b)
+		if err != nil {
+			return err
+		}
+		reconciled := m.Sum("controller_runtime_reconcile_total", map[string]string{"controller": "managed-networkpolicy"})
+		depth := m.Sum("workqueue_depth", map[string]string{"name": "managed-networkpolicy"})
+		written := m.Sum("kestra_guard_managed_networkpolicy_writes_total", map[string]string{"reason": "created"})
 		if reconciled >= float64(namespaces) && depth == 0 && written >= float64(want) {
 			return nil
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 )
 
 // guardProc is `kestra-guard serve` as a process of its own, so that its
@@ -192,11 +193,15 @@ func (g *guardProc) resetPeak() error {
 
 // heap is go_memstats_heap_inuse_bytes in MiB.
 func (g *guardProc) heap(ctx context.Context) (float64, error) {
-	b, err := get(ctx, g.metrics)
+	b, err := benchkit.Get(ctx, g.metrics)
 	if err != nil {
 		return 0, err
 	}
-	return promSum(b, "go_memstats_heap_inuse_bytes", nil) / (1 << 20), nil
+	m, err := benchkit.Parse(g.metrics, b)
+	if err != nil {
+		return 0, err
+	}
+	return m.Sum("go_memstats_heap_inuse_bytes", nil) / (1 << 20), nil
 }
 
 // peakSampler reads RSS and heap every period until stopped, keeping the
@@ -238,87 +243,6 @@ func (g *guardProc) samplePeaks(ctx context.Context, period time.Duration) *peak
 
 func (s *peakSampler) finish() *peakSampler { close(s.stop); <-s.done; return s }
 
-func get(ctx context.Context, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
-	}
-	return b, nil
-}
-
-// promSum adds up the samples of metric (exactly that name) whose labels
-// include every pair of want.
-func promSum(b []byte, metric string, want map[string]string) float64 {
-	total := 0.0
-	for _, line := range strings.Split(string(b), "\n") {
-		name, labels, v, ok := promLine(line)
-		if !ok || name != metric {
-			continue
-		}
-		match := true
-		for k, w := range want {
-			if labels[k] != w {
-				match = false
-				break
-			}
-		}
-		if match {
-			total += v
-		}
-	}
-	return total
-}
-
-// promLine parses one sample of the Prometheus text format. Label values
-// with escaped quotes are not expected in the metrics read here.
-func promLine(line string) (name string, labels map[string]string, v float64, ok bool) {
-	if line == "" || line[0] == '#' {
-		return "", nil, 0, false
-	}
-	sp := strings.LastIndexByte(line, ' ')
-	if sp < 0 {
-		return "", nil, 0, false
-	}
-	v, err := strconv.ParseFloat(line[sp+1:], 64)
-	if err != nil {
-		return "", nil, 0, false
-	}
-	head := line[:sp]
-	labels = map[string]string{}
-	if i := strings.IndexByte(head, '{'); i >= 0 {
-		name = head[:i]
-		rest := strings.TrimSuffix(head[i+1:], "}")
-		for rest != "" {
-			eq := strings.IndexByte(rest, '=')
-			if eq < 0 || len(rest) < eq+2 || rest[eq+1] != '"' {
-				return "", nil, 0, false
-			}
-			key := rest[:eq]
-			end := strings.IndexByte(rest[eq+2:], '"')
-			if end < 0 {
-				return "", nil, 0, false
-			}
-			labels[key] = rest[eq+2 : eq+2+end]
-			rest = strings.TrimPrefix(rest[eq+2+end+1:], ",")
-		}
-	} else {
-		name = head
-	}
-	return name, labels, v, true
-}
-
 // requests are the API server's apiserver_request_total, added up by
 // "VERB resource[/subresource]"; requests to paths that are not resources
 // (/metrics, /healthz) are left out.
@@ -329,14 +253,18 @@ func apiserverRequests(ctx context.Context, cs *kubernetes.Clientset) (requests,
 	if err != nil {
 		return nil, fmt.Errorf("reading kube-apiserver /metrics: %w", err)
 	}
-	return parseRequests(b), nil
+	return parseRequests(b)
 }
 
-func parseRequests(b []byte) requests {
+func parseRequests(b []byte) (requests, error) {
+	m, err := benchkit.Parse("kube-apiserver /metrics", b)
+	if err != nil {
+		return nil, err
+	}
 	out := requests{}
-	for _, line := range strings.Split(string(b), "\n") {
-		name, l, v, ok := promLine(line)
-		if !ok || name != "apiserver_request_total" || l["resource"] == "" {
+	for _, s := range m["apiserver_request_total"].GetMetric() {
+		l, v := benchkit.Labels(s), benchkit.Value(s)
+		if l["resource"] == "" {
 			continue
 		}
 		key := l["verb"] + " " + l["resource"]
@@ -345,7 +273,7 @@ func parseRequests(b []byte) requests {
 		}
 		out[key] += v
 	}
-	return out
+	return out, nil
 }
 
 // minus is r - before, keeping what changed.

@@ -8,14 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 	"github.com/kestra-guard/kestra-guard/test/framework"
-)
-
-// The scale section of BENCHMARKS.md lies between these markers; `make
-// bench` keeps it when it rewrites the rest.
-const (
-	beginMarker = "<!-- scale:begin (written by make scale; make bench keeps it) -->"
-	endMarker   = "<!-- scale:end -->"
 )
 
 type report struct {
@@ -44,7 +38,7 @@ func verdict(ok bool) string {
 func (r *report) markdown() string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w(beginMarker)
+	w(benchkit.ScaleBegin)
 	w("## 5. At cluster scale")
 	w("")
 	sizes := make([]string, len(r.results))
@@ -171,7 +165,7 @@ func (r *report) markdown() string {
 		notes = []byte("(hack/scale/notes.md could not be read: " + err.Error() + ")")
 	}
 	b.WriteString(strings.TrimSpace(string(notes)) + "\n")
-	w(endMarker)
+	w(benchkit.ScaleEnd)
 	return b.String()
 }
 
@@ -192,34 +186,9 @@ func writeSection(file, section string) error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return os.WriteFile(file, []byte(spliceSection(string(b), section)), 0o644)
-}
-
-func spliceSection(doc, section string) string {
-	if i := strings.Index(doc, beginMarker); i >= 0 {
-		if j := strings.Index(doc[i:], endMarker); j >= 0 {
-			rest := strings.TrimPrefix(doc[i+j+len(endMarker):], "\n")
-			return doc[:i] + section + rest
-		}
-	}
-	if i := strings.Index(doc, "\n## Hand-written notes"); i >= 0 {
-		return doc[:i+1] + section + "\n" + doc[i+1:]
-	}
-	if doc != "" && !strings.HasSuffix(doc, "\n") {
-		doc += "\n"
-	}
-	return doc + "\n" + section
+	return os.WriteFile(file, []byte(benchkit.SpliceScaleSection(string(b), section)), 0o644)
 }
 
 func hostInfo() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs (%s), shared with other work", runtime.NumCPU(), model)
+	return fmt.Sprintf("%d CPUs (%s), shared with other work", runtime.NumCPU(), benchkit.CPUModel())
 }

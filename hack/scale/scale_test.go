@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
@@ -51,26 +52,16 @@ apiserver_request_total{code="200",component="apiserver",dry_run="",group="",res
 apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 2
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""} 99
 `
-	got := parseRequests([]byte(metrics))
+	got, err := parseRequests([]byte(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != 2 || got["LIST pods"] != 10 || got["POST pods/binding"] != 2 {
 		t.Errorf("parseRequests = %v", got)
 	}
 	d := got.minus(requests{"LIST pods": 4})
 	if d["LIST pods"] != 6 || d.total() != 8 || d.sorted()[0] != "LIST pods" {
 		t.Errorf("minus = %v", d)
-	}
-}
-
-func TestSpliceSection(t *testing.T) {
-	section := beginMarker + "\nnew\n" + endMarker + "\n"
-	doc := "# Benchmarks\n\n## 4. Memory\n\n## Hand-written notes\n\nnotes\n"
-	once := spliceSection(doc, section)
-	if !strings.Contains(once, "## 4. Memory\n\n"+section+"\n## Hand-written notes") {
-		t.Errorf("first write:\n%s", once)
-	}
-	twice := spliceSection(once, strings.Replace(section, "new", "newer", 1))
-	if strings.Contains(twice, "\nnew\n") || strings.Count(twice, beginMarker) != 1 || !strings.Contains(twice, "newer") {
-		t.Errorf("second write:\n%s", twice)
 	}
 }
 
@@ -164,7 +155,7 @@ func TestScaleSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := rep.markdown()
-	for _, want := range []string{beginMarker, endMarker, "| start to ready (s) |", "RSS at most 150 MiB after sync"} {
+	for _, want := range []string{benchkit.ScaleBegin, benchkit.ScaleEnd, "| start to ready (s) |", "RSS at most 150 MiB after sync"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the section lacks %q:\n%s", want, md)
 		}
