@@ -9,21 +9,14 @@ import (
 	"testing"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/config/configtest"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/report"
 )
 
 // compiled is the default configuration, compiled as the commands compile it.
-func compiled(t testing.TB) *config.Compiled {
-	t.Helper()
-	cfg := config.Default()
-	c, err := cfg.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func compiled(t testing.TB) *config.Compiled { return configtest.Compiled(t) }
 
 // The Pods of a List are each evaluated.
 func TestPodInAList(t *testing.T) {

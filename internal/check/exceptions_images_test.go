@@ -4,8 +4,10 @@ import (
 	"testing"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/config/configtest"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
+	"github.com/kestra-guard/kestra-guard/internal/report"
 )
 
 const shiftDocs = `apiVersion: v1
@@ -46,19 +48,11 @@ spec:
 // webhook does), not the one in the file.
 func TestExceptionImagesSeeTheMutatedPod(t *testing.T) {
 	for _, gate := range []bool{false, true} {
-		cfg := config.Default()
-		if gate {
-			cfg.Policy.StartGate.Enabled, cfg.Policy.StartGate.Image = true, "registry.example.com/kestra-guard:1"
-		}
-		c, err := cfg.Compile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs, err := input.Parse("in.yaml", []byte(shiftDocs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, _ := Objects(c, objs, Options{})
+		rs := checkDocs(t, shiftDocs, func(cfg *config.Config) {
+			if gate {
+				cfg.Policy.StartGate.Enabled, cfg.Policy.StartGate.Image = true, "registry.example.com/kestra-guard:1"
+			}
+		})
 		for _, r := range rs {
 			t.Logf("gate=%v allowed=%v violations=%v waived=%v", gate, r.Allowed, r.Violations, r.Waived)
 			if r.Allowed {
@@ -97,18 +91,10 @@ spec:
 // image does not waive allowed-registries on a volume from another
 // registry (exception.Apply, which the webhook shares).
 func TestExceptionImagesCoverImageVolumes(t *testing.T) {
-	cfg := config.Default()
-	cfg.Policy.AllowedRegistries = []string{"internal.example.com"}
-	cfg.Policy.Rules = map[string]policy.Action{"allowed-registries": "deny"}
-	c, err := cfg.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := input.Parse("in.yaml", []byte(volDocs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, _ := Objects(c, objs, Options{})
+	rs := checkDocs(t, volDocs, func(cfg *config.Config) {
+		cfg.Policy.AllowedRegistries = []string{"internal.example.com"}
+		cfg.Policy.Rules = map[string]policy.Action{"allowed-registries": "deny"}
+	})
 	if len(rs) != 1 || rs[0].Allowed {
 		t.Fatalf("want the Pod refused for its image volume, got %+v", rs)
 	}
@@ -120,4 +106,16 @@ func TestExceptionImagesCoverImageVolumes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkDocs is what check says of the YAML documents docs under the default
+// configuration changed by mod.
+func checkDocs(t *testing.T, docs string, mod func(*config.Config)) []report.Result {
+	t.Helper()
+	objs, err := input.Parse("in.yaml", []byte(docs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := Objects(configtest.Compiled(t, mod), objs, Options{})
+	return rs
 }

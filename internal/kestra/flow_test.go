@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
+	"github.com/kestra-guard/kestra-guard/internal/config/configtest"
 	"github.com/kestra-guard/kestra-guard/internal/input"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
@@ -185,10 +185,5 @@ func FuzzFlow(f *testing.F) {
 
 func testScope(t testing.TB) *scope.Scope {
 	t.Helper()
-	cfg := config.Default()
-	c, err := cfg.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Scope
+	return configtest.Compiled(t).Scope
 }
