@@ -251,10 +251,5 @@ func Write(top string, rules []policy.Rule) error {
 	if err != nil {
 		return err
 	}
-	for path, b := range files {
-		if err := os.WriteFile(filepath.Join(top, path), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ruledoc.WriteFiles(top, files)
 }

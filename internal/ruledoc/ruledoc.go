@@ -145,6 +145,11 @@ func Write(rules []policy.Rule) error {
 	if err != nil {
 		return err
 	}
+	return WriteFiles(top, files)
+}
+
+// WriteFiles writes files, by path under top, as a generator writes them.
+func WriteFiles(top string, files map[string][]byte) error {
 	for path, b := range files {
 		if err := os.WriteFile(filepath.Join(top, path), b, 0o644); err != nil {
 			return err
