@@ -1054,11 +1054,8 @@
       ? JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i) + ''/securityContext/capabilities/drop'',
       value: [''ALL'']} : JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
       + ''/securityContext/capabilities'', value: Object.spec.containers.securityContext.capabilities{drop:
-      [''ALL'']} })'
-  patchType: JSONPatch
-- jsonPatch:
-    expression: '!variables.tokenOff || variables.injectedToken.size() == 0 ? [] :
-      lists.range(object.spec.?initContainers.orValue([]).size()).map(i, lists.range(object.spec.initContainers[i].?volumeMounts.orValue([]).size())
+      [''ALL'']} }) + (!variables.tokenOff || variables.injectedToken.size() == 0
+      ? [] : lists.range(object.spec.?initContainers.orValue([]).size()).map(i, lists.range(object.spec.initContainers[i].?volumeMounts.orValue([]).size())
       .filter(j, object.spec.initContainers[i].volumeMounts[j].name in variables.injectedToken).reverse()
       .map(j, JSONPatch{op: ''remove'', path: ''/spec/initContainers/'' + string(i)
       + ''/volumeMounts/'' + string(j)})).flatten() + lists.range(object.spec.containers.size()).map(i,
@@ -1067,20 +1064,18 @@
       .map(j, JSONPatch{op: ''remove'', path: ''/spec/containers/'' + string(i) +
       ''/volumeMounts/'' + string(j)})).flatten() + lists.range(object.spec.?volumes.orValue([]).size()).filter(j,
       object.spec.volumes[j].name in variables.injectedToken).reverse() .map(j, JSONPatch{op:
-      ''remove'', path: ''/spec/volumes/'' + string(j)})'
-  patchType: JSONPatch
-- jsonPatch:
-    expression: '!variables.addsGate ? [] : (object.spec.?initContainers.orValue([]).size()
-      == 0 ? [JSONPatch{op: ''add'', path: ''/spec/initContainers'', value: []}] :
-      []) + [JSONPatch{op: ''add'', path: ''/spec/initContainers/0'', value: Object.spec.initContainers{
-      name: variables.gateName, image: variables.gateImage, imagePullPolicy: variables.gatePullPolicy,
-      command: [''/kestra-guard''], args: variables.gateArgs, resources: Object.spec.initContainers.resources{requests:
+      ''remove'', path: ''/spec/volumes/'' + string(j)})) + (!variables.addsGate ?
+      [] : (object.spec.?initContainers.orValue([]).size() == 0 ? [JSONPatch{op: ''add'',
+      path: ''/spec/initContainers'', value: []}] : []) + [JSONPatch{op: ''add'',
+      path: ''/spec/initContainers/0'', value: Object.spec.initContainers{ name: variables.gateName,
+      image: variables.gateImage, imagePullPolicy: variables.gatePullPolicy, command:
+      [''/kestra-guard''], args: variables.gateArgs, resources: Object.spec.initContainers.resources{requests:
       {''cpu'': ''10m'', ''memory'': ''32Mi''}, limits: {''memory'': ''64Mi''} },
       terminationMessagePolicy: ''FallbackToLogsOnError'', securityContext: Object.spec.initContainers.securityContext{runAsNonRoot:
       true, runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation:
       false, capabilities: Object.spec.initContainers.securityContext.capabilities{drop:
       [''ALL'']}, seccompProfile: Object.spec.initContainers.securityContext.seccompProfile{type:
-      ''RuntimeDefault''} } } }]'
+      ''RuntimeDefault''} } } }])'
   patchType: JSONPatch
 {{- end -}}
 
