@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -241,7 +243,12 @@ var (
 // the same names) and returns the outcome.
 func create(ctx context.Context, c client.Client, p *corev1.Pod) outcome {
 	p = p.DeepCopy()
-	err := c.Create(ctx, p, client.DryRunAll)
+	return judged(p, c.Create(ctx, p, client.DryRunAll))
+}
+
+// judged is the outcome of a create or update of p that returned err (p
+// as the API server returned it).
+func judged(p *corev1.Pod, err error) outcome {
 	switch {
 	case err == nil:
 		b, _ := json.Marshal(p.Spec)
@@ -260,6 +267,111 @@ func create(ctx context.Context, c client.Client, p *corev1.Pod) outcome {
 		return outcome{verdict: "invalid", err: err.Error()}
 	}
 	return outcome{verdict: "error", err: err.Error()}
+}
+
+// diffUpdate is one UPDATE of a stored task runner that both admitted:
+// of the Pod itself, or of its ephemeralcontainers subresource. The webhook
+// hardens an added ephemeral container before it judges it; in-tree it is
+// judged as written (README, "The mutation in-tree"): for those updates the
+// in-tree policies may refuse what the webhook admits, name another rule,
+// or admit a container the webhook changed, but never admit what the
+// webhook refuses.
+type diffUpdate struct {
+	name, subresource string
+	mod               func(*corev1.Pod)
+}
+
+func (u diffUpdate) webhookHardens() bool { return u.subresource == "ephemeralcontainers" }
+
+func ephemeral(sc *corev1.SecurityContext, env ...corev1.EnvVar) func(*corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+			Name: "debug", Image: "busybox", ImagePullPolicy: corev1.PullIfNotPresent, Env: env, SecurityContext: sc,
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile}})
+	}
+}
+
+func hardenedContainer() *corev1.SecurityContext {
+	return &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
+// diffUpdates are the UPDATE paths both forms judge: a debug container
+// added to a running task runner (kubectl debug), and the few Pod fields
+// an update may change.
+var diffUpdates = []diffUpdate{
+	{"label added", "", func(p *corev1.Pod) { p.Labels["team"] = "data" }},
+	{"image from another registry", "", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "quay.io/x/y:2" }},
+	{"active deadline", "", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr.To[int64](600) }},
+	{"hardened ephemeral container", "ephemeralcontainers", ephemeral(hardenedContainer())},
+	{"privileged ephemeral container", "ephemeralcontainers", ephemeral(func() *corev1.SecurityContext {
+		sc := hardenedContainer()
+		sc.Privileged = ptr.To(true)
+		return sc
+	}())},
+	{"root ephemeral container", "ephemeralcontainers", ephemeral(func() *corev1.SecurityContext {
+		sc := hardenedContainer()
+		sc.RunAsUser = ptr.To[int64](0)
+		return sc
+	}())},
+	{"writable ephemeral container", "ephemeralcontainers", ephemeral(&corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}})},
+	{"ephemeral container adding a capability", "ephemeralcontainers", ephemeral(func() *corev1.SecurityContext {
+		sc := hardenedContainer()
+		sc.Capabilities.Add = []corev1.Capability{"NET_RAW"}
+		return sc
+	}())},
+	{"ephemeral container with the metadata address", "ephemeralcontainers", ephemeral(hardenedContainer(), corev1.EnvVar{Name: "ENDPOINT", Value: "http://169.254.169.254/latest"})},
+}
+
+// update applies u, with dry-run, to the stored Pod key and returns the
+// outcome.
+func update(ctx context.Context, c client.Client, key client.ObjectKey, u diffUpdate) outcome {
+	var p corev1.Pod
+	if err := c.Get(ctx, key, &p); err != nil {
+		return outcome{verdict: "error", err: err.Error()}
+	}
+	u.mod(&p)
+	if u.subresource == "" {
+		return judged(&p, c.Update(ctx, &p, client.DryRunAll))
+	}
+	return judged(&p, c.SubResource(u.subresource).Update(ctx, &p, &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{DryRun: []string{metav1.DryRunAll}}}))
+}
+
+// usesWebhookOnlySpelling is true when p writes a metadata address in a
+// spelling only the webhook decodes (the octal address of the
+// imds-steal fixture, for one).
+func usesWebhookOnlySpelling(p *corev1.Pod) bool {
+	b, _ := json.Marshal(p)
+	return slices.ContainsFunc(webhookOnlySpellings, func(s string) bool { return strings.Contains(string(b), s) })
+}
+
+// warnedRule finds the rule of an admission warning: the webhook's
+// ("kestra-guard audit: enforce would deny: RULE: ...", "kestra-guard warns
+// RULE: ...") and the in-tree policies' ("...: kestra-guard: RULE: ...").
+var warnedRule = regexp.MustCompile(`kestra-guard(?: audit: enforce would deny:| warns|:) ([a-z-]+): `)
+
+// warningCap is where the API server starts dropping a response's
+// warnings: past 4096 runes in all it cuts each to 256 and drops what no
+// longer fits (k8s.io/apiserver/pkg/endpoints/filters/warning.go); the
+// Audit action's annotations are not cut.
+const warningCap = 4096 - 256
+
+// audited creates p with dry-run through g.WarnClient in an audit namespace
+// and returns its verdict, the rules its warnings name, and whether the API
+// server may have dropped some of them.
+func audited(ctx context.Context, g *framework.Guarded, p *corev1.Pod) (verdict string, rules []string, capped bool) {
+	g.Warnings.Take()
+	o := create(ctx, g.WarnClient, p)
+	runes := 0
+	for _, w := range g.Warnings.Take() {
+		runes += utf8.RuneCountInString(w)
+		for _, m := range warnedRule.FindAllStringSubmatch(w, -1) {
+			rules = append(rules, m[1])
+		}
+	}
+	slices.Sort(rules)
+	return o.verdict, slices.Compact(rules), runes >= warningCap
 }
 
 // The in-tree policies decide and mutate as the webhook: every Pod of the
@@ -285,16 +397,36 @@ func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 func decidesAsTheWebhook(t *testing.T, values map[string]any) {
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
-	const ns = "runners"
+	const ns, auditNS = "runners", "audited"
 	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
+	g.CreateNamespace(t, auditNS, map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"})
 	framework.Eventually(t, func() error {
+		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: auditNS, Name: managed.Name}, &networkingv1.NetworkPolicy{}); err != nil {
+			return err
+		}
 		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
 	})
 	corpus := diffCorpus(t, ns, 300)
+	auditCorpus := diffCorpus(t, auditNS, 50)
 
 	webhook := make([]outcome, len(corpus))
 	for i, c := range corpus {
 		webhook[i] = create(ctx, g.Client, c.pod)
+	}
+	webhookAudit := make([][]string, len(auditCorpus))
+	webhookAuditVerdict := make([]string, len(auditCorpus))
+	for i, c := range auditCorpus {
+		webhookAuditVerdict[i], webhookAudit[i], _ = audited(ctx, g, c.pod)
+	}
+	// A stored task runner, admitted by the webhook, for the UPDATE paths.
+	base := hardenedPod(ns, "update-base")
+	if err := g.Client.Create(ctx, base); err != nil {
+		t.Fatalf("creating the task runner the updates change: %v", err)
+	}
+	key := client.ObjectKeyFromObject(base)
+	webhookUpdates := make([]outcome, len(diffUpdates))
+	for i, u := range diffUpdates {
+		webhookUpdates[i] = update(ctx, g.Client, key, u)
 	}
 	if err := g.StopServer(); err != nil {
 		t.Fatal(err)
@@ -328,6 +460,57 @@ func decidesAsTheWebhook(t *testing.T, values map[string]any) {
 		case wh.spec != it.spec:
 			t.Errorf("%s: stored Pods differ\nwebhook: %s\nin-tree: %s", c.name, wh.spec, it.spec)
 		}
+	}
+	updates := map[string]int{}
+	for i, u := range diffUpdates {
+		wh, it := webhookUpdates[i], update(ctx, g.Client, key, u)
+		updates[wh.verdict+"/"+it.verdict]++
+		switch {
+		case u.webhookHardens() && wh.verdict == "denied" && it.verdict != "denied":
+			t.Errorf("update %q: webhook denied %v, in-tree %s\nwebhook: %s", u.name, wh.rules, it.verdict, wh.err)
+		case u.webhookHardens():
+			updates["hardened by the webhook only"]++
+		case wh.verdict != it.verdict:
+			t.Errorf("update %q: webhook %s %v, in-tree %s %v\nwebhook: %s\nin-tree: %s", u.name, wh.verdict, wh.rules, it.verdict, it.rules, wh.err, it.err)
+		case it.verdict == "denied" && !slices.ContainsFunc(it.rules, func(r string) bool { return slices.Contains(wh.rules, r) }):
+			t.Errorf("update %q: the in-tree refusal names %v, the webhook's %v", u.name, it.rules, wh.rules)
+		case wh.spec != it.spec:
+			t.Errorf("update %q: resulting Pods differ\nwebhook: %s\nin-tree: %s", u.name, wh.spec, it.spec)
+		}
+	}
+	t.Logf("%d updates (webhook verdict/in-tree verdict): %v", len(diffUpdates), updates)
+	if updates["admitted/admitted"] == 0 || updates["denied/denied"] == 0 {
+		t.Errorf("the updates must hold some both admit and some both refuse: %v", updates)
+	}
+	// Audit mode: neither refuses, and the in-tree warnings name every rule
+	// the webhook's do. In-tree, audit judges the Pod as submitted (nothing
+	// mutates it), so it may name more: what mutation would fill in
+	// (README, Admission in-tree).
+	auditCounts := map[string]int{}
+	for i, c := range auditCorpus {
+		verdict, rules, capped := audited(ctx, g, c.pod)
+		wh := webhookAudit[i]
+		missing := slices.DeleteFunc(slices.Clone(wh), func(r string) bool { return slices.Contains(rules, r) })
+		if c.webhookOnly != "" || usesWebhookOnlySpelling(c.pod) {
+			missing = slices.DeleteFunc(missing, func(r string) bool { return r == "no-metadata-address" })
+		}
+		switch {
+		case webhookAuditVerdict[i] == "denied" || verdict == "denied":
+			t.Errorf("audit mode: %s: webhook %s, in-tree %s; want neither to refuse", c.name, webhookAuditVerdict[i], verdict)
+		case webhookAuditVerdict[i] != verdict:
+			t.Errorf("audit mode: %s: webhook %s, in-tree %s", c.name, webhookAuditVerdict[i], verdict)
+		case len(missing) > 0 && capped:
+			// The in-tree policies warn of each failed expression, at
+			// length: a Pod with many violations reaches the cap.
+			auditCounts["in-tree warnings cut by the API server"]++
+		case len(missing) > 0:
+			t.Errorf("audit mode: %s: the webhook warns of %v, the in-tree policies not (they warn of %v)", c.name, missing, rules)
+		}
+		auditCounts[fmt.Sprintf("%s, webhook warned %t, in-tree warned %t", verdict, len(wh) > 0, len(rules) > 0)]++
+	}
+	t.Logf("audit mode, %d Pods: %v", len(auditCorpus), auditCounts)
+	if auditCounts["admitted, webhook warned true, in-tree warned true"] == 0 {
+		t.Errorf("audit mode: the corpus must hold Pods both warn of: %v", auditCounts)
 	}
 	t.Logf("%d Pods (webhook verdict/in-tree verdict): %v", len(corpus), counts)
 	if counts["admitted/admitted"] == 0 || counts["denied/denied"] == 0 {
