@@ -62,7 +62,15 @@ func kestraPod(name string) *corev1.Pod {
 // its job: files in over exec, the task runs as 65532 on a read-only root
 // with a writable /tmp and $HOME, files out over exec.
 func TestKestraPodRunsHardened(t *testing.T) {
-	p := create(t, runnerNS, kestraPod("commands"))
+	runsHardened(t, create(t, runnerNS, kestraPod("commands")))
+}
+
+// runsHardened checks that p, a kestraPod created in runnerNS, was mutated
+// and does its job hardened, as Kestra drives it: files in over exec, the
+// task runs as 65532 on a read-only root with a writable /tmp and $HOME,
+// files out over exec.
+func runsHardened(t *testing.T, p *corev1.Pod) {
+	t.Helper()
 	if !mutated(p) {
 		t.Fatalf("Pod %s was admitted without kestra-guard's mutation: securityContext %+v", p.Name, p.Spec.SecurityContext)
 	}

@@ -137,26 +137,7 @@ func setup() error {
 	if err := ensureNamespace(ctx, guardNS, nil); err != nil {
 		return err
 	}
-	i := strings.LastIndex(env.guardImage, ":")
-	values := map[string]any{
-		"replicaCount": 2,
-		"certificates": map[string]any{"mode": "self"},
-		"image":        map[string]any{"repository": env.guardImage[:i], "tag": env.guardImage[i+1:]},
-		// The gate tries the fake metadata server only: no test sends a
-		// packet to a real metadata address.
-		// The peer must answer in the same round (the canary): the gate then
-		// knows the Pod's network carries packets.
-		"startGate": map[string]any{"endpoints": []any{env.metaIP + ":80"}, "timeout": gateTimeout.String(), "canary": env.peerIP + ":8080"},
-		// The stand-in node-local DNS, inside the blocked 169.254.0.0/16.
-		"policy": map[string]any{"nodeLocalDNS": []any{env.dnsIP}},
-		// No kube-proxy on this node: the kubernetes Service's ClusterIP
-		// leads nowhere, so the Pods reach the API server on the node's
-		// address on the Pod bridge.
-		"extraEnv": []any{
-			map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": env.apiHost},
-			map[string]any{"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
-		},
-	}
+	values := chartValues()
 	// helm install applies the chart's crds/ first, then the templates.
 	crds, err := chart.CRDs()
 	if err != nil {
@@ -211,6 +192,30 @@ func setup() error {
 		_, err := cs.NetworkingV1().NetworkPolicies(runnerNS).Get(ctx, managed.Name, metav1.GetOptions{})
 		return err == nil, nil
 	})
+}
+
+// chartValues are the chart values the suite installs kestra-guard with.
+func chartValues() map[string]any {
+	i := strings.LastIndex(env.guardImage, ":")
+	return map[string]any{
+		"replicaCount": 2,
+		"certificates": map[string]any{"mode": "self"},
+		"image":        map[string]any{"repository": env.guardImage[:i], "tag": env.guardImage[i+1:]},
+		// The gate tries the fake metadata server only: no test sends a
+		// packet to a real metadata address.
+		// The peer must answer in the same round (the canary): the gate then
+		// knows the Pod's network carries packets.
+		"startGate": map[string]any{"endpoints": []any{env.metaIP + ":80"}, "timeout": fmt.Sprintf("%ds", int(gateTimeout.Seconds())), "canary": env.peerIP + ":8080"},
+		// The stand-in node-local DNS, inside the blocked 169.254.0.0/16.
+		"policy": map[string]any{"nodeLocalDNS": []any{env.dnsIP}},
+		// No kube-proxy on this node: the kubernetes Service's ClusterIP
+		// leads nowhere, so the Pods reach the API server on the node's
+		// address on the Pod bridge.
+		"extraEnv": []any{
+			map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": env.apiHost},
+			map[string]any{"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
+		},
+	}
 }
 
 // ensureNamespace creates a namespace and waits for what the
