@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -111,6 +112,26 @@ type env struct {
 	httpClient                 *http.Client
 	versions                   string
 	pprof                      string
+}
+
+// apiserverProfile writes a 20 s CPU profile of kube-apiserver (its
+// /debug/pprof) while section 3's clients create the task runners of
+// configuration c, and says how many it admitted meanwhile.
+func (e *env) apiserverProfile(ctx context.Context, c e2eConfig, path string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan sample, 1)
+	go func() {
+		done <- createPods(ctx, e.cp.Client, "profile", math.MaxInt32, e2eConc, func(name string) *corev1.Pod { return c.pod(c.ns, name) })
+	}()
+	b, err := e.cp.Clientset.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "20").DoRaw(ctx)
+	cancel()
+	s := <-done
+	if err != nil {
+		return fmt.Errorf("profiling kube-apiserver: %w", err)
+	}
+	step("%s: %d Pod creations (%d failed, the last ones by the end of the load) at %.0f/s while profiling", c.name, s.n, s.errors, s.rate())
+	return os.WriteFile(path, b, 0o644)
 }
 
 // profile writes a 10 s CPU profile of kestra-guard serving validate and

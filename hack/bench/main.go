@@ -22,6 +22,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,16 +48,22 @@ func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds of each measurement")
 	reviews := flag.Int("reviews", 100_000, "reviews sent before the last memory reading")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of kestra-guard serve under validate and mutate load to this file, then stop")
+	apiProfile := flag.String("apiserver-cpuprofile", "", "write a 20 s CPU profile of kube-apiserver while it admits the Pods of section 3's configuration -profile-config to this file, then stop")
+	profileConfig := flag.String("profile-config", e2eInTree, "the configuration of section 3 that -apiserver-cpuprofile loads")
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile}
+	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile, apiserverProfile: *apiProfile, profileConfig: *profileConfig}
 	if err := run(ctx, r, *reviews); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	if *profile != "" {
+	switch {
+	case *profile != "":
 		fmt.Println("bench: wrote", *profile, "- read it with: go tool pprof -top bin/kestra-guard", *profile)
+		return
+	case *apiProfile != "":
+		fmt.Println("bench: wrote", *apiProfile, "- read it with: go tool pprof -top", *apiProfile)
 		return
 	}
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
@@ -69,7 +77,7 @@ func main() {
 func step(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
 
 func run(ctx context.Context, r *report, reviews int) error {
-	if r.cpuProfile == "" {
+	if r.cpuProfile == "" && r.apiserverProfile == "" {
 		step("rule evaluation (go test -bench)")
 		if err := r.ruleBench(); err != nil {
 			return err
@@ -92,6 +100,17 @@ func run(ctx context.Context, r *report, reviews int) error {
 	r.rssIdle = env.guard.rss()
 	if r.cpuProfile != "" {
 		return env.profile(ctx, r.cpuProfile)
+	}
+	if r.apiserverProfile != "" {
+		i := slices.IndexFunc(e2eConfigs, func(c e2eConfig) bool { return c.name == r.profileConfig })
+		if i < 0 {
+			names := make([]string, len(e2eConfigs))
+			for j, c := range e2eConfigs {
+				names[j] = strconv.Quote(c.name)
+			}
+			return fmt.Errorf("-profile-config %q: expected one of %s", r.profileConfig, strings.Join(names, ", "))
+		}
+		return env.apiserverProfile(ctx, e2eConfigs[i], r.apiserverProfile)
 	}
 
 	// Section 3 runs before section 2, whose pin leaves the Go runtimes of

@@ -30,6 +30,9 @@ type report struct {
 	rounds     int
 	versions   string
 	cpuProfile string
+	// apiserverProfile, when set, is where the kube-apiserver CPU profile
+	// under section 3's configuration profileConfig goes (nothing else runs).
+	apiserverProfile, profileConfig string
 
 	rules map[string]*ruleResult // benchmark name -> results
 	order []string
