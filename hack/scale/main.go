@@ -586,7 +586,8 @@ func waitReady(ctx context.Context, g *guardProc, namespaces, want int) error {
 		}
 		m, err := benchkit.Parse(g.metrics, b)
 		if err != nil {
-			return err
+			last = err.Error()
+			continue
 		}
 		reconciled := m.Sum("controller_runtime_reconcile_total", map[string]string{"controller": "managed-networkpolicy"})
 		depth := m.Sum("workqueue_depth", map[string]string{"name": "managed-networkpolicy"})

@@ -103,6 +103,13 @@ func TestCompiledOnce(t *testing.T) {
 		if pkg == "internal/config" || pkg == "internal/config/configtest" {
 			continue
 		}
+		for _, f := range files {
+			for _, imp := range f.Imports {
+				if imp.Path.Value == `"github.com/kestra-guard/kestra-guard/internal/config/configtest"` {
+					t.Errorf("%s imports configtest outside its tests: compile with the command's configuration", pkg)
+				}
+			}
+		}
 		cs := calls(files)
 		want := 0
 		if pkg == "internal/cli" {

@@ -77,8 +77,8 @@ func celDropAll(list string) string {
 // capabilities.drop, the removal of the injected token (from the last index
 // down), and the start gate put first (last, as it shifts the init
 // containers' indices). The API server encodes, patches and decodes the Pod
-// once per mutation, even for an empty patch: one patch instead of three
-// cut the in-tree admission's cost (BENCHMARKS.md section 3).
+// once per mutation, even for an empty patch, so they are one (measured by
+// hand: no gain beyond the noise; BENCHMARKS.md's hand-written notes).
 var InTreeMutations = []struct{ PatchType, Expr string }{
 	{"ApplyConfiguration", `Object{
 	?metadata: variables.addsGate && !(('` + GateLabel + `') in object.metadata.?labels.orValue({})) ?

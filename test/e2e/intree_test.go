@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,7 +26,7 @@ import (
 // unsafe task runners, and still admit a Kestra-shaped one mutated (start
 // gate included), which runs hardened on the node. It runs last (file
 // order): it takes kestra-guard down, and puts the webhook mode back when
-// it ends.
+// it ends, waiting until kestra-guard answers again.
 func TestInTreeWhileGuardIsDown(t *testing.T) {
 	ctx := context.Background()
 	both := chartValues()
@@ -82,6 +83,15 @@ func TestInTreeWhileGuardIsDown(t *testing.T) {
 		t.Fatalf("kestra-guard did not go down: %v", err)
 	}
 
+	// The mutation's binding is in force too (its informer may lag the
+	// validating ones'): a dry-run Kestra-shaped Pod comes back mutated.
+	if err := poll(ctx, time.Minute, func() (bool, error) {
+		got, err := cs.CoreV1().Pods(runnerNS).Create(ctx, kestraPod("intree-wait"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && mutated(got), nil
+	}); err != nil {
+		t.Fatalf("the in-tree mutation does not harden a Kestra-shaped Pod with kestra-guard down: %v", err)
+	}
+
 	// Each unsafe task runner is refused on the first attempt, by the
 	// in-tree deny policy (no kestra-guard replica can answer).
 	unsafe := map[string]func(*corev1.Pod){
@@ -127,7 +137,8 @@ func TestInTreeWhileGuardIsDown(t *testing.T) {
 
 // restoreWebhookMode puts back what TestInTreeWhileGuardIsDown changed:
 // the webhook mode's objects (the Pod webhooks' failurePolicy, two
-// replicas), and no in-tree bindings.
+// replicas) and no in-tree bindings; it returns once kestra-guard's webhook
+// refuses a host-network task runner again.
 func restoreWebhookMode(t *testing.T, bothObjs, webhookObjs []*unstructured.Unstructured) {
 	ctx := context.Background()
 	kept := map[string]bool{}
@@ -139,9 +150,17 @@ func restoreWebhookMode(t *testing.T, bothObjs, webhookObjs []*unstructured.Unst
 	}
 	for _, o := range bothObjs {
 		if strings.HasSuffix(o.GetKind(), "Binding") && !kept[o.GetKind()+"/"+o.GetName()] {
-			if err := cl.Delete(ctx, o.DeepCopy()); err != nil {
+			if err := cl.Delete(ctx, o.DeepCopy()); err != nil && !apierrors.IsNotFound(err) {
 				t.Errorf("deleting %s %s: %v", o.GetKind(), o.GetName(), err)
 			}
 		}
+	}
+	if err := poll(ctx, 4*time.Minute, func() (bool, error) {
+		p := taskPod("restored", []string{"true"})
+		p.Spec.HostNetwork = true
+		_, err := cs.CoreV1().Pods(runnerNS).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), "admission webhook") && !strings.Contains(err.Error(), "ValidatingAdmissionPolicy"), nil
+	}); err != nil {
+		t.Errorf("the webhook mode is not back (kestra-guard refusing task runners, no in-tree binding): %v", err)
 	}
 }

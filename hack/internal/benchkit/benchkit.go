@@ -97,6 +97,9 @@ func Value(m *dto.Metric) float64 {
 
 // SumCount is the sum and count of the histogram or summary family name,
 // added up by the value of label; samples without the label are left out.
+// The family must be typed (a "# TYPE name histogram" line, as the API
+// server and controller-runtime write): without one, expfmt reads its
+// _sum and _count lines as two untyped families, and SumCount finds none.
 func (ms Metrics) SumCount(name, label string) map[string][2]float64 {
 	out := map[string][2]float64{}
 	for _, m := range ms[name].GetMetric() {
