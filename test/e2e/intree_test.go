@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +93,10 @@ func TestInTreeWhileGuardIsDown(t *testing.T) {
 		t.Fatalf("the in-tree mutation does not harden a Kestra-shaped Pod with kestra-guard down: %v", err)
 	}
 
-	// Each unsafe task runner is refused on the first attempt, by the
-	// in-tree deny policy (no kestra-guard replica can answer).
+	// Each unsafe task runner is refused on the first attempt, by one of
+	// kestra-guard's in-tree policies (no replica can answer): the deny
+	// policy, or for host network the egress policy, which refuses it too
+	// (the API server names the first policy that refuses).
 	unsafe := map[string]func(*corev1.Pod){
 		"host-network": func(p *corev1.Pod) { p.Spec.HostNetwork = true },
 		"privileged": func(p *corev1.Pod) {
@@ -111,8 +114,12 @@ func TestInTreeWhileGuardIsDown(t *testing.T) {
 		p := taskPod("intree-"+name, []string{"true"})
 		mod(p)
 		_, err := cs.CoreV1().Pods(runnerNS).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil || !strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'kestra-guard-deny'") {
-			t.Errorf("%s task runner with kestra-guard down: %v; want it refused by ValidatingAdmissionPolicy 'kestra-guard-deny'", name, err)
+		want := []string{"ValidatingAdmissionPolicy 'kestra-guard-deny'"}
+		if name == "host-network" {
+			want = append(want, "ValidatingAdmissionPolicy 'kestra-guard-egress-deny'")
+		}
+		if err == nil || !slices.ContainsFunc(want, func(w string) bool { return strings.Contains(err.Error(), w) }) {
+			t.Errorf("%s task runner with kestra-guard down: %v; want it refused by %s", name, err, strings.Join(want, " or "))
 			continue
 		}
 		t.Logf("%s: refused: %v", name, err)
