@@ -53,6 +53,10 @@ func main() {
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if _, err := section3Config(*profileConfig); *apiProfile != "" && err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile, apiserverProfile: *apiProfile, profileConfig: *profileConfig}
 	if err := run(ctx, r, *reviews); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -72,6 +76,19 @@ func main() {
 	}
 	fmt.Print(r.summary())
 	fmt.Println("bench: wrote", *out)
+}
+
+// section3Config is section 3's configuration named name.
+func section3Config(name string) (e2eConfig, error) {
+	i := slices.IndexFunc(e2eConfigs, func(c e2eConfig) bool { return c.name == name })
+	if i < 0 {
+		names := make([]string, len(e2eConfigs))
+		for j, c := range e2eConfigs {
+			names[j] = strconv.Quote(c.name)
+		}
+		return e2eConfig{}, fmt.Errorf("-profile-config %q: expected one of %s", name, strings.Join(names, ", "))
+	}
+	return e2eConfigs[i], nil
 }
 
 func step(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
@@ -102,15 +119,11 @@ func run(ctx context.Context, r *report, reviews int) error {
 		return env.profile(ctx, r.cpuProfile)
 	}
 	if r.apiserverProfile != "" {
-		i := slices.IndexFunc(e2eConfigs, func(c e2eConfig) bool { return c.name == r.profileConfig })
-		if i < 0 {
-			names := make([]string, len(e2eConfigs))
-			for j, c := range e2eConfigs {
-				names[j] = strconv.Quote(c.name)
-			}
-			return fmt.Errorf("-profile-config %q: expected one of %s", r.profileConfig, strings.Join(names, ", "))
+		c, err := section3Config(r.profileConfig)
+		if err != nil {
+			return err
 		}
-		return env.apiserverProfile(ctx, e2eConfigs[i], r.apiserverProfile)
+		return env.apiserverProfile(ctx, c, r.apiserverProfile)
 	}
 
 	// Section 3 runs before section 2, whose pin leaves the Go runtimes of
