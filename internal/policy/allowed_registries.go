@@ -56,7 +56,7 @@ var allowedRegistries = Rule{
 		return out
 	},
 	InTree: &InTree{Checks: []CELCheck{
-		{Each: EachContainer, Expr: `(variables.gateEnabled && c.name == variables.gateName) || variables.allowedRegistries.exists(p, ` +
+		{Each: EachContainer, Expr: `(variables.gateEnabled && ` + celGate("c") + `) || variables.allowedRegistries.exists(p, ` +
 			celNormalizedImage("c.?image.orValue('')") + `.startsWith((p.endsWith('/') ? p.substring(0, p.size() - 1) : p) + '/'))`, Field: ".image",
 			Message: "image registry is not allowed: use an image from policy.allowedRegistries"},
 		{Each: "spec.volumes", Expr: `!has(v.image) || variables.allowedRegistries.exists(p, ` +

@@ -76,12 +76,15 @@ func celMounted(name string) string {
 // celMetadataIn is a CEL expression true when the string expression s holds
 // a metadata hostname or a metadata IP literal in one of its common
 // spellings: the tokens of MetadataAddressIn (runs of letters, digits and
-// ".:[]%"), each read as is, before a ":" (a port), inside brackets, or
-// without one trailing ".". The other encodings are the webhook's.
+// ".:[]%"), each read as metadataToken reads it: as is, without its
+// trailing dots and colons (tr), inside brackets, and when tr has one
+// colon, either side of it (host:port, or a prefix before the address).
+// The other encodings are the webhook's.
 func celMetadataIn(s string) string {
 	return `(variables.metadataHostnames.exists(h, (` + s + `).lowerAscii().contains(h.lowerAscii())) ||
-		(` + s + `).findAll('[0-9A-Za-z.:\\[\\]%]+').exists(t, [t, t.split(':')[0], t.replace('[', '').split(']')[0], t.endsWith('.') ? t.substring(0, t.size() - 1) : t]
-			.exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))`
+		(` + s + `).findAll('[0-9A-Za-z.:\\[\\]%]+').exists(t, [t.find('^.*[^.:]')].exists(tr,
+			([t, tr, t.replace('[', '').split(']')[0]] + (tr.split(':').size() == 2 ? tr.split(':') : []))
+			.exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))`
 }
 
 // celNormalizedImage is the CEL form of NormalizeImage for the common

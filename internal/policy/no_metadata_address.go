@@ -63,7 +63,7 @@ var noMetadataAddress = Rule{
 		return out
 	},
 	InTree: &InTree{Checks: []CELCheck{
-		{Each: EachContainer, Expr: `(variables.gateEnabled && c.name == variables.gateName) ||
+		{Each: EachContainer, Expr: `(variables.gateEnabled && ` + celGate("c") + `) ||
 			(c.?command.orValue([]) + c.?args.orValue([])).all(s, !` + celMetadataIn("s") + `)`, Field: ".{command,args}",
 			Message: "metadata address in container spec: the command or args refer to the cloud metadata service; task code must not read node credentials"},
 		{Each: EachContainer, Expr: `c.?env.orValue([]).all(e, !` + celMetadataIn("e.?value.orValue('')") + `)`, Field: ".env",
@@ -74,7 +74,7 @@ var noMetadataAddress = Rule{
 			Message: "metadata address in container spec: an exec probe or hook refers to the cloud metadata service; task code must not read node credentials"},
 		{Each: "spec.hostAliases", Expr: `!` + celMetadataIn("v.?ip.orValue('')"), Field: ".ip",
 			Message: "metadata address in host aliases: a host alias of the Pod refers to the cloud metadata service; task code must not read node credentials"},
-	}, WebhookOnly: "CEL reads the metadata hostnames and IP literals (dotted IPv4, IPv6, with a port, brackets or a trailing dot); decimal, hex, octal and short IPv4, leading zeros, IPv4-mapped and NAT64 IPv6, zones, percent-encoding and Unicode look-alikes are the webhook's"},
+	}, WebhookOnly: "CEL reads the metadata hostnames and IP literals (dotted IPv4, IPv6, with a port or a prefix and a colon, brackets, trailing dots and colons); decimal, hex, octal and short IPv4, leading zeros, IPv4-mapped and NAT64 IPv6, zones, percent-encoding and Unicode look-alikes are the webhook's"},
 }
 
 // execMetadata appends a violation for every metadata address in the

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kestra-guard/kestra-guard/internal/chart"
+	"github.com/kestra-guard/kestra-guard/internal/policy"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
@@ -122,6 +123,15 @@ func bypassCorpus() []bypass {
 		{"AppArmor unconfined annotation", "no-unconfined-apparmor", func(p *corev1.Pod) {
 			p.Annotations = map[string]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + p.Spec.Containers[0].Name: "unconfined"}
 		}},
+		// Only the gate itself, field for field, may name metadata
+		// addresses: not any init container that takes its name (when
+		// start-gate only warns, nothing else refuses it).
+		{"init container named as the start gate reading the metadata service", "no-metadata-address", func(p *corev1.Pod) {
+			p.Spec.InitContainers = append([]corev1.Container{{Name: policy.GateContainerName, Image: "busybox",
+				Command: []string{"sh", "-c", "wget -qO- http://169.254.169.254/latest/meta-data/"},
+				SecurityContext: &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}}, p.Spec.InitContainers...)
+		}},
 		{"gitRepo volume", "restricted-volume-types", func(p *corev1.Pod) {
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "repo", VolumeSource: corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "https://example.com/r.git"}}})
 		}},
@@ -135,6 +145,9 @@ func bypassCorpus() []bypass {
 		"[fd00:ec2::254]", "169.254.170.2", "168.63.129.16", "100.100.100.200", "metadata.google.internal", "[fe80::a9fe:a9fe%25eth0]",
 		"\uff11\uff16\uff19\u3002\uff12\uff15\uff14\u3002\uff11\uff16\uff19\u3002\uff12\uff15\uff14", "meta\u00addata.google.internal",
 		"%EF%BC%91%EF%BC%96%EF%BC%99.254.169.254", "0x" + strings.Repeat("0", 200) + "a9fea9fe",
+		// After a colon, and with trailing dots and colons (found by an
+		// attacker's read of the in-tree CEL).
+		"x:169.254.169.254", "169.254.169.254..", "169.254.169.254.:", "fd00:ec2::254:",
 	} {
 		url := "http://" + addr + "/latest/meta-data/"
 		cases = append(cases,

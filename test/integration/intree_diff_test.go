@@ -391,6 +391,9 @@ func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 		"configured": {"admission": map[string]any{"mode": "both"}, "startGate": map[string]any{"enabled": false},
 			"policy": map[string]any{"rules": map[string]any{"allowed-registries": "deny", "no-host-ports": "warn"},
 				"allowedRegistries": []any{"docker.io/library", "ghcr.io/kestra-io/"}, "hostPathAllowList": []any{"/var/log/"}}},
+		// The gate on, its rule only warning: then nothing but the
+		// other rules stops a container that takes the gate's name.
+		"start gate warned": {"admission": map[string]any{"mode": "both"}, "policy": map[string]any{"rules": map[string]any{"start-gate": "warn"}}},
 	} {
 		t.Run(name, func(t *testing.T) { decidesAsTheWebhook(t, values) })
 	}

@@ -649,103 +649,133 @@
 {{- end }}
 {{- if eq (include "kestra-guard.ruleAction" (list $root "no-metadata-address" "deny")) $class }}
 - expression: 'object.spec.?initContainers.orValue([]).all(c, (variables.gateEnabled
-    && c.name == variables.gateName) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
+    && (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
+    && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy && c.?command.orValue([])
+    == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs && !has(c.restartPolicy)
+    && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
+    && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
+    && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
     !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a)))))))'
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
-    c, !((variables.gateEnabled && c.name == variables.gateName) || (c.?command.orValue([])
-    + c.?args.orValue([])).all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a))))))), "spec.initContainers[" + string(i) + "].{command,args}"
-    + '' (container '' + c.name + '')'').join('', '') + ": metadata address in container
-    spec: the command or args refer to the cloud metadata service; task code must
-    not read node credentials"'
+    c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
+    == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
+    && c.?command.orValue([]) == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs
+    && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
+    && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
+    && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
+    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.initContainers["
+    + string(i) + "].{command,args}" + '' (container '' + c.name + '')'').join('',
+    '') + ": metadata address in container spec: the command or args refer to the
+    cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?containers.orValue([]).all(c, (variables.gateEnabled &&
-    c.name == variables.gateName) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
+    (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
+    && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy && c.?command.orValue([])
+    == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs && !has(c.restartPolicy)
+    && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
+    && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
+    && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
     !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a)))))))'
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
-    c, !((variables.gateEnabled && c.name == variables.gateName) || (c.?command.orValue([])
-    + c.?args.orValue([])).all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a))))))), "spec.containers[" + string(i) + "].{command,args}"
-    + '' (container '' + c.name + '')'').join('', '') + ": metadata address in container
-    spec: the command or args refer to the cloud metadata service; task code must
-    not read node credentials"'
+    c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
+    == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
+    && c.?command.orValue([]) == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs
+    && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
+    && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
+    && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
+    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.containers["
+    + string(i) + "].{command,args}" + '' (container '' + c.name + '')'').join('',
+    '') + ": metadata address in container spec: the command or args refer to the
+    cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, (variables.gateEnabled
-    && c.name == variables.gateName) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
+    && (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
+    && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy && c.?command.orValue([])
+    == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs && !has(c.restartPolicy)
+    && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
+    && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
+    && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
     !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a)))))))'
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
-    c, !((variables.gateEnabled && c.name == variables.gateName) || (c.?command.orValue([])
-    + c.?args.orValue([])).all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a))))))), "spec.ephemeralContainers[" + string(i) + "].{command,args}"
-    + '' (container '' + c.name + '')'').join('', '') + ": metadata address in container
-    spec: the command or args refer to the cloud metadata service; task code must
-    not read node credentials"'
+    c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
+    == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
+    && c.?command.orValue([]) == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs
+    && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
+    && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
+    && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
+    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.ephemeralContainers["
+    + string(i) + "].{command,args}" + '' (container '' + c.name + '')'').join('',
+    '') + ": metadata address in container spec: the command or args refer to the
+    cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?initContainers.orValue([]).all(c, c.?env.orValue([]).all(e,
     !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a)))))))'
+    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
     c, !(c.?env.orValue([]).all(e, !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a))))))), "spec.initContainers[" + string(i)
-    + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata address
-    in container spec: an env value refers to the cloud metadata service; task code
-    must not read node credentials"'
+    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.initContainers["
+    + string(i) + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata
+    address in container spec: an env value refers to the cloud metadata service;
+    task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?containers.orValue([]).all(c, c.?env.orValue([]).all(e,
     !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a)))))))'
+    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
     c, !(c.?env.orValue([]).all(e, !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a))))))), "spec.containers[" + string(i)
-    + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata address
-    in container spec: an env value refers to the cloud metadata service; task code
-    must not read node credentials"'
+    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.containers["
+    + string(i) + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata
+    address in container spec: an env value refers to the cloud metadata service;
+    task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, c.?env.orValue([]).all(e,
     !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a)))))))'
+    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
     c, !(c.?env.orValue([]).all(e, !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a))))))), "spec.ephemeralContainers["
+    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.ephemeralContainers["
     + string(i) + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata
     address in container spec: an env value refers to the cloud metadata service;
     task code must not read node credentials"'
@@ -754,19 +784,19 @@
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
     l.all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a))))))))'
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
     c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, !(variables.metadataHostnames.exists(h,
     (s).lowerAscii().contains(h.lowerAscii())) || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
-    [t, t.split('':'')[0], t.replace(''['', '''').split('']'')[0], t.endsWith(''.'')
-    ? t.substring(0, t.size() - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.initContainers["
-    + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.exec.command"
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
+    "spec.initContainers[" + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.exec.command"
     + '' (container '' + c.name + '')'').join('', '') + ": metadata address in container
     spec: an exec probe or hook refers to the cloud metadata service; task code must
     not read node credentials"'
@@ -775,19 +805,19 @@
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
     l.all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a))))))))'
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
     c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, !(variables.metadataHostnames.exists(h,
     (s).lowerAscii().contains(h.lowerAscii())) || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
-    [t, t.split('':'')[0], t.replace(''['', '''').split('']'')[0], t.endsWith(''.'')
-    ? t.substring(0, t.size() - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.containers["
-    + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.exec.command"
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
+    "spec.containers[" + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.exec.command"
     + '' (container '' + c.name + '')'').join('', '') + ": metadata address in container
     spec: an exec probe or hook refers to the cloud metadata service; task code must
     not read node credentials"'
@@ -796,42 +826,47 @@
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
     l.all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0], t.replace(''['',
-    '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size() - 1) : t] .exists(a,
-    isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family()
-    && cidr(r).containsIP(a))))))))'
+    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
     c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, !(variables.metadataHostnames.exists(h,
     (s).lowerAscii().contains(h.lowerAscii())) || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
-    [t, t.split('':'')[0], t.replace(''['', '''').split('']'')[0], t.endsWith(''.'')
-    ? t.substring(0, t.size() - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.ephemeralContainers["
-    + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.exec.command"
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
+    "spec.ephemeralContainers[" + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.exec.command"
     + '' (container '' + c.name + '')'').join('', '') + ": metadata address in container
     spec: an exec probe or hook refers to the cloud metadata service; task code must
     not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?hostAliases.orValue([]).all(v, !(variables.metadataHostnames.exists(h,
     (v.?ip.orValue('''')).lowerAscii().contains(h.lowerAscii())) || (v.?ip.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
-    [t, t.split('':'')[0], t.replace(''['', '''').split('']'')[0], t.endsWith(''.'')
-    ? t.substring(0, t.size() - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))'
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?hostAliases.orValue([]).transformList(i,
     v, !(!(variables.metadataHostnames.exists(h, (v.?ip.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (v.?ip.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t, t.split('':'')[0],
-    t.replace(''['', '''').split('']'')[0], t.endsWith(''.'') ? t.substring(0, t.size()
-    - 1) : t] .exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family()
-    == ip(a).family() && cidr(r).containsIP(a)))))), "spec.hostAliases[" + string(i)
-    + "].ip" + '''').join('', '') + ": metadata address in host aliases: a host alias
-    of the Pod refers to the cloud metadata service; task code must not read node
-    credentials"'
+    || (v.?ip.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
+    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
+    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
+    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))), "spec.hostAliases["
+    + string(i) + "].ip" + '''').join('', '') + ": metadata address in host aliases:
+    a host alias of the Pod refers to the cloud metadata service; task code must not
+    read node credentials"'
   reason: Forbidden
 {{- end }}
 {{- if eq (include "kestra-guard.ruleAction" (list $root "allowed-registries" "off")) $class }}
 - expression: 'object.spec.?initContainers.orValue([]).all(c, (variables.gateEnabled
-    && c.name == variables.gateName) || variables.allowedRegistries.exists(p, (!(c.?image.orValue('''')).contains(''/'')
+    && (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
+    && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy && c.?command.orValue([])
+    == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs && !has(c.restartPolicy)
+    && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
+    && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
+    && !has(c.lifecycle))) || variables.allowedRegistries.exists(p, (!(c.?image.orValue('''')).contains(''/'')
     ? ''docker.io/library/'' + (c.?image.orValue('''')) : ((c.?image.orValue('''')).split(''/'')[0].contains(''.'')
     || (c.?image.orValue('''')).split(''/'')[0].contains('':'') || (c.?image.orValue('''')).split(''/'')[0]
     == ''localhost'') ? ((c.?image.orValue('''')).split(''/'')[0] == ''docker.io''
@@ -840,7 +875,12 @@
     + (c.?image.orValue(''''))).startsWith((p.endsWith(''/'') ? p.substring(0, p.size()
     - 1) : p) + ''/'')))'
   messageExpression: '"kestra-guard: allowed-registries: " + object.spec.?initContainers.orValue([]).transformList(i,
-    c, !((variables.gateEnabled && c.name == variables.gateName) || variables.allowedRegistries.exists(p,
+    c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
+    == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
+    && c.?command.orValue([]) == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs
+    && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
+    && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
+    && !has(c.startupProbe) && !has(c.lifecycle))) || variables.allowedRegistries.exists(p,
     (!(c.?image.orValue('''')).contains(''/'') ? ''docker.io/library/'' + (c.?image.orValue(''''))
     : ((c.?image.orValue('''')).split(''/'')[0].contains(''.'') || (c.?image.orValue('''')).split(''/'')[0].contains('':'')
     || (c.?image.orValue('''')).split(''/'')[0] == ''localhost'') ? ((c.?image.orValue('''')).split(''/'')[0]
@@ -852,7 +892,12 @@
     from policy.allowedRegistries"'
   reason: Forbidden
 - expression: 'object.spec.?containers.orValue([]).all(c, (variables.gateEnabled &&
-    c.name == variables.gateName) || variables.allowedRegistries.exists(p, (!(c.?image.orValue('''')).contains(''/'')
+    (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
+    && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy && c.?command.orValue([])
+    == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs && !has(c.restartPolicy)
+    && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
+    && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
+    && !has(c.lifecycle))) || variables.allowedRegistries.exists(p, (!(c.?image.orValue('''')).contains(''/'')
     ? ''docker.io/library/'' + (c.?image.orValue('''')) : ((c.?image.orValue('''')).split(''/'')[0].contains(''.'')
     || (c.?image.orValue('''')).split(''/'')[0].contains('':'') || (c.?image.orValue('''')).split(''/'')[0]
     == ''localhost'') ? ((c.?image.orValue('''')).split(''/'')[0] == ''docker.io''
@@ -861,7 +906,12 @@
     + (c.?image.orValue(''''))).startsWith((p.endsWith(''/'') ? p.substring(0, p.size()
     - 1) : p) + ''/'')))'
   messageExpression: '"kestra-guard: allowed-registries: " + object.spec.?containers.orValue([]).transformList(i,
-    c, !((variables.gateEnabled && c.name == variables.gateName) || variables.allowedRegistries.exists(p,
+    c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
+    == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
+    && c.?command.orValue([]) == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs
+    && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
+    && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
+    && !has(c.startupProbe) && !has(c.lifecycle))) || variables.allowedRegistries.exists(p,
     (!(c.?image.orValue('''')).contains(''/'') ? ''docker.io/library/'' + (c.?image.orValue(''''))
     : ((c.?image.orValue('''')).split(''/'')[0].contains(''.'') || (c.?image.orValue('''')).split(''/'')[0].contains('':'')
     || (c.?image.orValue('''')).split(''/'')[0] == ''localhost'') ? ((c.?image.orValue('''')).split(''/'')[0]
@@ -873,7 +923,12 @@
     from policy.allowedRegistries"'
   reason: Forbidden
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, (variables.gateEnabled
-    && c.name == variables.gateName) || variables.allowedRegistries.exists(p, (!(c.?image.orValue('''')).contains(''/'')
+    && (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
+    && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy && c.?command.orValue([])
+    == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs && !has(c.restartPolicy)
+    && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
+    && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
+    && !has(c.lifecycle))) || variables.allowedRegistries.exists(p, (!(c.?image.orValue('''')).contains(''/'')
     ? ''docker.io/library/'' + (c.?image.orValue('''')) : ((c.?image.orValue('''')).split(''/'')[0].contains(''.'')
     || (c.?image.orValue('''')).split(''/'')[0].contains('':'') || (c.?image.orValue('''')).split(''/'')[0]
     == ''localhost'') ? ((c.?image.orValue('''')).split(''/'')[0] == ''docker.io''
@@ -882,7 +937,12 @@
     + (c.?image.orValue(''''))).startsWith((p.endsWith(''/'') ? p.substring(0, p.size()
     - 1) : p) + ''/'')))'
   messageExpression: '"kestra-guard: allowed-registries: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
-    c, !((variables.gateEnabled && c.name == variables.gateName) || variables.allowedRegistries.exists(p,
+    c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
+    == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
+    && c.?command.orValue([]) == [''/kestra-guard''] && c.?args.orValue([]) == variables.gateArgs
+    && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
+    && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
+    && !has(c.startupProbe) && !has(c.lifecycle))) || variables.allowedRegistries.exists(p,
     (!(c.?image.orValue('''')).contains(''/'') ? ''docker.io/library/'' + (c.?image.orValue(''''))
     : ((c.?image.orValue('''')).split(''/'')[0].contains(''.'') || (c.?image.orValue('''')).split(''/'')[0].contains('':'')
     || (c.?image.orValue('''')).split(''/'')[0] == ''localhost'') ? ((c.?image.orValue('''')).split(''/'')[0]
