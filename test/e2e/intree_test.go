@@ -126,13 +126,7 @@ func TestInTreeWhileGuardIsDown(t *testing.T) {
 	}
 
 	p := create(t, runnerNS, kestraPod("intree-commands"))
-	var gate *corev1.Container
-	for i, c := range p.Spec.InitContainers {
-		if c.Name == policy.GateContainerName {
-			gate = &p.Spec.InitContainers[i]
-		}
-	}
-	if gate == nil || p.Spec.InitContainers[0].Name != policy.GateContainerName {
+	if len(p.Spec.InitContainers) == 0 || p.Spec.InitContainers[0].Name != policy.GateContainerName {
 		b, _ := json.Marshal(p.Spec.InitContainers)
 		t.Fatalf("Pod %s admitted with kestra-guard down without the start gate first: init containers %s", p.Name, b)
 	}
