@@ -15,10 +15,12 @@
 #   non-zero, a new file under <package>/testdata/fuzz/<target>/: a crasher.
 #     The run fails, and the file is left where it is: committed, it is a seed
 #     that `go test` (make test) runs from then on.
-#   non-zero, no new file: taken for Go 1.26's fuzz coordinator race, which
-#     ends a duration-bounded run with a bare "context deadline exceeded"
-#     (golang/go#75804); the target is run once more, and the run fails only
-#     if that fails too (a seed that fails, or a build error, fails twice).
+#   non-zero, no new file: the target's seeds run alone (go test -run). If
+#     they fail (a committed seed that fails, a build error), the run fails
+#     at once. If they pass, it is taken for Go 1.26's fuzz coordinator race,
+#     which ends a duration-bounded run with a bare "context deadline
+#     exceeded" (golang/go#75804); the target is run once more, and the run
+#     fails only if that fails too.
 #
 # Other knobs (environment): FUZZTARGET (a regular expression: run only the
 # targets it matches), GO (default go), FUZZMINIMIZETIME (default 100x),
@@ -178,11 +180,17 @@ while read -r pkg dir <&3; do
           break ;;
         2)
           if [[ ${try} -eq 1 ]]; then
-            log "${target} exited non-zero after ${took}s with no new file under ${corpus#"${root}"/}:"
-            log "  taken for Go's fuzz coordinator race (${race}, \"context deadline exceeded\"); retrying ${target} once"
+            log "${target} exited non-zero after ${took}s with no new file under ${corpus#"${root}"/}; running its seeds alone (go test -run '^${target}\$') to tell a failing seed from the coordinator race"
+            if ! "${GO}" test "${pkg}" -run "^${target}\$" -count 1 >&2; then
+              log "${target} FAILED: its seeds (or its build) fail without fuzzing: not the coordinator race; see the output above"
+              result="FAILED: a seed or the build fails"
+              failed+=("${rel} ${target} (seed or build)")
+              break
+            fi
+            log "  its seeds pass: taken for Go's fuzz coordinator race (${race}, \"context deadline exceeded\"); retrying ${target} once"
             continue
           fi
-          log "${target} FAILED again with no reproducer: not the coordinator race (a failing seed? a build error?); see the output above"
+          log "${target} FAILED again with no reproducer and its seeds passing: not the coordinator race alone; see the output above"
           result="FAILED twice, no reproducer"
           failed+=("${rel} ${target} (failed twice)") ;;
       esac
