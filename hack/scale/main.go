@@ -145,6 +145,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	defer h.stop()
 	rep.versions = h.versions
+	rep.audit = h.cfg.Audit
 	prev := size{}
 	for i, s := range sizes {
 		step("size %d of %d: %s", i+1, len(sizes), s)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kestra-guard/kestra-guard/hack/internal/benchkit"
+	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -16,6 +17,7 @@ type report struct {
 	started  time.Time
 	opts     options
 	versions string
+	audit    config.BackgroundAudit // kestra-guard's audit settings in the run
 	results  []*sizeResult
 	workDir  string
 }
@@ -49,8 +51,8 @@ func (r *report) markdown() string {
 		strings.Join(sizes, ","), r.started.UTC().Format("2006-01-02 15:04 MST"), time.Since(r.started).Round(time.Second))
 	w("")
 	w("- Machine: %s; %s.", hostInfo(), r.versions)
-	w("- Method: one kube-apiserver and etcd (no node: Pods stay Pending) grow a cluster in place to each size below, built through the API (so each object carries the managedFields the API server stores), with kestra-guard's webhooks removed while building. Then `kestra-guard serve` starts as its own process with the chart's configuration (leader election off, one replica; audit interval %s; the user is in system:masters), and the run measures: start to ready (`/readyz`, every namespace reconciled by the managed-policy controller with its queue empty, and a managed policy written in every new runner namespace); the API server's `apiserver_request_total` around that and around audit passes; VmRSS and VmHWM from `/proc` and `go_memstats_heap_inuse_bytes` from kestra-guard's `/metrics` (VmRSS sampled every 200 ms, the heap every 2 s); the audit pass's time from its own log; and the client latency of task-runner Pod creates in a runner namespace (%d clients), idle and during an audit pass while %d Pods are created and deleted in another namespace.",
-		r.opts.interval, r.opts.admissionConc, r.opts.churn)
+	w("- Method: one kube-apiserver and etcd (no node: Pods stay Pending) grow a cluster in place to each size below, built through the API (so each object carries the managedFields the API server stores), with kestra-guard's webhooks removed while building. Then `kestra-guard serve` starts as its own process with the chart's configuration (leader election off, one replica; audit interval %s, pages of %d Pods, at most %d list calls a second; the user is in system:masters), and the run measures: start to ready (`/readyz`, every namespace reconciled by the managed-policy controller with its queue empty, and a managed policy written in every new runner namespace); the API server's `apiserver_request_total` around that and around audit passes; VmRSS and VmHWM from `/proc` and `go_memstats_heap_inuse_bytes` from kestra-guard's `/metrics` (VmRSS sampled every 200 ms, the heap every 2 s); the audit pass's time from its own log; and the client latency of task-runner Pod creates in a runner namespace (%d clients), idle and during an audit pass while %d Pods are created and deleted in another namespace.",
+		r.audit.Interval.Duration, r.audit.PageSize, r.audit.ListsPerSecond, r.opts.admissionConc, r.opts.churn)
 	w("- The run's own namespaces (%s, %s, %s) come on top of the sizes below; kestra-guard's log and heap profiles were left in `%s`.", framework.GuardNamespace, nsAdmission, nsChurn, r.workDir)
 	w("")
 	w("| | %s | growth |", strings.Join(func() []string {

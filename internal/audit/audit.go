@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,8 +26,12 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/scope"
 )
 
-// pageSize is how many objects one list call reads.
-const pageSize = 500
+// DefaultPageSize is how many objects one list call reads when the Auditor
+// sets no PageSize. A page is read whole, then decoded, before it is judged:
+// at 500 Pods a page (as stored, managedFields included) the buffers of one
+// page were the largest part of the pass's peak heap at 100,000 Pods
+// (BENCHMARKS.md, section 5).
+const DefaultPageSize = 100
 
 // Auditor reads the cluster through Reader.
 type Auditor struct {
@@ -41,6 +46,13 @@ type Auditor struct {
 	Config *config.Compiled
 	// Progress, when set, is told how far the audit got.
 	Progress func(namespaces, pods int)
+	// PageSize is how many objects one list call asks for (0:
+	// DefaultPageSize).
+	PageSize int
+	// Pace, when set, is waited on before each list call to the API server
+	// (not the cache): it spreads a pass's load on the API server, which
+	// admits Pods at the same time, over time.
+	Pace *rate.Limiter
 
 	// seen are the PolicyExceptions read by the last run.
 	seen []v1alpha1.PolicyException
@@ -322,7 +334,7 @@ func (a *Auditor) cached() client.Reader {
 	if a.Cache != nil {
 		return a.Cache
 	}
-	return a.Reader
+	return a.reader()
 }
 
 // holdingManaged are the namespaces that hold the managed policy.
@@ -334,7 +346,7 @@ func (a *Auditor) holdingManaged(ctx context.Context) ([]string, error) {
 		if err := a.Cache.List(ctx, &pols); err != nil {
 			return nil, explain(err, "list", "networkpolicies", "")
 		}
-	} else if err := paginate(ctx, a.Reader, &pols, &pols.Items, append(opts, client.Limit(pageSize)), "networkpolicies", "", nil); err != nil {
+	} else if err := paginate(ctx, a.reader(), &pols, &pols.Items, append(opts, client.Limit(a.pageSize())), "networkpolicies", "", nil); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -350,7 +362,7 @@ func (a *Auditor) holdingManaged(ctx context.Context) ([]string, error) {
 // task-runner selector matches when onlyRunners (the API server selects), page by page: each page is handed to each and
 // dropped.
 func (a *Auditor) pages(ctx context.Context, ns string, onlyRunners bool, each func([]corev1.Pod) error) error {
-	opts := []client.ListOption{client.Limit(pageSize)}
+	opts := []client.ListOption{client.Limit(a.pageSize())}
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
@@ -358,7 +370,7 @@ func (a *Auditor) pages(ctx context.Context, ns string, onlyRunners bool, each f
 		opts = append(opts, client.MatchingLabelsSelector{Selector: a.Config.Scope.ListSelector()})
 	}
 	var l corev1.PodList
-	return paginate(ctx, a.Reader, &l, &l.Items, opts, "pods", ns, func() error { return each(l.Items) })
+	return paginate(ctx, a.reader(), &l, &l.Items, opts, "pods", ns, func() error { return each(l.Items) })
 }
 
 func result(kind, ns, name string, vs []policy.Violation) report.Result {
@@ -376,7 +388,7 @@ func (a *Auditor) list(ctx context.Context, fromCache bool, list client.ObjectLi
 		}
 		return nil
 	}
-	r, opts := a.Reader, []client.ListOption{client.Limit(pageSize)}
+	r, opts := a.reader(), []client.ListOption{client.Limit(a.pageSize())}
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
@@ -391,6 +403,41 @@ func (a *Auditor) list(ctx context.Context, fromCache bool, list client.ObjectLi
 		return paginate(ctx, r, l, &l.Items, opts, resource, ns, nil)
 	}
 	return fmt.Errorf("listing %s: unsupported list type %T", resource, list)
+}
+
+func (a *Auditor) pageSize() int64 {
+	if a.PageSize > 0 {
+		return int64(a.PageSize)
+	}
+	return DefaultPageSize
+}
+
+// reader is Reader, paced by Pace when set.
+func (a *Auditor) reader() client.Reader {
+	if a.Pace == nil {
+		return a.Reader
+	}
+	return pacedReader{Reader: a.Reader, pace: a.Pace}
+}
+
+// pacedReader waits on pace before each call.
+type pacedReader struct {
+	client.Reader
+	pace *rate.Limiter
+}
+
+func (p pacedReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := p.pace.Wait(ctx); err != nil {
+		return err
+	}
+	return p.Reader.List(ctx, list, opts...)
+}
+
+func (p pacedReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := p.pace.Wait(ctx); err != nil {
+		return err
+	}
+	return p.Reader.Get(ctx, key, obj, opts...)
 }
 
 type continuer interface {

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +26,7 @@ import (
 // listCall is one List the audit made.
 type listCall struct {
 	kind, namespace, selector string
+	limit                     int64
 }
 
 // recorder records the List calls made through it.
@@ -40,7 +43,7 @@ func (r *recorder) List(ctx context.Context, list client.ObjectList, opts ...cli
 		sel = o.LabelSelector.String()
 	}
 	r.mu.Lock()
-	r.calls = append(r.calls, listCall{fmt.Sprintf("%T", list), o.Namespace, sel})
+	r.calls = append(r.calls, listCall{fmt.Sprintf("%T", list), o.Namespace, sel, o.Limit})
 	r.mu.Unlock()
 	return r.Reader.List(ctx, list, opts...)
 }
@@ -138,6 +141,45 @@ func TestAuditListsOnlyTaskRunners(t *testing.T) {
 	}
 	if n := len(rec.podLists()); n != 2 {
 		t.Errorf("%d Pod lists (%v), want 2: the runner namespace, and one cluster-wide by selector", n, rec.podLists())
+	}
+}
+
+// Every list call asks for one page of PageSize objects, DefaultPageSize
+// when unset.
+func TestAuditPageSize(t *testing.T) {
+	for _, size := range []int{0, 1, 250} {
+		rec, a := auditCluster(t)
+		a.PageSize = size
+		if _, err := a.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := int64(size)
+		if size == 0 {
+			want = DefaultPageSize
+		}
+		for _, c := range rec.calls {
+			if c.limit != want {
+				t.Errorf("PageSize %d: %s listed with limit %d, want %d", size, c.kind, c.limit, want)
+			}
+		}
+	}
+}
+
+// With Pace, each list call to the API server waits its turn: a limiter
+// that allows one call an hour lets the first through, and the pass then
+// stops at the second (its wait would outlast the context) rather than
+// make it.
+func TestAuditPace(t *testing.T) {
+	rec, a := auditCluster(t)
+	a.Pace = rate.NewLimiter(rate.Every(time.Hour), 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := a.Run(ctx)
+	if err == nil {
+		t.Fatal("the pass ended with every list made; want it stopped by the pace")
+	}
+	if len(rec.calls) != 1 {
+		t.Errorf("%d list calls (%v) before the pace stopped the pass, want 1", len(rec.calls), rec.calls)
 	}
 }
 

@@ -46,6 +46,11 @@ type BackgroundAudit struct {
 	Interval      metav1.Duration `json:"interval"`
 	PolicyReports bool            `json:"policyReports"`
 	Events        bool            `json:"events"`
+	// PageSize is how many Pods one list call of a pass reads.
+	PageSize int `json:"pageSize"`
+	// ListsPerSecond paces a pass's list calls to the API server (0: not
+	// paced), so that a pass does not compete with admission in bursts.
+	ListsPerSecond int `json:"listsPerSecond"`
 }
 
 // ManagedNetworkPolicy configures the metadata-blocking NetworkPolicy.
@@ -96,7 +101,7 @@ func Default() Config {
 		Namespace:            "kestra-guard",
 		ManagedNetworkPolicy: ManagedNetworkPolicy{Enabled: true},
 		Policy:               policy.DefaultConfig(),
-		Audit:                BackgroundAudit{Enabled: true, Interval: metav1.Duration{Duration: 10 * time.Minute}, PolicyReports: true, Events: true},
+		Audit:                BackgroundAudit{Enabled: true, Interval: metav1.Duration{Duration: 10 * time.Minute}, PolicyReports: true, Events: true, PageSize: 100, ListsPerSecond: 10},
 		Server: Server{
 			Port:           9443,
 			CertDir:        "/tmp/k8s-webhook-server/serving-certs",
@@ -247,6 +252,12 @@ func (c *Config) Compile() (*Compiled, error) {
 	}
 	if c.Audit.Enabled && c.Audit.Interval.Duration < time.Minute {
 		errs = append(errs, fmt.Errorf("audit.interval: %s: expected at least 1m", c.Audit.Interval.Duration))
+	}
+	if c.Audit.PageSize < 1 || c.Audit.PageSize > 5000 {
+		errs = append(errs, fmt.Errorf("audit.pageSize: %d: expected 1 to 5000", c.Audit.PageSize))
+	}
+	if c.Audit.ListsPerSecond < 0 || c.Audit.ListsPerSecond > 1000 {
+		errs = append(errs, fmt.Errorf("audit.listsPerSecond: %d: expected 0 (not paced) to 1000", c.Audit.ListsPerSecond))
 	}
 	if s.ShutdownDelay.Duration < 0 || s.ShutdownDelay.Duration > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("server.shutdownDelay: %s: expected 0 to 5m", s.ShutdownDelay.Duration))

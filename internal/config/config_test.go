@@ -179,3 +179,36 @@ func TestModeAndSelectorReportedOnce(t *testing.T) {
 		}
 	}
 }
+
+// The audit's page size and pace are bounded, and a bad value is named.
+func TestAuditPaging(t *testing.T) {
+	for name, tc := range map[string]struct {
+		pageSize, perSecond int
+		wantErr             string
+	}{
+		"defaults":       {100, 10, ""},
+		"not paced":      {500, 0, ""},
+		"no page":        {0, 10, "audit.pageSize: 0: expected 1 to 5000"},
+		"huge page":      {5001, 10, "audit.pageSize: 5001: expected 1 to 5000"},
+		"negative pace":  {100, -1, "audit.listsPerSecond: -1: expected 0 (not paced) to 1000"},
+		"unbounded pace": {100, 1001, "audit.listsPerSecond: 1001"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Default()
+			cfg.Audit.PageSize, cfg.Audit.ListsPerSecond = tc.pageSize, tc.perSecond
+			err := cfg.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+	if d := Default().Audit; d.PageSize != 100 || d.ListsPerSecond != 10 {
+		t.Errorf("defaults: pageSize %d, listsPerSecond %d; want 100 and 10 (the chart and README say so)", d.PageSize, d.ListsPerSecond)
+	}
+}

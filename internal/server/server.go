@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -287,8 +288,9 @@ func (sv *server) controllers(*rest.Config) error {
 	return mgr.Add(&audit.Background{
 		// Pods from the API server, by page; namespaces, NetworkPolicies and
 		// exceptions from the cache, which holds them for admission anyway.
-		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(), Config: cfg},
-		Client:  mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
+		Auditor: &audit.Auditor{Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(), Config: cfg,
+			PageSize: cfg.Audit.PageSize, Pace: pace(cfg.Audit.ListsPerSecond)},
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kestra-guard"), Log: log.WithName("audit"),
 		Interval: cfg.Audit.Interval.Duration, PolicyReports: cfg.Audit.PolicyReports, Events: cfg.Audit.Events, Violations: gauge,
 		ExceptionsInUse: inUse, ExceptionsExpired: expired,
 	})
@@ -432,4 +434,13 @@ func whoAmI(rc *rest.Config) (string, error) {
 		return "", fmt.Errorf("identifying kestra-guard's user with a SelfSubjectReview (authentication.k8s.io/v1): no answer in 30s: %w", err)
 	}
 	return user, nil
+}
+
+// pace is the audit's list pacing: perSecond list calls a second, one at a
+// time; nil (not paced) for 0.
+func pace(perSecond int) *rate.Limiter {
+	if perSecond == 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), 1)
 }
