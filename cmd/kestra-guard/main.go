@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -28,6 +29,16 @@ func main() {
 			return err
 		}
 		ctrl.SetLogger(log)
+		// A bad value costs the soft limit, not admission: logged, and the
+		// server runs without it.
+		if limit, err := server.SoftMemoryLimit(os.Getenv); err != nil {
+			log.Error(err, "no soft memory limit set")
+		} else if limit > 0 {
+			debug.SetMemoryLimit(limit)
+			log.Info("soft memory limit set", "bytes", limit, "from", server.MemoryLimitEnv)
+		} else if v := os.Getenv("GOMEMLIMIT"); v != "" {
+			log.Info("soft memory limit left to GOMEMLIMIT", "GOMEMLIMIT", v)
+		}
 		return server.Run(ctx, cfg, nil, log)
 	}
 	os.Exit(cli.Execute(ctx, cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:], serve))

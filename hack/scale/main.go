@@ -29,6 +29,7 @@ import (
 	"github.com/go-logr/logr"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -43,6 +44,7 @@ import (
 	"github.com/kestra-guard/kestra-guard/internal/apis/v1alpha1"
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/scope"
+	"github.com/kestra-guard/kestra-guard/internal/server"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -74,10 +76,10 @@ func main() {
 	flag.DurationVar(&o.interval, "audit-interval", time.Minute, "kestra-guard's audit.interval (at least 1m)")
 	flag.IntVar(&o.admission, "admission-pods", 300, "task-runner Pods created for the idle admission sample")
 	flag.IntVar(&o.admissionConc, "admission-conc", 4, "clients creating task-runner Pods during the admission samples")
-	flag.IntVar(&o.churn, "churn", 1000, "Pods created and deleted in another namespace during the audit pass")
+	flag.IntVar(&o.churn, "churn", 1000, "Pods created and deleted in another namespace, again and again, during the busy audit pass and between passes")
 	flag.IntVar(&o.conc, "conc", 48, "clients building the cluster")
 	flag.StringVar(&o.workDir, "work-dir", "", "folder for kestra-guard's log and heap profiles (default: a new temporary folder)")
-	flag.StringVar(&o.src, "src", framework.RepoRoot(), "folder of the kestra-guard source to build and measure (an earlier commit, for a before-and-after)")
+	flag.StringVar(&o.src, "src", framework.RepoRoot(), "folder of the kestra-guard source to build and measure (an earlier commit, for a before-and-after); it is given this tree's configuration, which a tree before 437ece5 refuses (audit.pageSize, audit.listsPerSecond), and the report names this tree's audit settings")
 	flag.Parse()
 	for _, p := range strings.Split(pods, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
@@ -146,6 +148,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	defer h.stop()
 	rep.versions = h.versions
 	rep.audit = h.cfg.Audit
+	rep.memLimit = h.memLimit
 	prev := size{}
 	for i, s := range sizes {
 		step("size %d of %d: %s", i+1, len(sizes), s)
@@ -172,6 +175,7 @@ type harness struct {
 	env      []string        // kestra-guard's environment (KUBECONFIG)
 	cfgFile  string
 	versions string
+	memLimit int64 // the chart's memory limit, bytes
 }
 
 func startHarness(ctx context.Context, o options) (*harness, error) {
@@ -237,7 +241,11 @@ func startHarness(ctx context.Context, o options) (*harness, error) {
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		return fail(err)
 	}
-	h.env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// The chart hands the container's memory limit over (downward API).
+	if h.memLimit, err = chartMemoryLimit(); err != nil {
+		return fail(err)
+	}
+	h.env = append(os.Environ(), "KUBECONFIG="+kubeconfig, server.MemoryLimitEnv+"="+strconv.FormatInt(h.memLimit, 10))
 	ports := make([]int, 3)
 	for i := range ports {
 		if ports[i], err = framework.FreePort(); err != nil {
@@ -308,8 +316,11 @@ type sizeResult struct {
 	idle, during        latencies
 	idleOverlapped      bool // an audit pass ran during every idle sample
 	churnOnly           latencies
-	churnOverlapped     bool // an audit pass started during the churn-only sample
-	busy                pass // the pass admission and churn ran against
+	churnOverlapped     bool          // an audit pass started during the churn-only sample
+	churnWindow         time.Duration // how long the churn-only sample ran
+	busy                pass          // the pass admission and churn ran against
+	alonePass           pass          // the pass admission alone ran against
+	alone               latencies     // admission during alonePass
 	busyRequests        requests
 	churn               latencies // churn creates and deletes
 	churnInPass         int       // churn operations that ended while the pass ran
@@ -433,77 +444,126 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap)
 
 	// The next pass, with admission and churn from a few seconds before it
-	// is due (passes start on the ticker's beat: the quiet pass's start plus
-	// the interval); admission samples count when they began after the pass
-	// started and ended before it finished.
-	due := res.quiet.started.Add(h.o.interval)
-	if wait := time.Until(due) - 3*time.Second; wait > 0 {
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	n = g.passCount()
-	if last := n - 1; last >= 0 {
-		if _, err := g.waitPass(ctx, last, true, 30*time.Minute); err != nil {
-			return nil, err
-		}
-	}
-	bBefore, err := apiserverRequests(ctx, h.cp.Clientset)
-	if err != nil {
+	// is due until it ends (passes start on the ticker's beat: the quiet
+	// pass's start plus the interval); admission samples count when they
+	// began after the pass started and ended before it finished.
+	var all latencies
+	if res.busy, all, res.churn, err = h.duringPass(ctx, g, res.quiet.started.Add(h.o.interval), true); err != nil {
 		return nil, err
 	}
-	var passDone atomic.Bool
-	var busyErr error
+	res.during = all.within(res.busy.started, res.busy.done)
+	res.busyRequests = res.busy.requests
+	res.churnInPass = res.churn.endedWithin(res.busy.started, res.busy.done)
+	step("  admission during the pass and churn: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors); churn %d operations, %d during the pass",
+		ms(res.during.pct(50)), ms(res.during.pct(99)), len(res.during.lat), res.during.errors, len(res.churn.lat), res.churnInPass)
+
+	// The pass after it, with admission and nothing else: the audit's own
+	// share.
+	var alone latencies
+	if res.alonePass, alone, _, err = h.duringPass(ctx, g, res.busy.started.Add(h.o.interval), false); err != nil {
+		return nil, err
+	}
+	res.alone = alone.within(res.alonePass.started, res.alonePass.done)
+	step("  admission during the pass alone: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors)", ms(res.alone.pct(50)), ms(res.alone.pct(99)), len(res.alone.lat), res.alone.errors)
+	all.errors += alone.errors
+	if all.first == nil {
+		all.first = alone.first
+	}
+
+	// The same churn with no pass running: from the end of that pass until
+	// 2 s before the next is due.
+	n = g.passCount()
+	var churnDone atomic.Bool
+	churnEnd := res.alonePass.started.Add(h.o.interval - 2*time.Second)
+	// At least 10 s; a pass that starts in it is reported.
+	res.churnWindow = max(time.Until(churnEnd), 10*time.Second)
 	go func() {
-		res.busy, busyErr = g.waitPass(ctx, n, true, h.o.interval+30*time.Minute)
-		passDone.Store(true)
+		time.Sleep(res.churnWindow)
+		churnDone.Store(true)
 	}()
 	var churnWG sync.WaitGroup
 	churnWG.Add(1)
 	go func() {
 		defer churnWG.Done()
-		res.churn = churn(ctx, h.fast, h.o.churn)
-	}()
-	all := createRunners(ctx, h.cp.Client, "busy", 0, h.o.admissionConc, &passDone)
-	if busyErr == nil && res.busy.err != "" {
-		busyErr = fmt.Errorf("the audit pass during admission and churn failed: %s", res.busy.err)
-	}
-	if busyErr != nil {
-		return nil, busyErr
-	}
-	res.during = all.within(res.busy.started, res.busy.done)
-	bAfter, err := apiserverRequests(ctx, h.cp.Clientset)
-	if err != nil {
-		return nil, err
-	}
-	res.busyRequests = bAfter.minus(bBefore)
-	churnWG.Wait()
-	res.churnInPass = res.churn.endedWithin(res.busy.started, res.busy.done)
-	if err := h.cleanAdmission(ctx); err != nil {
-		return nil, err
-	}
-	step("  admission during the pass: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors); churn %d operations, %d during the pass",
-		ms(res.during.pct(50)), ms(res.during.pct(99)), len(res.during.lat), res.during.errors, len(res.churn.lat), res.churnInPass)
-
-	// The same churn with no pass running: what the churn alone costs.
-	n = g.passCount()
-	var churnDone atomic.Bool
-	go func() {
-		_ = churn(ctx, h.fast, h.o.churn)
-		churnDone.Store(true)
+		_ = churn(ctx, h.fast, h.o.churn, &churnDone)
 	}()
 	res.churnOnly = createRunners(ctx, h.cp.Client, "churn", 0, h.o.admissionConc, &churnDone)
+	churnWG.Wait()
 	if err := h.cleanAdmission(ctx); err != nil {
 		return nil, err
 	}
 	res.churnOverlapped = g.passCount() != n
-	step("  admission during churn alone: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors)", ms(res.churnOnly.pct(50)), ms(res.churnOnly.pct(99)), len(res.churnOnly.lat), res.churnOnly.errors)
+	step("  admission during churn alone: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors, %.0f s)", ms(res.churnOnly.pct(50)), ms(res.churnOnly.pct(99)), len(res.churnOnly.lat), res.churnOnly.errors, res.churnWindow.Seconds())
 	if all.errors > 0 || res.idle.errors > 0 {
 		return nil, fmt.Errorf("task-runner creates failed: %d idle, %d around the pass; first: %v %v", res.idle.errors, all.errors, res.idle.first, all.first)
 	}
 	return res, nil
+}
+
+// duringPass creates task runners (and, withChurn, churns Pods in another
+// namespace) from 3 s before the pass due at due until it ends, and returns
+// the pass (with the API requests made around it), every create and the
+// churn's operations.
+func (h *harness) duringPass(ctx context.Context, g *guardProc, due time.Time, withChurn bool) (pass, latencies, latencies, error) {
+	if wait := time.Until(due) - 3*time.Second; wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return pass{}, latencies{}, latencies{}, ctx.Err()
+		}
+	}
+	n := g.passCount()
+	if last := n - 1; last >= 0 {
+		if _, err := g.waitPass(ctx, last, true, 30*time.Minute); err != nil {
+			return pass{}, latencies{}, latencies{}, err
+		}
+	}
+	before, err := apiserverRequests(ctx, h.cp.Clientset)
+	if err != nil {
+		return pass{}, latencies{}, latencies{}, err
+	}
+	var p pass
+	var passDone atomic.Bool
+	var passErr error
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		p, passErr = g.waitPass(ctx, n, true, h.o.interval+30*time.Minute)
+		passDone.Store(true)
+	}()
+	var churned latencies
+	var churnWG sync.WaitGroup
+	if withChurn {
+		churnWG.Add(1)
+		go func() {
+			defer churnWG.Done()
+			churned = churn(ctx, h.fast, h.o.churn, &passDone)
+		}()
+	}
+	prefix := "alone"
+	if withChurn {
+		prefix = "busy"
+	}
+	all := createRunners(ctx, h.cp.Client, prefix, 0, h.o.admissionConc, &passDone)
+	<-waited
+	// The requests up to the pass's end (the churn finishes its round
+	// after it: not counted).
+	after, afterErr := apiserverRequests(ctx, h.cp.Clientset)
+	churnWG.Wait()
+	if passErr == nil && p.err != "" {
+		passErr = fmt.Errorf("the audit pass failed: %s", p.err)
+	}
+	if passErr != nil {
+		return pass{}, latencies{}, latencies{}, passErr
+	}
+	if afterErr != nil {
+		return pass{}, latencies{}, latencies{}, afterErr
+	}
+	p.requests = after.minus(before)
+	if err := h.cleanAdmission(ctx); err != nil {
+		return pass{}, latencies{}, latencies{}, err
+	}
+	return p, all, churned, nil
 }
 
 func (h *harness) heapProfile(ctx context.Context, g *guardProc, name string) {
@@ -637,8 +697,9 @@ func createRunners(ctx context.Context, c client.Client, prefix string, n, conc 
 	return out
 }
 
-// churn creates n ordinary Pods in nsChurn and deletes them, 8 at a time.
-func churn(ctx context.Context, c client.Client, n int) latencies {
+// churn creates n ordinary Pods in nsChurn and deletes them, 8 at a time,
+// and again until until is true (at least once).
+func churn(ctx context.Context, c client.Client, n int, until *atomic.Bool) latencies {
 	var mu sync.Mutex
 	var out latencies
 	b := &builder{c: c, conc: 8}
@@ -653,15 +714,44 @@ func churn(ctx context.Context, c client.Client, n int) latencies {
 			out.errors++
 		}
 	}
-	pods := make([]*corev1.Pod, n)
-	_ = b.parallel(ctx, 0, n, func(ctx context.Context, i int) error {
-		pods[i] = ordinaryPod(nsChurn, i)
-		op(func() error { return c.Create(ctx, pods[i]) })
-		return nil
-	})
-	_ = b.parallel(ctx, 0, n, func(ctx context.Context, i int) error {
-		op(func() error { return client.IgnoreNotFound(c.Delete(ctx, pods[i], client.GracePeriodSeconds(0))) })
-		return nil
-	})
+	for ctx.Err() == nil {
+		pods := make([]*corev1.Pod, n)
+		_ = b.parallel(ctx, 0, n, func(ctx context.Context, i int) error {
+			pods[i] = ordinaryPod(nsChurn, i)
+			op(func() error { return c.Create(ctx, pods[i]) })
+			return nil
+		})
+		_ = b.parallel(ctx, 0, n, func(ctx context.Context, i int) error {
+			op(func() error { return client.IgnoreNotFound(c.Delete(ctx, pods[i], client.GracePeriodSeconds(0))) })
+			return nil
+		})
+		if until == nil || until.Load() {
+			break
+		}
+	}
 	return out
+}
+
+// chartMemoryLimit is the chart's resources.limits.memory, in bytes.
+func chartMemoryLimit() (int64, error) {
+	path := filepath.Join(framework.RepoRoot(), "charts", "kestra-guard", "values.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var v struct {
+		Resources struct {
+			Limits struct {
+				Memory string `json:"memory"`
+			} `json:"limits"`
+		} `json:"resources"`
+	}
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	q, err := resource.ParseQuantity(v.Resources.Limits.Memory)
+	if err != nil || q.Value() <= 0 {
+		return 0, fmt.Errorf("%s: resources.limits.memory %q: expected a memory quantity (%v)", path, v.Resources.Limits.Memory, err)
+	}
+	return q.Value(), nil
 }

@@ -45,6 +45,8 @@ type pass struct {
 	pods           int
 	reportsWritten int
 	err            string
+	// API requests from just before the pass to its end, when measured.
+	requests requests
 }
 
 func startGuard(bin string, args []string, env []string, logPath string) (*guardProc, error) {

@@ -6,6 +6,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -453,6 +454,15 @@ func paginate[T any](ctx context.Context, r client.Reader, l continuer, items *[
 	cont := ""
 	for {
 		if err := r.List(ctx, l, append(opts, client.Continue(cont))...); err != nil {
+			// A slow list (paced, or long) can outlive its continue token
+			// when etcd compacts: the API server refuses the token with 410
+			// Gone and hands one that goes on from the same place, without
+			// the list's snapshot (objects changed since may be missed or
+			// seen twice; the next pass sees them).
+			if next := expiredContinue(err); cont != "" && next != "" && next != cont {
+				cont = next
+				continue
+			}
 			return explain(err, "list", resource, ns)
 		}
 		if each != nil {
@@ -469,6 +479,16 @@ func paginate[T any](ctx context.Context, r client.Reader, l continuer, items *[
 			return nil
 		}
 	}
+}
+
+// expiredContinue is the continue token a 410 Gone for an expired one
+// carries ("" for any other error).
+func expiredContinue(err error) string {
+	var st apierrors.APIStatus
+	if !apierrors.IsResourceExpired(err) || !errors.As(err, &st) {
+		return ""
+	}
+	return st.Status().Continue
 }
 
 // explain says which permission is missing, or that the cluster cannot be reached.

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -157,6 +158,9 @@ func TestAuditPageSize(t *testing.T) {
 		if size == 0 {
 			want = DefaultPageSize
 		}
+		if len(rec.calls) == 0 {
+			t.Fatal("no list call recorded")
+		}
 		for _, c := range rec.calls {
 			if c.limit != want {
 				t.Errorf("PageSize %d: %s listed with limit %d, want %d", size, c.kind, c.limit, want)
@@ -180,6 +184,69 @@ func TestAuditPace(t *testing.T) {
 	}
 	if len(rec.calls) != 1 {
 		t.Errorf("%d list calls (%v) before the pace stopped the pass, want 1", len(rec.calls), rec.calls)
+	}
+}
+
+// As the server runs it, with the informer cache: only the calls to the API
+// server (Pod lists) wait on the pace, not the cache's reads. Were the
+// cache's reads paced, the first (namespaces) would take the only call of
+// the hour and no Pod list would be made.
+func TestAuditPaceSparesTheCache(t *testing.T) {
+	rec, a := auditCluster(t)
+	a.Cache = rec.Reader
+	a.Pace = rate.NewLimiter(rate.Every(time.Hour), 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := a.Run(ctx); err == nil {
+		t.Fatal("the pass ended with every list made; want it stopped by the pace at its second Pod list")
+	}
+	if n := len(rec.podLists()); n != 1 || len(rec.calls) != 1 {
+		t.Errorf("%d calls to the API server (%v), want 1 Pod list", len(rec.calls), rec.calls)
+	}
+}
+
+// pagedReader serves Pods a and b in two pages, and refuses the first
+// page's continue token as expired (410 Gone), handing a token that goes
+// on.
+type pagedReader struct {
+	client.Reader
+	tokens []string
+}
+
+func (p *pagedReader) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	o := (&client.ListOptions{}).ApplyOptions(opts)
+	p.tokens = append(p.tokens, o.Continue)
+	l := list.(*corev1.PodList)
+	switch o.Continue {
+	case "":
+		l.Items, l.Continue = []corev1.Pod{*runner("n", "a")}, "first"
+	case "first":
+		gone := apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result.")
+		gone.ErrStatus.Continue = "resume"
+		return gone
+	case "resume":
+		l.Items, l.Continue = []corev1.Pod{*runner("n", "b")}, ""
+	default:
+		return fmt.Errorf("unexpected continue token %q", o.Continue)
+	}
+	return nil
+}
+
+// A list whose continue token expired mid-way (a paced pass over a large
+// cluster can outlive etcd's compaction) goes on with the token the 410
+// carries instead of failing the pass every time.
+func TestPaginateGoesOnAfterAnExpiredToken(t *testing.T) {
+	r := &pagedReader{}
+	var l corev1.PodList
+	if err := paginate(context.Background(), r, &l, &l.Items, nil, "pods", "", nil); err != nil {
+		t.Fatalf("paginate: %v (continue tokens sent: %q)", err, r.tokens)
+	}
+	var got []string
+	for _, p := range l.Items {
+		got = append(got, p.Name)
+	}
+	if !slices.Equal(got, []string{"a", "b"}) || !slices.Equal(r.tokens, []string{"", "first", "resume"}) {
+		t.Errorf("read %v with continue tokens %q; want [a b] with [\"\" first resume]", got, r.tokens)
 	}
 }
 

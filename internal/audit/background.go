@@ -80,9 +80,14 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	b.Log.Info("background audit started")
 	// A pass allocates many times what it keeps (pages of Pods read whole,
 	// then decoded; reports encoded): give the freed memory back to the
-	// system now rather than carry it, as resident memory, into the next
-	// pass. One collection a pass.
-	defer debug.FreeOSMemory()
+	// system at its end rather than carry it, as resident memory, into the
+	// next pass. One collection a pass, before the pass says it is done.
+	freed := false
+	defer func() {
+		if !freed {
+			debug.FreeOSMemory()
+		}
+	}()
 	if b.last == nil {
 		b.last = map[string]uint64{}
 	}
@@ -156,6 +161,8 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	if errs != nil {
 		return fmt.Errorf("writing PolicyReports: %s", strings.Join(errs, "; "))
 	}
+	debug.FreeOSMemory()
+	freed = true
 	b.Log.Info("background audit done", "namespacesWithViolations", withFindings, "namespaces", stats.Namespaces, "pods", stats.Pods,
 		"policyReportsWritten", written, "seconds", time.Since(start).Seconds())
 	return nil

@@ -67,7 +67,7 @@ Output and exit status are those of check.`,
 			return &ExitError{Code: 2, Err: fmt.Errorf("cannot reach the cluster at %s: %w", rc.Host, err)}
 		}
 		start, last := time.Now(), time.Now()
-		a := &audit.Auditor{Reader: c, Config: compiled, Progress: func(nss, pods int) {
+		a := &audit.Auditor{Reader: c, Config: compiled, PageSize: compiled.Audit.PageSize, Progress: func(nss, pods int) {
 			if time.Since(last) > 2*time.Second {
 				last = time.Now()
 				_, _ = fmt.Fprintf(s.Err, "audit: %d namespaces, %d task-runner Pods evaluated (%s)\n", nss, pods, time.Since(start).Round(time.Second))

@@ -208,6 +208,18 @@ func TestAuditPaging(t *testing.T) {
 			}
 		})
 	}
+	// A file (the chart's before these keys, or a hand-written one) that
+	// leaves them out keeps the defaults.
+	cfg, err := Parse([]byte("audit: {enabled: true, interval: 10m}\n"), "old.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("a file without audit.pageSize and audit.listsPerSecond: %v", err)
+	}
+	if a := cfg.Audit; a.PageSize != 100 || a.ListsPerSecond != 10 {
+		t.Errorf("a file without them: pageSize %d, listsPerSecond %d; want the defaults 100 and 10", a.PageSize, a.ListsPerSecond)
+	}
 	if d := Default().Audit; d.PageSize != 100 || d.ListsPerSecond != 10 {
 		t.Errorf("defaults: pageSize %d, listsPerSecond %d; want 100 and 10 (the chart and README say so)", d.PageSize, d.ListsPerSecond)
 	}

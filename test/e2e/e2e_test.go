@@ -319,3 +319,56 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+// The chart hands each replica its container's memory limit (the downward
+// API), and kestra-guard gives the Go runtime a soft limit of 90% of it:
+// its log says so, with the bytes, once at start.
+func TestSoftMemoryLimitFromTheChart(t *testing.T) {
+	ctx := context.Background()
+	pods, err := cs.CoreV1().Pods(guardNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=kestra-guard"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("want kestra-guard Pods, got %d (%v)", len(pods.Items), err)
+	}
+	checked := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		limit := p.Spec.Containers[0].Resources.Limits.Memory()
+		if limit.IsZero() {
+			t.Fatalf("%s has no memory limit: the chart sets one", p.Name)
+		}
+		want := limit.Value() / 10 * 9
+		// The log is flushed each second: a replica just started (case 7
+		// kills one) may not have written the line yet.
+		var got []int64
+		err := poll(ctx, 30*time.Second, func() (bool, error) {
+			raw, err := cs.CoreV1().Pods(guardNS).GetLogs(p.Name, &corev1.PodLogOptions{Container: "kestra-guard"}).DoRaw(ctx)
+			if err != nil {
+				return false, nil
+			}
+			got = nil
+			for _, line := range strings.Split(string(raw), "\n") {
+				var entry struct {
+					Msg   string `json:"msg"`
+					Bytes int64  `json:"bytes"`
+				}
+				if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "soft memory limit set" {
+					got = append(got, entry.Bytes)
+				}
+			}
+			return len(got) > 0, nil
+		})
+		if err != nil {
+			t.Errorf("%s: no \"soft memory limit set\" in its log within 30 s: the limit did not reach the runtime", p.Name)
+			continue
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s: soft memory limit %v bytes, want once %d (90%% of its limit %s)", p.Name, got, want, limit)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no running kestra-guard Pod to check")
+	}
+}
