@@ -59,7 +59,7 @@ type options struct {
 	pods          []int
 	out           string
 	interval      time.Duration
-	admission     int // creates of the idle admission sample
+	sample        time.Duration // how long the idle and churn-alone admission samples run
 	admissionConc int
 	churn         int
 	conc          int
@@ -74,7 +74,7 @@ func main() {
 	flag.StringVar(&pods, "pods", "10000,100000", "comma-separated cluster sizes in Pods, smallest first (multiples of 500; the other objects in proportion)")
 	flag.StringVar(&o.out, "out", filepath.Join(framework.RepoRoot(), "BENCHMARKS.md"), "file whose scale section is written (empty: print it)")
 	flag.DurationVar(&o.interval, "audit-interval", time.Minute, "kestra-guard's audit.interval (at least 1m)")
-	flag.IntVar(&o.admission, "admission-pods", 300, "task-runner Pods created for the idle admission sample")
+	flag.DurationVar(&o.sample, "sample", 12*time.Second, "how long the idle and the churn-alone admission samples run, each between two audit passes")
 	flag.IntVar(&o.admissionConc, "admission-conc", 4, "clients creating task-runner Pods during the admission samples")
 	flag.IntVar(&o.churn, "churn", 1000, "Pods created and deleted in another namespace, again and again, during the busy audit pass and between passes")
 	flag.IntVar(&o.conc, "conc", 48, "clients building the cluster")
@@ -316,11 +316,10 @@ type sizeResult struct {
 	idle, during        latencies
 	idleOverlapped      bool // an audit pass ran during every idle sample
 	churnOnly           latencies
-	churnOverlapped     bool          // an audit pass started during the churn-only sample
-	churnWindow         time.Duration // how long the churn-only sample ran
-	busy                pass          // the pass admission and churn ran against
-	alonePass           pass          // the pass admission alone ran against
-	alone               latencies     // admission during alonePass
+	churnOverlapped     bool      // an audit pass started during the churn-only sample
+	busy                pass      // the pass admission and churn ran against
+	alonePass           pass      // the pass admission alone ran against
+	alone               latencies // admission during alonePass
 	busyRequests        requests
 	churn               latencies // churn creates and deletes
 	churnInPass         int       // churn operations that ended while the pass ran
@@ -396,7 +395,7 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		if _, err := g.waitPass(ctx, n-1, true, 30*time.Minute); err != nil {
 			return nil, err
 		}
-		res.idle = createRunners(ctx, h.cp.Client, "idle", h.o.admission, h.o.admissionConc, nil)
+		res.idle = createRunners(ctx, h.cp.Client, "idle", 0, h.o.admissionConc, forDuration(h.o.sample))
 		if err := h.cleanAdmission(ctx); err != nil {
 			return nil, err
 		}
@@ -443,6 +442,24 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	_, res.quietHWM = g.memory()
 	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap)
 
+	// The churn with no pass running, right after the quiet pass, for as
+	// long as the idle sample (a pass that starts in it is reported).
+	n = g.passCount()
+	churnDone := forDuration(h.o.sample)
+	var churnWG sync.WaitGroup
+	churnWG.Add(1)
+	go func() {
+		defer churnWG.Done()
+		_ = churn(ctx, h.fast, h.o.churn, churnDone)
+	}()
+	res.churnOnly = createRunners(ctx, h.cp.Client, "churn", 0, h.o.admissionConc, churnDone)
+	churnWG.Wait()
+	if err := h.cleanAdmission(ctx); err != nil {
+		return nil, err
+	}
+	res.churnOverlapped = g.passCount() != n
+	step("  admission during churn alone: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors)", ms(res.churnOnly.pct(50)), ms(res.churnOnly.pct(99)), len(res.churnOnly.lat), res.churnOnly.errors)
+
 	// The next pass, with admission and churn from a few seconds before it
 	// is due until it ends (passes start on the ticker's beat: the quiet
 	// pass's start plus the interval); admission samples count when they
@@ -470,30 +487,6 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		all.first = alone.first
 	}
 
-	// The same churn with no pass running: from the end of that pass until
-	// 2 s before the next is due.
-	n = g.passCount()
-	var churnDone atomic.Bool
-	churnEnd := res.alonePass.started.Add(h.o.interval - 2*time.Second)
-	// At least 10 s; a pass that starts in it is reported.
-	res.churnWindow = max(time.Until(churnEnd), 10*time.Second)
-	go func() {
-		time.Sleep(res.churnWindow)
-		churnDone.Store(true)
-	}()
-	var churnWG sync.WaitGroup
-	churnWG.Add(1)
-	go func() {
-		defer churnWG.Done()
-		_ = churn(ctx, h.fast, h.o.churn, &churnDone)
-	}()
-	res.churnOnly = createRunners(ctx, h.cp.Client, "churn", 0, h.o.admissionConc, &churnDone)
-	churnWG.Wait()
-	if err := h.cleanAdmission(ctx); err != nil {
-		return nil, err
-	}
-	res.churnOverlapped = g.passCount() != n
-	step("  admission during churn alone: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors, %.0f s)", ms(res.churnOnly.pct(50)), ms(res.churnOnly.pct(99)), len(res.churnOnly.lat), res.churnOnly.errors, res.churnWindow.Seconds())
 	if all.errors > 0 || res.idle.errors > 0 {
 		return nil, fmt.Errorf("task-runner creates failed: %d idle, %d around the pass; first: %v %v", res.idle.errors, all.errors, res.idle.first, all.first)
 	}
@@ -698,7 +691,7 @@ func createRunners(ctx context.Context, c client.Client, prefix string, n, conc 
 }
 
 // churn creates n ordinary Pods in nsChurn and deletes them, 8 at a time,
-// and again until until is true (at least once).
+// and again until until is true (without until, once).
 func churn(ctx context.Context, c client.Client, n int, until *atomic.Bool) latencies {
 	var mu sync.Mutex
 	var out latencies
@@ -716,12 +709,20 @@ func churn(ctx context.Context, c client.Client, n int, until *atomic.Bool) late
 	}
 	for ctx.Err() == nil {
 		pods := make([]*corev1.Pod, n)
+		// Once until is true no more Pods are created; those created are
+		// deleted.
 		_ = b.parallel(ctx, 0, n, func(ctx context.Context, i int) error {
+			if until != nil && until.Load() {
+				return nil
+			}
 			pods[i] = ordinaryPod(nsChurn, i)
 			op(func() error { return c.Create(ctx, pods[i]) })
 			return nil
 		})
 		_ = b.parallel(ctx, 0, n, func(ctx context.Context, i int) error {
+			if pods[i] == nil {
+				return nil
+			}
 			op(func() error { return client.IgnoreNotFound(c.Delete(ctx, pods[i], client.GracePeriodSeconds(0))) })
 			return nil
 		})
@@ -754,4 +755,11 @@ func chartMemoryLimit() (int64, error) {
 		return 0, fmt.Errorf("%s: resources.limits.memory %q: expected a memory quantity (%v)", path, v.Resources.Limits.Memory, err)
 	}
 	return q.Value(), nil
+}
+
+// forDuration is a flag that turns true after d.
+func forDuration(d time.Duration) *atomic.Bool {
+	var done atomic.Bool
+	time.AfterFunc(d, func() { done.Store(true) })
+	return &done
 }

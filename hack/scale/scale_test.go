@@ -149,7 +149,7 @@ func TestScaleSmoke(t *testing.T) {
 	if os.Getenv("KG_SCALE_SMOKE") == "" {
 		t.Skip("set KG_SCALE_SMOKE=1 to run the whole harness at 500 and 1,000 Pods (about 5 min)")
 	}
-	o := options{pods: []int{500, 1000}, interval: time.Minute, admission: 50, admissionConc: 2, churn: 100, conc: 16, workDir: t.TempDir(), src: framework.RepoRoot()}
+	o := options{pods: []int{500, 1000}, interval: time.Minute, sample: 3 * time.Second, admissionConc: 2, churn: 100, conc: 16, workDir: t.TempDir(), src: framework.RepoRoot()}
 	rep, err := run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
