@@ -79,16 +79,7 @@ func TestAllowedCIDRs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := Default()
 			cfg.ManagedNetworkPolicy.AllowedCIDRs = tc.cidrs
-			err := cfg.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error %v, want %q", err, tc.wantErr)
-			}
+			wantValid(t, cfg, tc.wantErr)
 		})
 	}
 }
@@ -196,16 +187,7 @@ func TestAuditPaging(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := Default()
 			cfg.Audit.PageSize, cfg.Audit.ListsPerSecond = tc.pageSize, tc.perSecond
-			err := cfg.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error %v, want %q", err, tc.wantErr)
-			}
+			wantValid(t, cfg, tc.wantErr)
 		})
 	}
 	// A file (the chart's before these keys, or a hand-written one) that
@@ -222,5 +204,21 @@ func TestAuditPaging(t *testing.T) {
 	}
 	if d := Default().Audit; d.PageSize != 100 || d.ListsPerSecond != 10 {
 		t.Errorf("defaults: pageSize %d, listsPerSecond %d; want 100 and 10 (the chart and README say so)", d.PageSize, d.ListsPerSecond)
+	}
+}
+
+// wantValid checks that cfg validates, or, with wantErr, that its error
+// says wantErr.
+func wantValid(t *testing.T, cfg Config, wantErr string) {
+	t.Helper()
+	err := cfg.Validate()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("error %v, want %q", err, wantErr)
 	}
 }
