@@ -320,7 +320,6 @@ type sizeResult struct {
 	busy                pass      // the pass admission and churn ran against
 	alonePass           pass      // the pass admission alone ran against
 	alone               latencies // admission during alonePass
-	busyRequests        requests
 	churn               latencies // churn creates and deletes
 	churnInPass         int       // churn operations that ended while the pass ran
 }
@@ -469,7 +468,6 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		return nil, err
 	}
 	res.during = all.within(res.busy.started, res.busy.done)
-	res.busyRequests = res.busy.requests
 	res.churnInPass = res.churn.endedWithin(res.busy.started, res.busy.done)
 	step("  admission during the pass and churn: p50 %.1f ms, p99 %.1f ms (%d creates, %d errors); churn %d operations, %d during the pass",
 		ms(res.during.pct(50)), ms(res.during.pct(99)), len(res.during.lat), res.during.errors, len(res.churn.lat), res.churnInPass)

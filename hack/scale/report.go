@@ -154,17 +154,17 @@ func (r *report) markdown() string {
 		w("| verb resource | start to ready | quiet audit pass | busy audit pass |")
 		w("|---|---|---|---|")
 		keys := map[string]bool{}
-		for _, rq := range []requests{res.startRequests, res.quietRequests, res.busyRequests} {
+		for _, rq := range []requests{res.startRequests, res.quietRequests, res.busy.requests} {
 			for k := range rq {
 				keys[k] = true
 			}
 		}
 		all := requests{}
 		for k := range keys {
-			all[k] = res.startRequests[k] + res.quietRequests[k] + res.busyRequests[k]
+			all[k] = res.startRequests[k] + res.quietRequests[k] + res.busy.requests[k]
 		}
 		for _, k := range all.sorted() {
-			w("| %s | %.0f | %.0f | %.0f |", k, res.startRequests[k], res.quietRequests[k], res.busyRequests[k])
+			w("| %s | %.0f | %.0f | %.0f |", k, res.startRequests[k], res.quietRequests[k], res.busy.requests[k])
 		}
 		w("")
 	}
