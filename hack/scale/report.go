@@ -29,7 +29,7 @@ const (
 	targetRSS       = 150.0 // MiB, after sync and at the audit's peak
 	targetGrowth    = 2.0   // memory, smallest size to largest
 	targetAudit     = 60.0  // seconds for a pass
-	targetP99Factor = 1.2   // admission p99 during audit and churn, over idle
+	targetP99Factor = 1.2   // admission p99 during audit and churn, over the same churn with no pass
 )
 
 func verdict(ok bool) string {
@@ -99,9 +99,9 @@ func (r *report) markdown() string {
 	row("PolicyReports written: first pass", func(s *sizeResult) float64 { return float64(s.first.reportsWritten) }, "%.0f")
 	row("PolicyReports written: quiet pass", func(s *sizeResult) float64 { return float64(s.quiet.reportsWritten) }, "%.0f")
 	row("PolicyReports written: busy pass", func(s *sizeResult) float64 { return float64(s.busy.reportsWritten) }, "%.0f")
-	row("admission p50, idle (ms)", func(s *sizeResult) float64 { return ms(s.idle.pct(50)) }, "%.1f")
-	row("admission p99, idle (ms)", func(s *sizeResult) float64 { return ms(s.idle.pct(99)) }, "%.1f")
-	row("admission creates, idle", func(s *sizeResult) float64 { return float64(len(s.idle.lat)) }, "%.0f")
+	row("admission p50, quiet cluster (ms)", func(s *sizeResult) float64 { return ms(s.idle.pct(50)) }, "%.1f")
+	row("admission p99, quiet cluster (ms)", func(s *sizeResult) float64 { return ms(s.idle.pct(99)) }, "%.1f")
+	row("admission creates, quiet cluster", func(s *sizeResult) float64 { return float64(len(s.idle.lat)) }, "%.0f")
 	row("busy audit pass (s)", func(s *sizeResult) float64 { return s.busy.seconds }, "%.1f")
 	row("admission p50, during audit and churn (ms)", func(s *sizeResult) float64 { return ms(s.during.pct(50)) }, "%.1f")
 	row("admission p99, during audit and churn (ms)", func(s *sizeResult) float64 { return ms(s.during.pct(99)) }, "%.1f")
@@ -137,14 +137,18 @@ func (r *report) markdown() string {
 	}
 	w("- An audit pass over %d task runners in at most %.0f s: the quiet pass took %.1f s: **%s** (the busy one %.1f s).",
 		last.quiet.pods, targetAudit, last.quiet.seconds, verdict(last.quiet.seconds <= targetAudit), last.busy.seconds)
-	ratio := ms(last.during.pct(99)) / ms(last.idle.pct(99))
-	w("- Admission p99 during the audit and churn at most %.1fx idle: %.1f ms against %.1f ms, %.2fx: **%s** (%d creates during the pass, %d idle).",
-		targetP99Factor, ms(last.during.pct(99)), ms(last.idle.pct(99)), ratio, verdict(ratio <= targetP99Factor), len(last.during.lat), len(last.idle.lat))
-	w("- For comparison, not targets: admission p99 during a pass with nothing else, %.1f ms, %.2fx idle (%d creates); with the same churn and no audit pass, %.1f ms, %.2fx idle (%d creates)%s; during the audit and churn against churn alone, %.2fx.",
-		ms(last.alone.pct(99)), ms(last.alone.pct(99))/ms(last.idle.pct(99)), len(last.alone.lat),
-		ms(last.churnOnly.pct(99)), ms(last.churnOnly.pct(99))/ms(last.idle.pct(99)), len(last.churnOnly.lat),
-		map[bool]string{true: "; an audit pass started during it", false: ""}[last.churnOverlapped],
-		ms(last.during.pct(99))/ms(last.churnOnly.pct(99)))
+	// The issue's baseline is "the same with kestra-guard idle": the same
+	// churn, no audit pass. A pass that started during that sample spoils it.
+	ratio := ms(last.during.pct(99)) / ms(last.churnOnly.pct(99))
+	p99Verdict := verdict(ratio <= targetP99Factor)
+	if last.churnOverlapped {
+		p99Verdict = "not measured: an audit pass started during the churn without one"
+	}
+	w("- Admission p99 during the audit and churn at most %.1fx the same churn with kestra-guard idle (no audit pass): %.1f ms against %.1f ms, %.2fx: **%s** (%d creates during the pass, %d during the churn alone).",
+		targetP99Factor, ms(last.during.pct(99)), ms(last.churnOnly.pct(99)), ratio, p99Verdict, len(last.during.lat), len(last.churnOnly.lat))
+	w("- Against the quiet cluster (no churn, no pass; %d creates), not the target's baseline: p99 %.1f ms; during the audit and churn %.2fx; the churn alone %.2fx; a pass with nothing else %.1f ms, %.2fx (%d creates).",
+		len(last.idle.lat), ms(last.idle.pct(99)), ms(last.during.pct(99))/ms(last.idle.pct(99)), ms(last.churnOnly.pct(99))/ms(last.idle.pct(99)),
+		ms(last.alone.pct(99)), ms(last.alone.pct(99))/ms(last.idle.pct(99)), len(last.alone.lat))
 	w("")
 	for _, res := range r.results {
 		w("API requests at %d Pods, by verb and resource (`apiserver_request_total`, differences; the quiet pass and start-up have nothing else running, the busy pass counts the run's own creates and churn too):", res.size.Pods())

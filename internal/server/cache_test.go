@@ -1,12 +1,16 @@
 package server
 
 import (
+	"context"
+	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
+	fcache "k8s.io/client-go/tools/cache/testing"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
@@ -83,14 +87,6 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 	if pod.Annotations == nil {
 		t.Error("a Pod's annotations were dropped; rules read them (AppArmor)")
 	}
-	ingressOnly := &networkingv1.NetworkPolicy{ObjectMeta: meta(), Spec: spec()}
-	ingressOnly.Spec.PolicyTypes, ingressOnly.Spec.Egress = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, nil
-	if _, err := opts.DefaultTransform(ingressOnly); err != nil {
-		t.Fatal(err)
-	}
-	if len(ingressOnly.Spec.PodSelector.MatchLabels) != 0 || len(ingressOnly.Spec.PolicyTypes) != 1 {
-		t.Errorf("an ingress-only policy is cached with %+v; want its policyTypes only", ingressOnly.Spec)
-	}
 	tomb := toolscache.DeletedFinalStateUnknown{Key: "apps/x"}
 	if got, err := opts.DefaultTransform(tomb); err != nil || got != tomb {
 		t.Errorf("a tombstone became %v, %v", got, err)
@@ -100,4 +96,70 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 			t.Error("every Pod of the cluster is cached: want only those with the start gate's label")
 		}
 	}
+}
+
+// The NetworkPolicy informer holds only the policies that restrict egress
+// and the managed one: a policy that becomes one of them is added, one that
+// stops being one is removed, whether the informer learns it from its list
+// or from its watch.
+func TestCacheKeepsOnlyEgressPolicies(t *testing.T) {
+	c := config.Default()
+	cfg, err := c.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cacheOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.NewInformer == nil {
+		t.Fatal("the cache builds its informers without a filter: every NetworkPolicy of the cluster is cached")
+	}
+	egress := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	ingress := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+	np := func(name string, types []networkingv1.PolicyType, rules ...networkingv1.NetworkPolicyEgressRule) *networkingv1.NetworkPolicy {
+		return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: name},
+			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: types, Egress: rules}}
+	}
+	src := fcache.NewFakeControllerSource()
+	defer src.Shutdown()
+	src.Add(np("ingress-only", ingress))
+	src.Add(np("deny-egress", egress))
+	src.Add(np("egress-rules-no-types", nil, networkingv1.NetworkPolicyEgressRule{}))
+	src.Add(np(managed.Name, ingress)) // edited by someone: kept, to be repaired
+	src.Add(np("becomes-egress", ingress))
+	src.Add(np("stops-egress", egress))
+	inf := opts.NewInformer(src, &networkingv1.NetworkPolicy{}, 0, toolscache.Indexers{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go inf.RunWithContext(ctx)
+	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("the informer did not sync")
+	}
+	names := func() []string {
+		var out []string
+		for _, o := range inf.GetStore().List() {
+			out = append(out, o.(*networkingv1.NetworkPolicy).Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{"deny-egress", "egress-rules-no-types", managed.Name, "stops-egress"}
+	slices.Sort(want)
+	if got := names(); !slices.Equal(got, want) {
+		t.Errorf("after the list the cache holds %v; want %v", got, want)
+	}
+	src.Modify(np("becomes-egress", egress))
+	src.Modify(np("stops-egress", ingress))
+	src.Add(np("new-ingress-only", ingress))
+	src.Add(np("new-egress", egress))
+	want = []string{"becomes-egress", "deny-egress", "egress-rules-no-types", managed.Name, "new-egress"}
+	slices.Sort(want)
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = names(); slices.Equal(got, want) {
+			return
+		}
+	}
+	t.Errorf("after the watch's events the cache holds %v; want %v", got, want)
 }

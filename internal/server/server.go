@@ -146,6 +146,7 @@ func (sv *server) manager(rc *rest.Config) error {
 func cacheOptions(cfg *config.Compiled) (cache.Options, error) {
 	opts := cache.Options{
 		DefaultTransform: cacheTransform,
+		NewInformer:      newInformer,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
 			// Read on every admission and never modified: no deep copy.
@@ -173,9 +174,9 @@ func cacheOptions(cfg *config.Compiled) (cache.Options, error) {
 // object), the annotations of Namespaces and NetworkPolicies (kubectl's
 // last-applied-configuration is a second copy of the object; only Pods'
 // annotations are judged, and the webhook configurations' are read), and
-// and of NetworkPolicies other than the managed one their labels, their
-// ingress rules, and for those without egress the whole spec but
-// policyTypes (most of a cluster's policies; kestra-guard judges egress).
+// of NetworkPolicies other than the managed one their labels and their
+// ingress rules (kestra-guard judges egress; the policies without egress
+// never reach the cache: newInformer).
 func cacheTransform(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
@@ -189,12 +190,8 @@ func cacheTransform(obj any) (any, error) {
 		t.Annotations = nil
 		if t.Name != managed.Name {
 			// Only egress is judged; the managed policy is kept whole, so
-			// that an edit of it is seen and repaired. A policy without
-			// egress keeps its policyTypes, which say so.
+			// that an edit of it is seen and repaired.
 			t.Labels, t.Spec.Ingress = nil, nil
-			if !policy.HasEgress(t) {
-				t.Spec = networkingv1.NetworkPolicySpec{PolicyTypes: t.Spec.PolicyTypes}
-			}
 		}
 	}
 	return o, nil
