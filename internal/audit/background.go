@@ -44,6 +44,8 @@ type Background struct {
 	ExceptionsInUse, ExceptionsExpired *prometheus.GaugeVec
 
 	last map[string]uint64 // namespace -> hash of its findings
+	// series are the (rule, namespace) pairs of Violations the last pass set.
+	series map[[2]string]bool
 }
 
 // NewViolationsGauge is the metric of current violations by rule and
@@ -148,14 +150,11 @@ func (b *Background) RunOnce(ctx context.Context) error {
 		}
 	}
 	b.exceptionGauges(waived)
-	b.Violations.Reset()
+	b.setViolations(byRule)
 	withFindings := 0
-	for ns, rules := range byRule {
+	for ns := range byRule {
 		if found[ns] {
 			withFindings++
-		}
-		for rule, n := range rules {
-			b.Violations.WithLabelValues(rule, ns).Add(float64(n))
 		}
 	}
 	if errs != nil {
@@ -166,6 +165,27 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	b.Log.Info("background audit done", "namespacesWithViolations", withFindings, "namespaces", stats.Namespaces, "pods", stats.Pods,
 		"policyReportsWritten", written, "seconds", time.Since(start).Seconds())
 	return nil
+}
+
+// setViolations sets the violations gauge to a pass's counts, in place: a
+// series still found keeps its metric (a cluster of thousands of namespaces
+// has as many series; dropping them all to make them again doubled their
+// memory at each pass), one no longer found is deleted, and a scrape never
+// sees the gauge half empty.
+func (b *Background) setViolations(byRule map[string]map[string]int) {
+	now := make(map[[2]string]bool, len(b.series))
+	for ns, rules := range byRule {
+		for rule, n := range rules {
+			b.Violations.WithLabelValues(rule, ns).Set(float64(n))
+			now[[2]string{rule, ns}] = true
+		}
+	}
+	for k := range b.series {
+		if !now[k] {
+			b.Violations.DeleteLabelValues(k[0], k[1])
+		}
+	}
+	b.series = now
 }
 
 func findingsHash(rs []report.Result) uint64 {

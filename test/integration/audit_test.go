@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -175,6 +177,31 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	if f := failing(u); !f["bad:no-host-network"] || !f["plain:read-only-root-filesystem"] {
 		t.Errorf("report results = %v", f)
 	}
+	// The violations gauge: one series per rule and namespace, its metric
+	// kept from pass to pass while the rule still fails there.
+	series := func() map[string]float64 {
+		out := map[string]float64{}
+		ch := make(chan prometheus.Metric, 100)
+		bg.Violations.Collect(ch)
+		close(ch)
+		for m := range ch {
+			var d dto.Metric
+			if err := m.Write(&d); err != nil {
+				t.Fatal(err)
+			}
+			l := map[string]string{}
+			for _, p := range d.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			out[l["rule"]+"/"+l["namespace"]] = d.GetGauge().GetValue()
+		}
+		return out
+	}
+	// Three containers in each Pod: each one a violation of read-only-root-filesystem.
+	if got := series(); got["no-host-network/kestra-audit"] != 1 || got["read-only-root-filesystem/kestra-audit"] != 6 {
+		t.Errorf("violations gauge after the first pass: %v; want no-host-network 1 and read-only-root-filesystem 6 in kestra-audit", got)
+	}
+	readOnly := bg.Violations.WithLabelValues("read-only-root-filesystem", "kestra-audit")
 	if n := events(); n != 1 {
 		t.Errorf("%d events for a namespace's first findings, want 1", n)
 	}
@@ -197,6 +224,14 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	if f := failing(u); f["bad:no-host-network"] || !f["plain:read-only-root-filesystem"] {
 		t.Errorf("after deleting the bad Pod, report results = %v", f)
 	}
+	if got := series(); got["read-only-root-filesystem/kestra-audit"] != 3 {
+		t.Errorf("violations gauge after deleting the bad Pod: %v; want read-only-root-filesystem 3 in kestra-audit", got)
+	} else if _, ok := got["no-host-network/kestra-audit"]; ok {
+		t.Errorf("violations gauge after deleting the only Pod with the host network: %v; want no no-host-network series", got)
+	}
+	if bg.Violations.WithLabelValues("read-only-root-filesystem", "kestra-audit") != readOnly {
+		t.Error("a pass made the violations gauge's series again: every series of the cluster is allocated twice at each pass")
+	}
 	if n := events(); n != 1 {
 		t.Errorf("%d events after the findings changed, want 1", n)
 	}
@@ -209,6 +244,9 @@ func TestBackgroundAuditPolicyReports(t *testing.T) {
 	}
 	if _, err := report(); err == nil {
 		t.Error("the PolicyReport of a clean namespace should be removed")
+	}
+	if got := series(); len(got) != 0 {
+		t.Errorf("violations gauge of a clean cluster: %v; want no series", got)
 	}
 }
 
