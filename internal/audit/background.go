@@ -39,21 +39,11 @@ type Background struct {
 	Interval      time.Duration
 	PolicyReports bool
 	Events        bool
-	Violations    *prometheus.GaugeVec
+	Violations    *Violations
 	// ExceptionsInUse and ExceptionsExpired, when set, report PolicyExceptions.
 	ExceptionsInUse, ExceptionsExpired *prometheus.GaugeVec
 
 	last map[string]uint64 // namespace -> hash of its findings
-	// series are the (rule, namespace) pairs of Violations the last pass set.
-	series map[[2]string]bool
-}
-
-// NewViolationsGauge is the metric of current violations by rule and
-// namespace; both label sets are bounded (rule IDs; guarded namespaces).
-func NewViolationsGauge() *prometheus.GaugeVec {
-	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "kestra_guard_audit_violations", Help: "Violations found by the last background audit, by rule and namespace.",
-	}, []string{"rule", "namespace"})
 }
 
 func (b *Background) NeedLeaderElection() bool { return true }
@@ -94,10 +84,9 @@ func (b *Background) RunOnce(ctx context.Context) error {
 		b.last = map[string]uint64{}
 	}
 	reports := b.PolicyReports && b.reportsInstalled()
-	// byRule: namespace -> rule -> violations; waived: exception -> violations.
-	byRule := map[string]map[string]int{}
+	// waived: namespace -> exception -> violations.
 	waived := map[string]map[[2]string]int{}
-	found := map[string]bool{} // namespaces with findings in this pass
+	found := map[string]bool{} // namespace judged in this pass -> it has findings
 	var errs []string
 	written := 0
 	publish := func(ns string, rs []report.Result) {
@@ -136,7 +125,9 @@ func (b *Background) RunOnce(ctx context.Context) error {
 				excs[[2]string{w.Exception.Namespace, w.Exception.Name}]++
 			}
 		}
-		byRule[ns], waived[ns] = rules, excs
+		// The gauge follows the pass namespace by namespace, as the reports do.
+		b.Violations.set(ns, rules)
+		waived[ns] = excs
 		found[ns] = len(rs) > 0
 		publish(ns, rs)
 		return nil
@@ -150,10 +141,10 @@ func (b *Background) RunOnce(ctx context.Context) error {
 		}
 	}
 	b.exceptionGauges(waived)
-	b.setViolations(byRule)
+	b.Violations.retain(found) // namespaces no longer judged
 	withFindings := 0
-	for ns := range byRule {
-		if found[ns] {
+	for _, has := range found {
+		if has {
 			withFindings++
 		}
 	}
@@ -165,27 +156,6 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	b.Log.Info("background audit done", "namespacesWithViolations", withFindings, "namespaces", stats.Namespaces, "pods", stats.Pods,
 		"policyReportsWritten", written, "seconds", time.Since(start).Seconds())
 	return nil
-}
-
-// setViolations sets the violations gauge to a pass's counts, in place: a
-// series still found keeps its metric (a cluster of thousands of namespaces
-// has as many series; dropping them all to make them again doubled their
-// memory at each pass), one no longer found is deleted, and a scrape never
-// sees the gauge half empty.
-func (b *Background) setViolations(byRule map[string]map[string]int) {
-	now := make(map[[2]string]bool, len(b.series))
-	for ns, rules := range byRule {
-		for rule, n := range rules {
-			b.Violations.WithLabelValues(rule, ns).Set(float64(n))
-			now[[2]string{rule, ns}] = true
-		}
-	}
-	for k := range b.series {
-		if !now[k] {
-			b.Violations.DeleteLabelValues(k[0], k[1])
-		}
-	}
-	b.series = now
 }
 
 func findingsHash(rs []report.Result) uint64 {
