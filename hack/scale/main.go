@@ -566,8 +566,24 @@ func (h *harness) heapProfile(ctx context.Context, g *guardProc, name string) {
 	_ = os.WriteFile(filepath.Join(h.o.workDir, name), b, 0o644)
 }
 
+// cleanAdmission deletes the admission samples' Pods. The API server
+// deletes a collection of thousands of Pods in one request, which a loaded
+// server may cut off (a stream reset at its request timeout): the delete
+// is tried again, as often as five times; what it deleted stays deleted.
 func (h *harness) cleanAdmission(ctx context.Context) error {
-	return h.fast.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nsAdmission), client.GracePeriodSeconds(0))
+	var err error
+	for try := 1; try <= 5; try++ {
+		if err = h.fast.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nsAdmission), client.GracePeriodSeconds(0)); err == nil {
+			return nil
+		}
+		step("  deleting the admission samples' Pods (try %d of 5): %v", try, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return err
 }
 
 // requestsUntilPass reads the API server's request counters every second
