@@ -46,63 +46,75 @@ var InTreeMutationVariables = []struct{ Name, Expr string }{
 const celNeedsTmp = `(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true &&
 	!c.?volumeMounts.orValue([]).exists(m, ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/'))`
 
-// celContainer is the apply configuration of one container c of the list
-// whose item type is $T (Object.spec.containers and the like).
-const celContainer = `$T{
-	name: c.name,
-	?securityContext: c.name == variables.gateName ? optional.none() : optional.of($T.securityContext{
-		?readOnlyRootFilesystem: c.?securityContext.?readOnlyRootFilesystem.hasValue() ? optional.none() : optional.of(true),
-		?allowPrivilegeEscalation: c.?securityContext.?allowPrivilegeEscalation.hasValue() || c.?securityContext.?privileged.orValue(false) == true ||
-			'SYS_ADMIN' in c.?securityContext.?capabilities.?add.orValue([]) ? optional.none() : optional.of(false),
-	}),
-	?volumeMounts: ` + celNeedsTmp + ` ? optional.of([$T.volumeMounts{name: '` + TmpVolume + `', mountPath: '/tmp'}]) : optional.none(),
-	?env: c.name == variables.gateName || c.?envFrom.orValue([]).size() > 0 ||
-		variables.env.all(e, c.?env.orValue([]).exists(x, x.name == e.name)) ? optional.none() :
-		optional.of(variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name == e.name)).map(e, $T.env{name: e.name, value: e.value}))
-}`
+// celContainer is the JSON patch filling the unset fields of container c,
+// at index i of the list $L whose item type is $T (Object.spec.containers
+// and the like); the start gate (by name) is left out before. Where c has
+// no securityContext (or no volumeMounts, no env), the patch adds it whole.
+// Lists get their items appended ("/-"), as the apply configuration did, so
+// the indices the token removal reads stay valid.
+const celContainer = `(!has(c.securityContext) ?
+		[JSONPatch{op: 'add', path: $P + '/securityContext', value: $T.securityContext{readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+			capabilities: $T.securityContext.capabilities{drop: ['ALL']}}}] :
+		(has(c.securityContext.readOnlyRootFilesystem) ? [] : [JSONPatch{op: 'add', path: $P + '/securityContext/readOnlyRootFilesystem', value: true}]) +
+		(has(c.securityContext.allowPrivilegeEscalation) || c.securityContext.?privileged.orValue(false) == true ||
+			'SYS_ADMIN' in c.securityContext.?capabilities.?add.orValue([]) ? [] :
+			[JSONPatch{op: 'add', path: $P + '/securityContext/allowPrivilegeEscalation', value: false}]) +
+		(c.securityContext.?capabilities.?drop.orValue([]).size() != 0 ? [] : has(c.securityContext.capabilities) ?
+			[JSONPatch{op: 'add', path: $P + '/securityContext/capabilities/drop', value: ['ALL']}] :
+			[JSONPatch{op: 'add', path: $P + '/securityContext/capabilities', value: $T.securityContext.capabilities{drop: ['ALL']}}])) +
+	(!` + celNeedsTmp + ` ? [] : has(c.volumeMounts) ?
+		[JSONPatch{op: 'add', path: $P + '/volumeMounts/-', value: $T.volumeMounts{name: '` + TmpVolume + `', mountPath: '/tmp'}}] :
+		[JSONPatch{op: 'add', path: $P + '/volumeMounts', value: [$T.volumeMounts{name: '` + TmpVolume + `', mountPath: '/tmp'}]}]) +
+	(c.?envFrom.orValue([]).size() > 0 ? [] :
+		[variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name == e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ?
+			miss.map(e, JSONPatch{op: 'add', path: $P + '/env/-', value: $T.env{name: e.name, value: e.value}}) :
+			[JSONPatch{op: 'add', path: $P + '/env', value: miss.map(e, $T.env{name: e.name, value: e.value})}])[0])`
 
-// celDropAll is the JSON patch that sets capabilities.drop: [ALL] on each
-// container of list that drops nothing (the gate aside).
-func celDropAll(list string) string {
-	return `lists.range(object.spec.?` + list + `.orValue([]).size()).filter(i, object.spec.` + list + `[i].name != variables.gateName &&
-		object.spec.` + list + `[i].?securityContext.?capabilities.?drop.orValue([]).size() == 0)
-	.map(i, object.spec.` + list + `[i].?securityContext.?capabilities.hasValue() ?
-		JSONPatch{op: 'add', path: '/spec/` + list + `/' + string(i) + '/securityContext/capabilities/drop', value: ['ALL']} :
-		JSONPatch{op: 'add', path: '/spec/` + list + `/' + string(i) + '/securityContext/capabilities', value: Object.spec.` + list + `.securityContext.capabilities{drop: ['ALL']}})`
+// celContainers is the JSON patch of every container of list (the start
+// gate aside).
+func celContainers(list string) string {
+	c := strings.NewReplacer("$P", `'/spec/`+list+`/' + string(i)`, "$T", "Object.spec."+list).Replace(celContainer)
+	return `lists.range(object.spec.?` + list + `.orValue([]).size()).filter(i, object.spec.` + list + `[i].name != variables.gateName)
+	.map(i, [object.spec.` + list + `[i]].map(c, ` + c + `)[0]).flatten()`
 }
 
-// InTreeMutations are the MutatingAdmissionPolicy's mutations, applied in
-// order: the apply configuration that fills unset fields (it appends to
-// lists, so indices the patch below reads stay valid), then one JSON patch:
-// capabilities.drop, the removal of the injected token (from the last index
-// down), and the start gate put first (last, as it shifts the init
-// containers' indices). The API server encodes, patches and decodes the Pod
-// once per mutation, even for an empty patch, so they are one (measured by
-// hand: no gain beyond the noise; BENCHMARKS.md's hand-written notes).
+// celSeccomp is the Pod's default seccomp profile.
+const celSeccomp = `Object.spec.securityContext.seccompProfile{type: 'RuntimeDefault'}`
+
+// celTmpVolume is the /tmp emptyDir.
+const celTmpVolume = `Object.spec.volumes{name: '` + TmpVolume + `', emptyDir: Object.spec.volumes.emptyDir{sizeLimit: variables.tmpSize}}`
+
+// InTreeMutations are the MutatingAdmissionPolicy's mutations: one JSON
+// patch that fills the unset fields (the gate's label, the Pod's identity
+// and seccomp, the token, each container's read-only root with the /tmp
+// emptyDir, privilege escalation, capabilities.drop and env), removes the
+// token the ServiceAccount plugin injected (from the last index down) and
+// puts the start gate first (last, as it shifts the init containers'
+// indices). One JSON patch, not an apply configuration and a patch: the API
+// server converts the Pod to CEL, evaluates, patches, decodes, converts and
+// defaults it once per mutation, even for an empty patch, and an apply
+// configuration adds structured-merge-diff's typed conversions of the whole
+// Pod (issue 25's profiles: hack/bench/notes.md).
 var InTreeMutations = []struct{ PatchType, Expr string }{
-	{"ApplyConfiguration", `Object{
-	?metadata: variables.addsGate && !(('` + GateLabel + `') in object.metadata.?labels.orValue({})) ?
-		optional.of(Object.metadata{labels: {'` + GateLabel + `': 'true'}}) : optional.none(),
-	spec: Object.spec{
-		securityContext: Object.spec.securityContext{
-			?runAsNonRoot: object.spec.?securityContext.?runAsNonRoot.hasValue() ? optional.none() : optional.of(true),
-			?runAsUser: object.spec.?securityContext.?runAsUser.hasValue() ? optional.none() : optional.of(variables.user),
-			?runAsGroup: object.spec.?securityContext.?runAsGroup.hasValue() ? optional.none() : optional.of(variables.group),
-			?fsGroup: object.spec.?securityContext.?fsGroup.hasValue() ? optional.none() : optional.of(variables.podFSGroup),
-			?seccompProfile: object.spec.?securityContext.?seccompProfile.hasValue() ? optional.none() :
-				optional.of(Object.spec.securityContext.seccompProfile{type: 'RuntimeDefault'})
-		},
-		?automountServiceAccountToken: object.spec.?automountServiceAccountToken.hasValue() || variables.keepsToken ? optional.none() : optional.of(false),
-		?initContainers: object.spec.?initContainers.orValue([]).size() == 0 ? optional.none() :
-			optional.of(object.spec.initContainers.map(c, ` + strings.ReplaceAll(celContainer, "$T", "Object.spec.initContainers") + `)),
-		containers: object.spec.containers.map(c, ` + strings.ReplaceAll(celContainer, "$T", "Object.spec.containers") + `),
-		?volumes: variables.needsTmp && !variables.hasTmpVolume ?
-			optional.of([Object.spec.volumes{name: '` + TmpVolume + `', emptyDir: Object.spec.volumes.emptyDir{sizeLimit: variables.tmpSize}}]) : optional.none()
-	}
-}`},
-	// capabilities.drop is an atomic list, which an apply configuration may
-	// not set.
-	{"JSONPatch", celDropAll("initContainers") + " + " + celDropAll("containers") + ` + (` + tokenRemoval + `) + (` + gateFirst + `)`},
+	{"JSONPatch", `(variables.addsGate && !(('` + GateLabel + `') in object.metadata.?labels.orValue({})) ?
+	(object.metadata.?labels.hasValue() ?
+		[JSONPatch{op: 'add', path: '/metadata/labels/` + strings.ReplaceAll(GateLabel, "/", "~1") + `', value: 'true'}] :
+		[JSONPatch{op: 'add', path: '/metadata/labels', value: {'` + GateLabel + `': 'true'}}]) : []) +
+(!has(object.spec.securityContext) ?
+	[JSONPatch{op: 'add', path: '/spec/securityContext', value: Object.spec.securityContext{runAsNonRoot: true, runAsUser: variables.user,
+		runAsGroup: variables.group, fsGroup: variables.podFSGroup, seccompProfile: ` + celSeccomp + `}}] :
+	(has(object.spec.securityContext.runAsNonRoot) ? [] : [JSONPatch{op: 'add', path: '/spec/securityContext/runAsNonRoot', value: true}]) +
+	(has(object.spec.securityContext.runAsUser) ? [] : [JSONPatch{op: 'add', path: '/spec/securityContext/runAsUser', value: variables.user}]) +
+	(has(object.spec.securityContext.runAsGroup) ? [] : [JSONPatch{op: 'add', path: '/spec/securityContext/runAsGroup', value: variables.group}]) +
+	(has(object.spec.securityContext.fsGroup) ? [] : [JSONPatch{op: 'add', path: '/spec/securityContext/fsGroup', value: variables.podFSGroup}]) +
+	(has(object.spec.securityContext.seccompProfile) ? [] : [JSONPatch{op: 'add', path: '/spec/securityContext/seccompProfile', value: ` + celSeccomp + `}])) +
+(has(object.spec.automountServiceAccountToken) || variables.keepsToken ? [] : [JSONPatch{op: 'add', path: '/spec/automountServiceAccountToken', value: false}]) +
+` + celContainers("initContainers") + ` +
+` + celContainers("containers") + ` +
+(variables.needsTmp && !variables.hasTmpVolume ? (has(object.spec.volumes) ?
+	[JSONPatch{op: 'add', path: '/spec/volumes/-', value: ` + celTmpVolume + `}] :
+	[JSONPatch{op: 'add', path: '/spec/volumes', value: [` + celTmpVolume + `]}]) : []) +
+(` + tokenRemoval + `) + (` + gateFirst + `)`},
 }
 
 // tokenRemoval is the JSON patch removing the token the ServiceAccount

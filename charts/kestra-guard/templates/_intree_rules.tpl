@@ -1055,67 +1055,89 @@
 {{- end -}}
 
 {{- define "kestra-guard.intree.mutations" -}}
-- applyConfiguration:
-    expression: 'Object{ ?metadata: variables.addsGate && !((''kestra-guard.io/start-gate'')
-      in object.metadata.?labels.orValue({})) ? optional.of(Object.metadata{labels:
-      {''kestra-guard.io/start-gate'': ''true''} }) : optional.none(), spec: Object.spec{
-      securityContext: Object.spec.securityContext{ ?runAsNonRoot: object.spec.?securityContext.?runAsNonRoot.hasValue()
-      ? optional.none() : optional.of(true), ?runAsUser: object.spec.?securityContext.?runAsUser.hasValue()
-      ? optional.none() : optional.of(variables.user), ?runAsGroup: object.spec.?securityContext.?runAsGroup.hasValue()
-      ? optional.none() : optional.of(variables.group), ?fsGroup: object.spec.?securityContext.?fsGroup.hasValue()
-      ? optional.none() : optional.of(variables.podFSGroup), ?seccompProfile: object.spec.?securityContext.?seccompProfile.hasValue()
-      ? optional.none() : optional.of(Object.spec.securityContext.seccompProfile{type:
-      ''RuntimeDefault''}) }, ?automountServiceAccountToken: object.spec.?automountServiceAccountToken.hasValue()
-      || variables.keepsToken ? optional.none() : optional.of(false), ?initContainers:
-      object.spec.?initContainers.orValue([]).size() == 0 ? optional.none() : optional.of(object.spec.initContainers.map(c,
-      Object.spec.initContainers{ name: c.name, ?securityContext: c.name == variables.gateName
-      ? optional.none() : optional.of(Object.spec.initContainers.securityContext{
-      ?readOnlyRootFilesystem: c.?securityContext.?readOnlyRootFilesystem.hasValue()
-      ? optional.none() : optional.of(true), ?allowPrivilegeEscalation: c.?securityContext.?allowPrivilegeEscalation.hasValue()
-      || c.?securityContext.?privileged.orValue(false) == true || ''SYS_ADMIN'' in
-      c.?securityContext.?capabilities.?add.orValue([]) ? optional.none() : optional.of(false),
-      }), ?volumeMounts: (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
-      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
-      ''/'') == ''/tmp/'')) ? optional.of([Object.spec.initContainers.volumeMounts{name:
-      ''kestra-guard-tmp'', mountPath: ''/tmp''}]) : optional.none(), ?env: c.name
-      == variables.gateName || c.?envFrom.orValue([]).size() > 0 || variables.env.all(e,
-      c.?env.orValue([]).exists(x, x.name == e.name)) ? optional.none() : optional.of(variables.env.filter(e,
-      !c.?env.orValue([]).exists(x, x.name == e.name)).map(e, Object.spec.initContainers.env{name:
-      e.name, value: e.value})) })), containers: object.spec.containers.map(c, Object.spec.containers{
-      name: c.name, ?securityContext: c.name == variables.gateName ? optional.none()
-      : optional.of(Object.spec.containers.securityContext{ ?readOnlyRootFilesystem:
-      c.?securityContext.?readOnlyRootFilesystem.hasValue() ? optional.none() : optional.of(true),
-      ?allowPrivilegeEscalation: c.?securityContext.?allowPrivilegeEscalation.hasValue()
-      || c.?securityContext.?privileged.orValue(false) == true || ''SYS_ADMIN'' in
-      c.?securityContext.?capabilities.?add.orValue([]) ? optional.none() : optional.of(false),
-      }), ?volumeMounts: (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
-      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
-      ''/'') == ''/tmp/'')) ? optional.of([Object.spec.containers.volumeMounts{name:
-      ''kestra-guard-tmp'', mountPath: ''/tmp''}]) : optional.none(), ?env: c.name
-      == variables.gateName || c.?envFrom.orValue([]).size() > 0 || variables.env.all(e,
-      c.?env.orValue([]).exists(x, x.name == e.name)) ? optional.none() : optional.of(variables.env.filter(e,
-      !c.?env.orValue([]).exists(x, x.name == e.name)).map(e, Object.spec.containers.env{name:
-      e.name, value: e.value})) }), ?volumes: variables.needsTmp && !variables.hasTmpVolume
-      ? optional.of([Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
-      variables.tmpSize} }]) : optional.none() } }'
-  patchType: ApplyConfiguration
 - jsonPatch:
-    expression: 'lists.range(object.spec.?initContainers.orValue([]).size()).filter(i,
-      object.spec.initContainers[i].name != variables.gateName && object.spec.initContainers[i].?securityContext.?capabilities.?drop.orValue([]).size()
-      == 0) .map(i, object.spec.initContainers[i].?securityContext.?capabilities.hasValue()
-      ? JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i) + ''/securityContext/capabilities/drop'',
-      value: [''ALL'']} : JSONPatch{op: ''add'', path: ''/spec/initContainers/'' +
-      string(i) + ''/securityContext/capabilities'', value: Object.spec.initContainers.securityContext.capabilities{drop:
-      [''ALL'']} }) + lists.range(object.spec.?containers.orValue([]).size()).filter(i,
-      object.spec.containers[i].name != variables.gateName && object.spec.containers[i].?securityContext.?capabilities.?drop.orValue([]).size()
-      == 0) .map(i, object.spec.containers[i].?securityContext.?capabilities.hasValue()
-      ? JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i) + ''/securityContext/capabilities/drop'',
-      value: [''ALL'']} : JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
+    expression: '(variables.addsGate && !((''kestra-guard.io/start-gate'') in object.metadata.?labels.orValue({}))
+      ? (object.metadata.?labels.hasValue() ? [JSONPatch{op: ''add'', path: ''/metadata/labels/kestra-guard.io~1start-gate'',
+      value: ''true''}] : [JSONPatch{op: ''add'', path: ''/metadata/labels'', value:
+      {''kestra-guard.io/start-gate'': ''true''} }]) : []) + (!has(object.spec.securityContext)
+      ? [JSONPatch{op: ''add'', path: ''/spec/securityContext'', value: Object.spec.securityContext{runAsNonRoot:
+      true, runAsUser: variables.user, runAsGroup: variables.group, fsGroup: variables.podFSGroup,
+      seccompProfile: Object.spec.securityContext.seccompProfile{type: ''RuntimeDefault''}
+      } }] : (has(object.spec.securityContext.runAsNonRoot) ? [] : [JSONPatch{op:
+      ''add'', path: ''/spec/securityContext/runAsNonRoot'', value: true}]) + (has(object.spec.securityContext.runAsUser)
+      ? [] : [JSONPatch{op: ''add'', path: ''/spec/securityContext/runAsUser'', value:
+      variables.user}]) + (has(object.spec.securityContext.runAsGroup) ? [] : [JSONPatch{op:
+      ''add'', path: ''/spec/securityContext/runAsGroup'', value: variables.group}])
+      + (has(object.spec.securityContext.fsGroup) ? [] : [JSONPatch{op: ''add'', path:
+      ''/spec/securityContext/fsGroup'', value: variables.podFSGroup}]) + (has(object.spec.securityContext.seccompProfile)
+      ? [] : [JSONPatch{op: ''add'', path: ''/spec/securityContext/seccompProfile'',
+      value: Object.spec.securityContext.seccompProfile{type: ''RuntimeDefault''}
+      }])) + (has(object.spec.automountServiceAccountToken) || variables.keepsToken
+      ? [] : [JSONPatch{op: ''add'', path: ''/spec/automountServiceAccountToken'',
+      value: false}]) + lists.range(object.spec.?initContainers.orValue([]).size()).filter(i,
+      object.spec.initContainers[i].name != variables.gateName) .map(i, [object.spec.initContainers[i]].map(c,
+      (!has(c.securityContext) ? [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
+      + string(i) + ''/securityContext'', value: Object.spec.initContainers.securityContext{readOnlyRootFilesystem:
+      true, allowPrivilegeEscalation: false, capabilities: Object.spec.initContainers.securityContext.capabilities{drop:
+      [''ALL'']} } }] : (has(c.securityContext.readOnlyRootFilesystem) ? [] : [JSONPatch{op:
+      ''add'', path: ''/spec/initContainers/'' + string(i) + ''/securityContext/readOnlyRootFilesystem'',
+      value: true}]) + (has(c.securityContext.allowPrivilegeEscalation) || c.securityContext.?privileged.orValue(false)
+      == true || ''SYS_ADMIN'' in c.securityContext.?capabilities.?add.orValue([])
+      ? [] : [JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i) +
+      ''/securityContext/allowPrivilegeEscalation'', value: false}]) + (c.securityContext.?capabilities.?drop.orValue([]).size()
+      != 0 ? [] : has(c.securityContext.capabilities) ? [JSONPatch{op: ''add'', path:
+      ''/spec/initContainers/'' + string(i) + ''/securityContext/capabilities/drop'',
+      value: [''ALL'']}] : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
+      + string(i) + ''/securityContext/capabilities'', value: Object.spec.initContainers.securityContext.capabilities{drop:
+      [''ALL'']} }])) + (!(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
+      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
+      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
+      ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts) ? [JSONPatch{op: ''add'', path:
+      ''/spec/initContainers/'' + string(i) + ''/volumeMounts/-'', value: Object.spec.initContainers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''} }] : [JSONPatch{op: ''add'', path:
+      ''/spec/initContainers/'' + string(i) + ''/volumeMounts'', value: [Object.spec.initContainers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size()
+      > 0 ? [] : [variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name ==
+      e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ? miss.map(e, JSONPatch{op:
+      ''add'', path: ''/spec/initContainers/'' + string(i) + ''/env/-'', value: Object.spec.initContainers.env{name:
+      e.name, value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
+      + string(i) + ''/env'', value: miss.map(e, Object.spec.initContainers.env{name:
+      e.name, value: e.value})}])[0]))[0]).flatten() + lists.range(object.spec.?containers.orValue([]).size()).filter(i,
+      object.spec.containers[i].name != variables.gateName) .map(i, [object.spec.containers[i]].map(c,
+      (!has(c.securityContext) ? [JSONPatch{op: ''add'', path: ''/spec/containers/''
+      + string(i) + ''/securityContext'', value: Object.spec.containers.securityContext{readOnlyRootFilesystem:
+      true, allowPrivilegeEscalation: false, capabilities: Object.spec.containers.securityContext.capabilities{drop:
+      [''ALL'']} } }] : (has(c.securityContext.readOnlyRootFilesystem) ? [] : [JSONPatch{op:
+      ''add'', path: ''/spec/containers/'' + string(i) + ''/securityContext/readOnlyRootFilesystem'',
+      value: true}]) + (has(c.securityContext.allowPrivilegeEscalation) || c.securityContext.?privileged.orValue(false)
+      == true || ''SYS_ADMIN'' in c.securityContext.?capabilities.?add.orValue([])
+      ? [] : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i) + ''/securityContext/allowPrivilegeEscalation'',
+      value: false}]) + (c.securityContext.?capabilities.?drop.orValue([]).size()
+      != 0 ? [] : has(c.securityContext.capabilities) ? [JSONPatch{op: ''add'', path:
+      ''/spec/containers/'' + string(i) + ''/securityContext/capabilities/drop'',
+      value: [''ALL'']}] : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
       + ''/securityContext/capabilities'', value: Object.spec.containers.securityContext.capabilities{drop:
-      [''ALL'']} }) + (!variables.tokenOff || variables.injectedToken.size() == 0
-      ? [] : lists.range(object.spec.?initContainers.orValue([]).size()).map(i, lists.range(object.spec.initContainers[i].?volumeMounts.orValue([]).size())
+      [''ALL'']} }])) + (!(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
+      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
+      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
+      ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts) ? [JSONPatch{op: ''add'', path:
+      ''/spec/containers/'' + string(i) + ''/volumeMounts/-'', value: Object.spec.containers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''} }] : [JSONPatch{op: ''add'', path:
+      ''/spec/containers/'' + string(i) + ''/volumeMounts'', value: [Object.spec.containers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size()
+      > 0 ? [] : [variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name ==
+      e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ? miss.map(e, JSONPatch{op:
+      ''add'', path: ''/spec/containers/'' + string(i) + ''/env/-'', value: Object.spec.containers.env{name:
+      e.name, value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/containers/''
+      + string(i) + ''/env'', value: miss.map(e, Object.spec.containers.env{name:
+      e.name, value: e.value})}])[0]))[0]).flatten() + (variables.needsTmp && !variables.hasTmpVolume
+      ? (has(object.spec.volumes) ? [JSONPatch{op: ''add'', path: ''/spec/volumes/-'',
+      value: Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
+      variables.tmpSize} } }] : [JSONPatch{op: ''add'', path: ''/spec/volumes'', value:
+      [Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
+      variables.tmpSize} }]}]) : []) + (!variables.tokenOff || variables.injectedToken.size()
+      == 0 ? [] : lists.range(object.spec.?initContainers.orValue([]).size()).map(i,
+      lists.range(object.spec.initContainers[i].?volumeMounts.orValue([]).size())
       .filter(j, object.spec.initContainers[i].volumeMounts[j].name in variables.injectedToken).reverse()
       .map(j, JSONPatch{op: ''remove'', path: ''/spec/initContainers/'' + string(i)
       + ''/volumeMounts/'' + string(j)})).flatten() + lists.range(object.spec.containers.size()).map(i,
