@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/google/pprof/profile"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -304,10 +306,13 @@ type sizeResult struct {
 	build     time.Duration
 	namespace int // namespaces in the cluster, kube-system and the run's own included
 
-	startToReady        time.Duration
-	startRequests       requests // from start to ready
-	rssReady, hwmReady  float64
-	heapReady           float64
+	startToReady       time.Duration
+	startRequests      requests // from start to ready
+	rssReady, hwmReady float64
+	heapReady          float64
+	// liveReady and livePass are the live heap (heapProfile) when ready
+	// and half way through the quiet pass.
+	liveReady, livePass float64
 	first               pass     // the first audit pass (it starts as the caches sync)
 	quiet               pass     // a pass with nothing else going on
 	quietRequests       requests // during the quiet pass
@@ -375,8 +380,10 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	if res.heapReady, err = g.heap(ctx); err != nil {
 		return nil, err
 	}
-	h.heapProfile(ctx, g, fmt.Sprintf("heap-%d-ready.pb.gz", s.Pods()))
-	step("  ready in %s: RSS %.1f MiB (peak %.1f), heap %.1f MiB, %.0f API requests", res.startToReady.Round(time.Millisecond), res.rssReady, res.hwmReady, res.heapReady, res.startRequests.total())
+	if res.liveReady, err = h.heapProfile(ctx, g, fmt.Sprintf("heap-%d-ready.pb.gz", s.Pods())); err != nil {
+		return nil, err
+	}
+	step("  ready in %s: RSS %.1f MiB (peak %.1f), heap in use %.1f MiB, live heap %.1f MiB, %.0f API requests", res.startToReady.Round(time.Millisecond), res.rssReady, res.hwmReady, res.heapReady, res.liveReady, res.startRequests.total())
 
 	// The first pass starts once the caches are in sync.
 	if res.first, err = g.waitPass(ctx, 0, true, 30*time.Minute); err != nil {
@@ -420,10 +427,13 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	if err != nil {
 		return nil, err
 	}
+	livePass := make(chan error, 1)
 	go func() {
 		// A heap profile half way through, by the first pass's time.
 		time.Sleep(time.Duration(res.first.seconds * float64(time.Second) / 2))
-		h.heapProfile(ctx, g, fmt.Sprintf("heap-%d-audit.pb.gz", s.Pods()))
+		var err error
+		res.livePass, err = h.heapProfile(ctx, g, fmt.Sprintf("heap-%d-audit.pb.gz", s.Pods()))
+		livePass <- err
 	}()
 	if res.quiet, err = g.waitPass(ctx, n, true, 30*time.Minute); err != nil {
 		return nil, err
@@ -432,6 +442,9 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		return nil, fmt.Errorf("the quiet audit pass failed: %s", res.quiet.err)
 	}
 	sampler.finish()
+	if err := <-livePass; err != nil {
+		return nil, err
+	}
 	qAfter, err := apiserverRequests(ctx, h.cp.Clientset)
 	if err != nil {
 		return nil, err
@@ -439,7 +452,7 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	res.quietRequests = qAfter.minus(qBefore)
 	res.quietRSS, res.quietHeap = sampler.rss, sampler.heap
 	_, res.quietHWM = g.memory()
-	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap)
+	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap in use %.1f MiB, live heap half way %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap, res.livePass)
 
 	// The churn with no pass running, right after the quiet pass, for as
 	// long as the idle sample (a pass that starts in it is reported).
@@ -557,13 +570,36 @@ func (h *harness) duringPass(ctx context.Context, g *guardProc, due time.Time, w
 	return p, all, churned, nil
 }
 
-func (h *harness) heapProfile(ctx context.Context, g *guardProc, name string) {
+// heapProfile writes kestra-guard's heap profile into the work folder and
+// returns the live heap it records: the bytes in use at the last completed
+// collection (sampled by the runtime; without the garbage that heap in use
+// carries until the next one).
+func (h *harness) heapProfile(ctx context.Context, g *guardProc, name string) (liveMiB float64, err error) {
 	b, err := benchkit.Get(ctx, g.pprof+"/debug/pprof/heap")
 	if err != nil {
-		step("  heap profile %s: %v", name, err)
-		return
+		return 0, fmt.Errorf("heap profile %s: %w", name, err)
 	}
-	_ = os.WriteFile(filepath.Join(h.o.workDir, name), b, 0o644)
+	if err := os.WriteFile(filepath.Join(h.o.workDir, name), b, 0o644); err != nil {
+		return 0, err
+	}
+	return liveHeap(b)
+}
+
+// liveHeap sums a heap profile's inuse_space, in MiB.
+func liveHeap(b []byte) (float64, error) {
+	p, err := profile.ParseData(b)
+	if err != nil {
+		return 0, fmt.Errorf("reading a heap profile: %w", err)
+	}
+	idx := slices.IndexFunc(p.SampleType, func(t *profile.ValueType) bool { return t.Type == "inuse_space" })
+	if idx < 0 {
+		return 0, errors.New("reading a heap profile: no inuse_space samples")
+	}
+	var sum int64
+	for _, smp := range p.Sample {
+		sum += smp.Value[idx]
+	}
+	return float64(sum) / (1 << 20), nil
 }
 
 // cleanAdmission deletes the admission samples' Pods. The API server

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +167,30 @@ func TestScaleSmoke(t *testing.T) {
 		if res.quiet.pods != res.size.Runners() {
 			t.Errorf("at %d Pods the audit judged %d task runners, want %d", res.size.Pods(), res.quiet.pods, res.size.Runners())
 		}
+	}
+}
+
+// liveHeap reads the inuse_space of a heap profile: that of this test
+// process holds at least what it keeps alive here.
+func TestLiveHeap(t *testing.T) {
+	keep := make([][]byte, 64)
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20) // 64 MiB, well above the sampling
+	}
+	runtime.GC()
+	var b bytes.Buffer
+	if err := pprof.Lookup("heap").WriteTo(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	live, err := liveHeap(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live < 48 || live > 1024 {
+		t.Errorf("live heap %.1f MiB with 64 MiB kept alive", live)
+	}
+	runtime.KeepAlive(keep)
+	if _, err := liveHeap([]byte("not a profile")); err == nil {
+		t.Error("a file that is no profile was read")
 	}
 }
