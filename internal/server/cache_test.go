@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	toolscache "k8s.io/client-go/tools/cache"
 	fcache "k8s.io/client-go/tools/cache/testing"
 
@@ -162,4 +165,24 @@ func TestCacheKeepsOnlyEgressPolicies(t *testing.T) {
 		}
 	}
 	t.Errorf("after the watch's events the cache holds %v; want %v", got, want)
+}
+
+// A stopped watch ends its goroutine even when it holds an event nobody
+// reads any more (a reflector that stopped watching reads nothing).
+func TestKeptWatchStopsWithAnEventInFlight(t *testing.T) {
+	running := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*keptWatch).run")
+	}
+	src := watch.NewFakeWithChanSize(1, false)
+	w := newKeptWatch(src)
+	src.Add(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "e"},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}})
+	w.Stop()
+	// Waiting for the goroutine to see the stop, which may take a moment.
+	for deadline := time.Now().Add(10 * time.Second); running() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch's goroutine still runs 10 s after Stop, holding an event nobody reads")
+		}
+	}
 }

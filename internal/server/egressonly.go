@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -90,12 +91,56 @@ func (f egressOnly) WatchWithContext(ctx context.Context, opts metav1.ListOption
 	if err != nil {
 		return nil, err
 	}
-	return watch.Filter(w, keptEvent), nil
+	return newKeptWatch(w), nil
+}
+
+// keptWatch is w with keptEvent applied to each event. Unlike watch.Filter,
+// Stop also ends the goroutine while it waits to hand on an event nobody
+// reads any more (a reflector that stopped watching).
+type keptWatch struct {
+	w    watch.Interface
+	out  chan watch.Event
+	stop chan struct{}
+	once sync.Once
+}
+
+func newKeptWatch(w watch.Interface) *keptWatch {
+	k := &keptWatch{w: w, out: make(chan watch.Event), stop: make(chan struct{})}
+	go k.run()
+	return k
+}
+
+func (k *keptWatch) run() {
+	defer close(k.out)
+	for e := range k.w.ResultChan() {
+		e, keep := keptEvent(e)
+		if !keep {
+			continue
+		}
+		select {
+		case k.out <- e:
+		case <-k.stop:
+			return
+		}
+	}
+}
+
+func (k *keptWatch) ResultChan() <-chan watch.Event { return k.out }
+
+func (k *keptWatch) Stop() {
+	k.once.Do(func() {
+		close(k.stop)
+		k.w.Stop()
+	})
 }
 
 // keptEvent passes on the events of the policies the cache keeps, bookmarks
 // and errors, and every deletion; a policy it does not keep is never added,
-// and a change that makes it one the cache does not keep deletes it.
+// and a change that makes it one the cache does not keep deletes it. So
+// every change of a policy the cache does not keep reaches the informer's
+// handlers as a deletion of an object it never held: the store ignores it,
+// and the managed-policy controller's handler (the only one) drops every
+// policy but the managed one, which the cache always keeps.
 func keptEvent(e watch.Event) (watch.Event, bool) {
 	p, ok := e.Object.(*networkingv1.NetworkPolicy)
 	if !ok || cachedPolicy(p) {
