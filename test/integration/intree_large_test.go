@@ -1,0 +1,67 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kestra-guard/kestra-guard/internal/managed"
+	"github.com/kestra-guard/kestra-guard/internal/scope"
+	"github.com/kestra-guard/kestra-guard/test/framework"
+)
+
+// A task runner with a large inline script and large environment values
+// (a Kestra Script task puts the script in the container's args) passes
+// every check. In-tree it is admitted up to 32 KiB of script in each of
+// its containers; beyond about 40 KiB the API server's CEL cost limit stops
+// the scan for metadata addresses and the Pod is refused (README,
+// "Admission in-tree"), as it was before the policies' match condition.
+func TestInTreeAdmitsLargeScripts(t *testing.T) {
+	// As TestInTreeDecidesAsTheWebhook: the in-tree policies alone judge
+	// once kestra-guard is stopped (its Pod webhooks then fail open).
+	values := map[string]any{"admission": map[string]any{"mode": "both"}}
+	g := framework.RunGuarded(t, values, nil)
+	ctx := context.Background()
+	const ns = "large"
+	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
+	framework.Eventually(t, func() error {
+		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
+	})
+	if err := g.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.InstallInTree(ctx, values); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, func() error {
+		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
+			return fmt.Errorf("the in-tree policies do not refuse the bad Pod yet: %+v", o)
+		}
+		return nil
+	})
+	// A script line as Python scripts have them: words, numbers, no address.
+	line := "    result = compute(rows[i], 42, label='batch-7') + offset * 3.5  # step 2 of 9\n"
+	for _, kb := range []int{16, 32, 256} {
+		script := strings.Repeat(line, kb*1024/len(line))
+		p := hardenedPod(ns, fmt.Sprintf("script-%dk", kb))
+		for i := range p.Spec.Containers {
+			c := &p.Spec.Containers[i]
+			c.Command, c.Args = []string{"python", "-c"}, []string{script}
+			c.Env = append(c.Env, corev1.EnvVar{Name: "PAYLOAD", Value: script[:len(script)/4]})
+		}
+		o := create(ctx, g.Client, p)
+		switch {
+		case kb <= 32 && o.verdict != "admitted":
+			t.Errorf("a task runner with a %d KiB script in each container: %s, %.300s; want admitted", kb, o.verdict, o.err)
+		case kb > 32 && (o.verdict == "admitted" || !strings.Contains(o.err, "cost")):
+			// The README's limit: refused, by the CEL cost limit, never
+			// admitted unjudged. Admitted would be better: then say so there.
+			t.Errorf("a task runner with a %d KiB script in each container: %s, %.300s; want refused by the CEL cost limit (README)", kb, o.verdict, o.err)
+		}
+	}
+}
