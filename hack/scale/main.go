@@ -313,6 +313,7 @@ type sizeResult struct {
 	// liveReady and livePass are the live heap (heapProfile) when ready
 	// and half way through the quiet pass.
 	liveReady, livePass float64
+	livePassLate        bool     // the profile came after the quiet pass ended
 	first               pass     // the first audit pass (it starts as the caches sync)
 	quiet               pass     // a pass with nothing else going on
 	quietRequests       requests // during the quiet pass
@@ -428,11 +429,15 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 		return nil, err
 	}
 	livePass := make(chan error, 1)
+	var livePassAt time.Time
 	go func() {
 		// A heap profile half way through, by the first pass's time.
 		time.Sleep(time.Duration(res.first.seconds * float64(time.Second) / 2))
 		var err error
-		res.livePass, err = h.heapProfile(ctx, g, fmt.Sprintf("heap-%d-audit.pb.gz", s.Pods()))
+		sampler.alone(func() {
+			livePassAt = time.Now()
+			res.livePass, err = h.heapProfile(ctx, g, fmt.Sprintf("heap-%d-audit.pb.gz", s.Pods()))
+		})
 		livePass <- err
 	}()
 	if res.quiet, err = g.waitPass(ctx, n, true, 30*time.Minute); err != nil {
@@ -445,6 +450,8 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	if err := <-livePass; err != nil {
 		return nil, err
 	}
+	// The first pass (the profile's clock) may have outlasted this one.
+	res.livePassLate = livePassAt.After(res.quiet.done)
 	qAfter, err := apiserverRequests(ctx, h.cp.Clientset)
 	if err != nil {
 		return nil, err
@@ -571,11 +578,13 @@ func (h *harness) duringPass(ctx context.Context, g *guardProc, due time.Time, w
 }
 
 // heapProfile writes kestra-guard's heap profile into the work folder and
-// returns the live heap it records: the bytes in use at the last completed
-// collection (sampled by the runtime; without the garbage that heap in use
-// carries until the next one).
+// returns the live heap it records: the bytes a collection run for the
+// profile (gc=1) keeps (sampled by the runtime; without the garbage that
+// heap in use carries until the next collection). The callers take it when
+// the harness is not reading /metrics, whose scrape builds every series of
+// the violations gauge (thousands at 100,000 Pods) and would count.
 func (h *harness) heapProfile(ctx context.Context, g *guardProc, name string) (liveMiB float64, err error) {
-	b, err := benchkit.Get(ctx, g.pprof+"/debug/pprof/heap")
+	b, err := benchkit.Get(ctx, g.pprof+"/debug/pprof/heap?gc=1")
 	if err != nil {
 		return 0, fmt.Errorf("heap profile %s: %w", name, err)
 	}

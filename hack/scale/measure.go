@@ -214,6 +214,16 @@ type peakSampler struct {
 	rss     float64
 	heap    float64
 	samples int
+	// scraping is held while the sampler reads /metrics: alone, so that
+	// a heap profile taken under it holds no scrape of the harness's own.
+	scraping sync.Mutex
+}
+
+// alone runs f while the sampler does not read /metrics.
+func (s *peakSampler) alone(f func()) {
+	s.scraping.Lock()
+	defer s.scraping.Unlock()
+	f()
 }
 
 func (g *guardProc) samplePeaks(ctx context.Context, period time.Duration) *peakSampler {
@@ -228,7 +238,9 @@ func (g *guardProc) samplePeaks(ctx context.Context, period time.Duration) *peak
 			if i%10 == 0 {
 				// /metrics every 2 s: a scrape allocates in kestra-guard
 				// (at 100,000 Pods the audit gauge has thousands of series).
+				s.scraping.Lock()
 				h, _ := g.heap(ctx)
+				s.scraping.Unlock()
 				s.heap = max(s.heap, h)
 			}
 			select {
