@@ -311,7 +311,7 @@ type sizeResult struct {
 	rssReady, hwmReady float64
 	heapReady          float64
 	// liveReady and livePass are the live heap (heapProfile) when ready
-	// and half way through the quiet pass.
+	// and during the quiet pass.
 	liveReady, livePass float64
 	livePassLate        bool     // the profile came after the quiet pass ended
 	first               pass     // the first audit pass (it starts as the caches sync)
@@ -431,8 +431,11 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	livePass := make(chan error, 1)
 	var livePassAt time.Time
 	go func() {
-		// A heap profile half way through, by the first pass's time.
-		time.Sleep(time.Duration(res.first.seconds * float64(time.Second) / 2))
+		// A heap profile during the pass: a quarter of the first pass's
+		// time after it starts (the first pass, which also waits for the
+		// caches, takes longer than the quiet one: half of it came after
+		// the quiet pass at 10,000 Pods).
+		time.Sleep(time.Duration(res.first.seconds * float64(time.Second) / 4))
 		var err error
 		sampler.alone(func() {
 			livePassAt = time.Now()
@@ -459,7 +462,7 @@ func (h *harness) measure(ctx context.Context, bin string, prev, s size, first b
 	res.quietRequests = qAfter.minus(qBefore)
 	res.quietRSS, res.quietHeap = sampler.rss, sampler.heap
 	_, res.quietHWM = g.memory()
-	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap in use %.1f MiB, live heap half way %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap, res.livePass)
+	step("  quiet audit pass: %.1f s, %.0f API requests, peak RSS %.1f MiB (VmHWM %.1f), peak heap in use %.1f MiB, live heap during it %.1f MiB", res.quiet.seconds, res.quietRequests.total(), res.quietRSS, res.quietHWM, res.quietHeap, res.livePass)
 
 	// The churn with no pass running, right after the quiet pass, for as
 	// long as the idle sample (a pass that starts in it is reported).

@@ -53,7 +53,7 @@ func (r *report) markdown() string {
 		strings.Join(sizes, ","), r.started.UTC().Format("2006-01-02 15:04 MST"), time.Since(r.started).Round(time.Second))
 	w("")
 	w("- Machine: %s; %s.", hostInfo(), r.versions)
-	w("- Method: one kube-apiserver and etcd (no node: Pods stay Pending) grow a cluster in place to each size below, built through the API (so each object carries the managedFields the API server stores), with kestra-guard's webhooks removed while building. Then `kestra-guard serve` starts as its own process with the chart's configuration (leader election off, one replica; audit interval %s, pages of %d Pods, at most %d list calls a second; the chart's memory limit, %.0f MiB, in %s as the chart hands it over, so a Go soft limit of 90%% of it; the user is in system:masters), and the run measures: start to ready (`/readyz`, every namespace reconciled by the managed-policy controller with its queue empty, and a managed policy written in every new runner namespace); the API server's `apiserver_request_total` around that and around audit passes; VmRSS and VmHWM from `/proc` and `go_memstats_heap_inuse_bytes` from kestra-guard's `/metrics` (VmRSS sampled every 200 ms, the heap every 2 s), and the live heap (the `inuse_space` of a heap profile taken with a collection of its own, `gc=1`, while the harness does not read `/metrics`: what kestra-guard keeps) when ready and half way through the quiet pass; the audit pass's time from its own log; and the client latency of task-runner Pod creates in a runner namespace (%d clients), idle (for %s, between two passes), during an audit pass while %d Pods are created and deleted in another namespace again and again, during the next pass with nothing else, and during the same churn between passes (for %s, right after the quiet pass).",
+	w("- Method: one kube-apiserver and etcd (no node: Pods stay Pending) grow a cluster in place to each size below, built through the API (so each object carries the managedFields the API server stores), with kestra-guard's webhooks removed while building. Then `kestra-guard serve` starts as its own process with the chart's configuration (leader election off, one replica; audit interval %s, pages of %d Pods, at most %d list calls a second; the chart's memory limit, %.0f MiB, in %s as the chart hands it over, so a Go soft limit of 90%% of it; the user is in system:masters), and the run measures: start to ready (`/readyz`, every namespace reconciled by the managed-policy controller with its queue empty, and a managed policy written in every new runner namespace); the API server's `apiserver_request_total` around that and around audit passes; VmRSS and VmHWM from `/proc` and `go_memstats_heap_inuse_bytes` from kestra-guard's `/metrics` (VmRSS sampled every 200 ms, the heap every 2 s), and the live heap (the `inuse_space` of a heap profile taken with a collection of its own, `gc=1`, while the harness does not read `/metrics`: what kestra-guard keeps) when ready and during the quiet pass (a quarter of the first pass's time after it starts); the audit pass's time from its own log; and the client latency of task-runner Pod creates in a runner namespace (%d clients), idle (for %s, between two passes), during an audit pass while %d Pods are created and deleted in another namespace again and again, during the next pass with nothing else, and during the same churn between passes (for %s, right after the quiet pass).",
 		r.audit.Interval.Duration, r.audit.PageSize, r.audit.ListsPerSecond, float64(r.memLimit)/(1<<20), server.MemoryLimitEnv, r.opts.admissionConc, r.opts.sample, r.opts.churn, r.opts.sample)
 	w("- The run's own namespaces (%s, %s, %s) come on top of the sizes below; kestra-guard's log and heap profiles were left in `%s`.", framework.GuardNamespace, nsAdmission, nsChurn, r.workDir)
 	w("")
@@ -97,7 +97,7 @@ func (r *report) markdown() string {
 	row("API requests of the quiet pass", func(s *sizeResult) float64 { return s.quietRequests.total() }, "%.0f")
 	row("peak RSS during the quiet pass (MiB)", func(s *sizeResult) float64 { return max(s.quietRSS, s.quietHWM) }, "%.1f")
 	row("peak Go heap in use during the quiet pass (MiB)", func(s *sizeResult) float64 { return s.quietHeap }, "%.1f")
-	row("Go live heap half way through the quiet pass (MiB)", func(s *sizeResult) float64 { return s.livePass }, "%.1f")
+	row("Go live heap during the quiet pass (MiB)", func(s *sizeResult) float64 { return s.livePass }, "%.1f")
 	row("PolicyReports written: first pass", func(s *sizeResult) float64 { return float64(s.first.reportsWritten) }, "%.0f")
 	row("PolicyReports written: quiet pass", func(s *sizeResult) float64 { return float64(s.quiet.reportsWritten) }, "%.0f")
 	row("PolicyReports written: busy pass", func(s *sizeResult) float64 { return float64(s.busy.reportsWritten) }, "%.0f")
@@ -131,12 +131,12 @@ func (r *report) markdown() string {
 			firstRes.size.Pods(), last.size.Pods(), targetGrowth, gReady, gPeak, verdict(max(gReady, gPeak) <= targetGrowth))
 		gLive, gLivePass := last.liveReady/firstRes.liveReady, last.livePass/firstRes.livePass
 		gHeap, gHeapPeak := last.heapReady/firstRes.heapReady, last.quietHeap/firstRes.quietHeap
-		w("- The same for the Go heap: live (what a collection keeps) after sync %.2fx, half way through the pass %.2fx; in use (with the garbage not yet collected) after sync %.2fx, at its peak during the pass %.2fx: **%s**.",
+		w("- The same for the Go heap: live (what a collection keeps) after sync %.2fx, during the pass %.2fx; in use (with the garbage not yet collected) after sync %.2fx, at its peak during the pass %.2fx: **%s**.",
 			gLive, gLivePass, gHeap, gHeapPeak, verdict(max(gLive, gLivePass, gHeap, gHeapPeak) <= targetGrowth))
 	}
 	for _, res := range r.results {
 		if res.livePassLate {
-			w("- At %d Pods the heap profile meant for half way through the quiet pass came after the pass had ended: its live heap is not the pass's.", res.size.Pods())
+			w("- At %d Pods the heap profile meant for the quiet pass came after the pass had ended: its live heap is not the pass's.", res.size.Pods())
 		}
 		if res.idleOverlapped {
 			w("- At %d Pods an audit pass overlapped each of three idle admission samples: the idle figures there are not idle.", res.size.Pods())
