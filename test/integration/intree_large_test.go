@@ -15,8 +15,8 @@ import (
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
-// A task runner with a large inline script and large environment values
-// (a Kestra Script task puts the script in the container's args) passes
+// A task runner with long inline commands and large environment values (a
+// Kestra Commands task hands its commands to `sh -c` as arguments) passes
 // every check. In-tree it is admitted up to 32 KiB of script in each of
 // its containers; beyond about 40 KiB the API server's CEL cost limit stops
 // the scan for metadata addresses and the Pod is refused (README,
