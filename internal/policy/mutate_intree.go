@@ -47,11 +47,11 @@ const celNeedsTmp = `(c.name != variables.gateName && c.?securityContext.?readOn
 	!c.?volumeMounts.orValue([]).exists(m, ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/'))`
 
 // celContainer is the JSON patch filling the unset fields of container c,
-// at index i of the list $L whose item type is $T (Object.spec.containers
-// and the like); the start gate (by name) is left out before. Where c has
-// no securityContext (or no volumeMounts, no env), the patch adds it whole.
-// Lists get their items appended ("/-"), as the apply configuration did, so
-// the indices the token removal reads stay valid.
+// whose JSON pointer is the expression $P, in a list whose item type is $T
+// (Object.spec.containers and the like); the start gate (by name) is left
+// out before. Where c has no securityContext (or no volumeMounts, no env),
+// the patch adds it whole. Lists get their items appended ("/-"), so the
+// indices the token removal reads stay valid.
 const celContainer = `(!has(c.securityContext) ?
 		[JSONPatch{op: 'add', path: $P + '/securityContext', value: $T.securityContext{readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
 			capabilities: $T.securityContext.capabilities{drop: ['ALL']}}}] :

@@ -2,9 +2,9 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/server"
 	"github.com/kestra-guard/kestra-guard/test/framework"
@@ -46,15 +45,7 @@ func TestCacheOfNetworkPoliciesOnTheAPIServer(t *testing.T) {
 		}
 	}
 
-	c := config.Default()
-	cfg, err := c.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.CacheOptions(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := server.DefaultCacheOptions(t)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -111,12 +102,11 @@ func TestCacheOfNetworkPoliciesOnTheAPIServer(t *testing.T) {
 	}
 	want = []string{"becomes-egress", "deny-egress", managed.Name, "new-egress"}
 	slices.Sort(want)
-	var got []string
 	// Waiting for the watch to deliver the edits, which may take a moment.
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if got = names(); slices.Equal(got, want) {
-			return
+	framework.Eventually(t, func() error {
+		if got := names(); !slices.Equal(got, want) {
+			return fmt.Errorf("after the edits the cache holds %v; want %v", got, want)
 		}
-	}
-	t.Errorf("after the edits the cache holds %v; want %v", got, want)
+		return nil
+	})
 }

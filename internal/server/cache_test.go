@@ -15,7 +15,6 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	fcache "k8s.io/client-go/tools/cache/testing"
 
-	"github.com/kestra-guard/kestra-guard/internal/config"
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 )
 
@@ -23,15 +22,7 @@ import (
 // managedFields never, the annotations of Namespaces and NetworkPolicies
 // never; names, labels, UIDs, resourceVersions and specs always.
 func TestCacheDropsWhatIsNotRead(t *testing.T) {
-	c := config.Default()
-	cfg, err := c.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := cacheOptions(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := DefaultCacheOptions(t)
 	if opts.DefaultTransform == nil {
 		t.Fatal("the cache has no transform: every object is cached whole, managedFields included")
 	}
@@ -106,15 +97,7 @@ func TestCacheDropsWhatIsNotRead(t *testing.T) {
 // stops being one is removed, whether the informer learns it from its list
 // or from its watch.
 func TestCacheKeepsOnlyEgressPolicies(t *testing.T) {
-	c := config.Default()
-	cfg, err := c.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := cacheOptions(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := DefaultCacheOptions(t)
 	if opts.NewInformer == nil {
 		t.Fatal("the cache builds its informers without a filter: every NetworkPolicy of the cluster is cached")
 	}

@@ -399,6 +399,27 @@ func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 	}
 }
 
+// inTreeAlone stops kestra-guard (its Pod webhooks then fail open),
+// installs the in-tree policies of values and waits until they refuse a bad
+// Pod in ns: from then on they alone judge ns.
+func inTreeAlone(ctx context.Context, t *testing.T, g *framework.Guarded, ns string, values map[string]any) {
+	t.Helper()
+	if err := g.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.InstallInTree(ctx, values); err != nil {
+		t.Fatal(err)
+	}
+	// The API server's policy informer picks the new objects up within a
+	// moment: wait until the bad Pod is refused.
+	framework.Eventually(t, func() error {
+		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
+			return fmt.Errorf("the in-tree policies do not refuse the bad Pod yet: %+v", o)
+		}
+		return nil
+	})
+}
+
 func decidesAsTheWebhook(t *testing.T, values map[string]any) {
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
@@ -442,20 +463,7 @@ func decidesAsTheWebhook(t *testing.T, values map[string]any) {
 	for i, u := range diffUpdates {
 		webhookUpdates[i] = update(ctx, g.Client, key, u)
 	}
-	if err := g.StopServer(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.InstallInTree(ctx, values); err != nil {
-		t.Fatal(err)
-	}
-	// The API server's policy informer picks the new objects up within a
-	// moment: wait until the bad Pod is refused.
-	framework.Eventually(t, func() error {
-		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
-			return fmt.Errorf("the in-tree policies do not refuse the bad Pod yet: %+v", o)
-		}
-		return nil
-	})
+	inTreeAlone(ctx, t, g, ns, values)
 
 	counts := map[string]int{}
 	for i, c := range corpus {

@@ -22,8 +22,7 @@ import (
 // the scan for metadata addresses and the Pod is refused (README,
 // "Admission in-tree"), as it was before the policies' match condition.
 func TestInTreeAdmitsLargeScripts(t *testing.T) {
-	// As TestInTreeDecidesAsTheWebhook: the in-tree policies alone judge
-	// once kestra-guard is stopped (its Pod webhooks then fail open).
+	// Both modes installed, then kestra-guard stopped (inTreeAlone).
 	values := map[string]any{"admission": map[string]any{"mode": "both"}}
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
@@ -32,18 +31,7 @@ func TestInTreeAdmitsLargeScripts(t *testing.T) {
 	framework.Eventually(t, func() error {
 		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
 	})
-	if err := g.StopServer(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.InstallInTree(ctx, values); err != nil {
-		t.Fatal(err)
-	}
-	framework.Eventually(t, func() error {
-		if o := create(ctx, g.Client, badPod(ns, "probe")); o.verdict != "denied" {
-			return fmt.Errorf("the in-tree policies do not refuse the bad Pod yet: %+v", o)
-		}
-		return nil
-	})
+	inTreeAlone(ctx, t, g, ns, values)
 	// A script line as Python scripts have them: words, numbers, no address.
 	line := "    result = compute(rows[i], 42, label='batch-7') + offset * 3.5  # step 2 of 9\n"
 	for _, kb := range []int{16, 32, 256} {
