@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -56,6 +57,9 @@ const (
 	nsGuard = "bench-guard"
 	nsAllow = "bench-allow"
 	nsVAP   = "bench-vap"
+	// nsHome gets HOME from a MutatingAdmissionPolicy that does nothing
+	// else: the least any in-tree mutation of the passing task runner costs.
+	nsHome = "bench-map-home"
 	// nsInTree is judged by kestra-guard's in-tree policies alone, nsBoth
 	// by its webhooks and the in-tree policies (admission.mode both).
 	nsInTree = "bench-intree"
@@ -191,7 +195,7 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 	e := &env{cp: cp, stopCP: stopCP}
 	fail := func(err error) (*env, error) { _ = stopCP(); return nil, err }
 	wio := cp.Env.WebhookInstallOptions
-	for _, ns := range []string{framework.GuardNamespace, nsNone, nsAllow, nsVAP} {
+	for _, ns := range []string{framework.GuardNamespace, nsNone, nsAllow, nsVAP, nsHome} {
 		if err := cp.EnsureNamespace(ns, nil); err != nil {
 			return fail(err)
 		}
@@ -335,7 +339,11 @@ func (e *env) waitReady(ctx context.Context) error {
 
 // installPeers installs the reference configurations: always-allow webhooks
 // shaped like kestra-guard's (one mutating, one validating) bound to
-// bench-allow, and a ValidatingAdmissionPolicy in CEL bound to bench-vap.
+// bench-allow, a ValidatingAdmissionPolicy in CEL bound to bench-vap, and
+// bound to bench-map-home a MutatingAdmissionPolicy that adds HOME to each
+// container that has none (what kestra-guard's mutation changes in the
+// passing task runner, and nothing else). It returns once that policy adds
+// HOME.
 func installPeers(ctx context.Context, c client.Client, allowURL string, ca []byte) error {
 	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": nsAllow}}
 	rules := []admissionregv1.RuleWithOperations{{Operations: []admissionregv1.OperationType{admissionregv1.Create, admissionregv1.Update},
@@ -367,13 +375,55 @@ func installPeers(ctx context.Context, c client.Client, allowURL string, ca []by
 		&admissionregv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "bench-cel"},
 			Spec: admissionregv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "bench-cel", ValidationActions: []admissionregv1.ValidationAction{admissionregv1.Deny},
 				MatchResources: &admissionregv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": nsVAP}}}}},
+		&admissionregv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "bench-home"},
+			Spec: admissionregv1.MutatingAdmissionPolicySpec{
+				FailurePolicy:      &fail,
+				ReinvocationPolicy: admissionregv1.NeverReinvocationPolicy,
+				MatchConstraints: &admissionregv1.MatchResources{ResourceRules: []admissionregv1.NamedRuleWithOperations{{RuleWithOperations: admissionregv1.RuleWithOperations{
+					Operations: []admissionregv1.OperationType{admissionregv1.Create}, Rule: rules[0].Rule}}}},
+				Mutations: []admissionregv1.Mutation{{PatchType: admissionregv1.PatchTypeJSONPatch, JSONPatch: &admissionregv1.JSONPatch{Expression: homePatch("initContainers") + " + " + homePatch("containers")}}},
+			}},
+		&admissionregv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "bench-home"},
+			Spec: admissionregv1.MutatingAdmissionPolicyBindingSpec{PolicyName: "bench-home",
+				MatchResources: &admissionregv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": nsHome}}}}},
 	}
 	for _, o := range objs {
 		if err := c.Create(ctx, o); err != nil {
 			return fmt.Errorf("installing %T %s: %w", o, o.GetName(), err)
 		}
 	}
-	return nil
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p := plainPod(nsHome, "probe")
+		err := c.Create(ctx, p, client.DryRunAll)
+		if err == nil && hasHome(p) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the MutatingAdmissionPolicy bench-home gives no HOME in %s (error: %v)", nsHome, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// homePatch is the JSON patch adding HOME=/tmp to each container of list
+// that has no HOME.
+func homePatch(list string) string {
+	item := `Object.spec.` + list + `.env{name: 'HOME', value: '/tmp'}`
+	return `lists.range(object.spec.?` + list + `.orValue([]).size()).filter(i, !object.spec.` + list + `[i].?env.orValue([]).exists(e, e.name == 'HOME'))
+		.map(i, has(object.spec.` + list + `[i].env) ?
+			JSONPatch{op: 'add', path: '/spec/` + list + `/' + string(i) + '/env/-', value: ` + item + `} :
+			JSONPatch{op: 'add', path: '/spec/` + list + `/' + string(i) + '/env', value: [` + item + `]})`
+}
+
+// hasHome reports whether every container of p has HOME.
+func hasHome(p *corev1.Pod) bool {
+	for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HOME" }) {
+			return false
+		}
+	}
+	return true
 }
 
 // installInTree installs kestra-guard's in-tree policies as the chart

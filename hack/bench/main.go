@@ -50,6 +50,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of kestra-guard serve under validate and mutate load to this file, then stop")
 	apiProfile := flag.String("apiserver-cpuprofile", "", "write a 20 s CPU profile of kube-apiserver while it admits the Pods of section 3's configuration -profile-config to this file, then stop")
 	profileConfig := flag.String("profile-config", e2eInTree, "the configuration of section 3 that -apiserver-cpuprofile loads")
+	e2eOnly := flag.Bool("e2e-only", false, "run section 3 alone and print its table, writing no report (to compare changes of the in-tree policies or the webhooks quickly)")
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -57,7 +58,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile, apiserverProfile: *apiProfile, profileConfig: *profileConfig}
+	r := &report{started: time.Now(), rounds: *rounds, cpuProfile: *profile, apiserverProfile: *apiProfile, profileConfig: *profileConfig, e2eOnly: *e2eOnly}
 	if err := run(ctx, r, *reviews); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -68,6 +69,9 @@ func main() {
 		return
 	case *apiProfile != "":
 		fmt.Println("bench: wrote", *apiProfile, "- read it with: go tool pprof -top", *apiProfile)
+		return
+	case *e2eOnly:
+		fmt.Print(r.e2eTable(), "\n", r.inTreeVerdict(), "\n")
 		return
 	}
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
@@ -94,7 +98,7 @@ func section3Config(name string) (e2eConfig, error) {
 func step(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
 
 func run(ctx context.Context, r *report, reviews int) error {
-	if r.cpuProfile == "" && r.apiserverProfile == "" {
+	if r.cpuProfile == "" && r.apiserverProfile == "" && !r.e2eOnly {
 		step("rule evaluation (go test -bench)")
 		if err := r.ruleBench(); err != nil {
 			return err
@@ -132,6 +136,9 @@ func run(ctx context.Context, r *report, reviews int) error {
 	step("end to end through kube-apiserver, %d interleaved rounds", r.rounds)
 	if err := r.e2eBench(ctx, env); err != nil {
 		return err
+	}
+	if r.e2eOnly {
+		return nil
 	}
 	step("HTTPS path: saturation and fixed rate, %d interleaved rounds", r.rounds)
 	if err := r.httpsBench(ctx, env); err != nil {
