@@ -54,11 +54,15 @@ func Validations(r policy.Rule) ([]Validation, error) {
 		expr := oneLine(c.Expr)
 		switch c.Each {
 		case policy.EachPod:
+			if l := eachContainerForm(expr); l != "" {
+				return nil, fmt.Errorf("rule %s: InTree.Checks[%d]: a Pod-level check starts as the check of each of spec.%s (%q), which the policies' match condition would read as one and join with the others; write it as Each: EachContainer, or start it otherwise",
+					r.ID, i, l, EachContainerPrefix(l))
+			}
 			out = append(out, Validation{Expression: expr, Reason: "Forbidden",
 				Message: "kestra-guard: " + r.ID + ": " + c.Field + ": " + c.Message})
 		case policy.EachContainer:
 			for _, l := range policy.ContainerLists {
-				out = append(out, each(r.ID, "object.spec.?"+l+".orValue([])", "spec."+l, "c", expr, c, "' (container ' + c.name + ')'"))
+				out = append(out, each(r.ID, strings.TrimSuffix(EachContainerPrefix(l), ".all(c, "), "spec."+l, "c", expr, c, "' (container ' + c.name + ')'"))
 			}
 		default:
 			list, err := listExpr(c.Each)
@@ -69,6 +73,25 @@ func Validations(r policy.Rule) ([]Validation, error) {
 		}
 	}
 	return out, nil
+}
+
+// EachContainerPrefix is how the validation of an EachContainer check over
+// list begins; it ends with the ")" that closes it. The policies' match
+// condition (templates/intree.yaml) joins the checks of each list into one
+// pass over it, which only these validations start with.
+func EachContainerPrefix(list string) string {
+	return "object.spec.?" + list + ".orValue([]).all(c, "
+}
+
+// eachContainerForm is the container list whose EachContainerPrefix expr
+// starts with, or "".
+func eachContainerForm(expr string) string {
+	for _, l := range policy.ContainerLists {
+		if strings.HasPrefix(expr, EachContainerPrefix(l)) {
+			return l
+		}
+	}
+	return ""
 }
 
 // each is the validation of a check over every item of list, bound to name.
@@ -156,6 +179,11 @@ func Template(rules []policy.Rule) ([]byte, error) {
 		fmt.Fprintf(&b, "{{- define \"kestra-guard.intree.default.%s\" -}}\n%s\n{{- end -}}\n", d.name, j)
 	}
 	fmt.Fprintf(&b, "{{- define \"kestra-guard.intree.gateName\" -}}\n%s\n{{- end -}}\n", policy.GateContainerName)
+	lists, err := json.Marshal(policy.ContainerLists)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&b, "{{- /* The Pod's container lists, whose checks start as EachContainerPrefix gives. */ -}}\n{{- define \"kestra-guard.intree.containerLists\" -}}\n%s\n{{- end -}}\n", lists)
 	return b.Bytes(), nil
 }
 

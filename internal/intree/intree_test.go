@@ -62,7 +62,11 @@ func TestValidations(t *testing.T) {
 	if vs[4].Expression != "object.spec.?securityContext.?sysctls.orValue([]).all(v, v.name == 'ok')" {
 		t.Errorf("list validation: %+v", vs[4])
 	}
-	for _, bad := range []policy.CELCheck{{Expr: "true"}, {Each: "volumes", Expr: "true", Message: "m"}} {
+	// A Pod-level check that starts as a container list's check would be
+	// read as one by the policies' match condition (templates/intree.yaml)
+	// and joined, wrongly, with the list's other checks.
+	for _, bad := range []policy.CELCheck{{Expr: "true"}, {Each: "volumes", Expr: "true", Message: "m"},
+		{Expr: "object.spec.?containers.orValue([]).all(c, c.name != 'x') || object.spec.?initContainers.orValue([]).all(c, c.name != 'y')", Message: "m"}} {
 		if _, err := Validations(policy.Rule{ID: "no-x", InTree: &policy.InTree{Checks: []policy.CELCheck{bad}}}); err == nil || !strings.Contains(err.Error(), "no-x") {
 			t.Errorf("%+v: error %v, want one naming the rule", bad, err)
 		}

@@ -76,16 +76,24 @@ func celMounted(name string) string {
 // celMetadataIn is a CEL expression true when the string expression s holds
 // a metadata hostname or a metadata IP literal in one of its common
 // spellings: the tokens of MetadataAddressIn (runs of letters, digits and
-// ".:[]%"), each read as metadataToken reads it: as is, without its
-// trailing dots and colons (tr), inside brackets, and when tr has one
-// colon, either side of it (host:port, or a prefix before the address).
-// The other encodings are the webhook's.
+// ".:[]%") that may hold an address (mayBeAddress: a digit or two colons;
+// the others are never matched, which spares the API server the work of a
+// token in every word of a script), each read as metadataToken reads it: as
+// is, without its trailing dots and colons (tr), inside brackets, and when
+// tr has one colon, either side of it (host:port, or a prefix before the
+// address). s is evaluated once, and lowered once. The other encodings are
+// the webhook's.
 func celMetadataIn(s string) string {
-	return `(variables.metadataHostnames.exists(h, (` + s + `).lowerAscii().contains(h.lowerAscii())) ||
-		(` + s + `).findAll('[0-9A-Za-z.:\\[\\]%]+').exists(t, [t.find('^.*[^.:]')].exists(tr,
+	return `[` + s + `].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) ||
+		str.findAll('` + celAddressTokens + `').exists(t, [t.find('^.*[^.:]')].exists(tr,
 			([t, tr, t.replace('[', '').split(']')[0]] + (tr.split(':').size() == 2 ? tr.split(':') : []))
 			.exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))`
 }
+
+// celAddressTokens matches, in a CEL string literal, the runs of letters,
+// digits and ".:[]%" that hold a digit or two colons: a leftmost match starts
+// at the run's first character and its last part runs to the run's end.
+const celAddressTokens = `[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*`
 
 // celNormalizedImage is the CEL form of NormalizeImage for the common
 // spellings of the image expression img.

@@ -60,7 +60,7 @@ var noHostPath = Rule{
 			('/' + v.hostPath.path + '/').replace('/./', '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/').replace('//', '/').replace('//', '/')
 			.startsWith(a.endsWith('/') ? a : a + '/'))`, Field: ".hostPath.path",
 			Message: "host path volume is forbidden: use an emptyDir, a ConfigMap or a Secret instead"},
-		{Each: EachContainer, Expr: `c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false) ||
+		{Each: EachContainer, Expr: `!object.spec.?volumes.orValue([]).exists(v, has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false) ||
 			!object.spec.?volumes.orValue([]).exists(v, v.name == m.name && has(v.hostPath)))`, Field: ".volumeMounts",
 			Message: "allowed host path is mounted writable: set readOnly: true"},
 	}, WebhookOnly: "a host path with more than a few repeated `/./` or `//` is refused rather than cleaned; the message does not name the credential location"},

@@ -48,7 +48,8 @@ var noHostProbes = Rule{
 		return out
 	},
 	InTree: &InTree{Checks: []CELCheck{
-		{Each: EachContainer, Expr: `[c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host,
+		{Each: EachContainer, Expr: `!has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe) && !has(c.lifecycle) ||
+			[c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host,
 			c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host,
 			c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host,
 			c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,

@@ -69,6 +69,9 @@ func diffCorpus(t *testing.T, ns string, fuzzed int) []diffCase {
 	for name, p := range map[string]*corev1.Pod{
 		"kestra default": kestraDefaultPod(ns, ""), "kestra containerSpec": containerSpecPod(ns, ""),
 		"kestra python script": pythonTaskPod(ns, ""), "hardened": hardenedPod(ns, ""), "bad": badPod(ns, ""),
+		// Refused for the host path in every configuration but one that
+		// allows /var/log/, where only the writable mount is.
+		"host path /var/log/app mounted writable": hostPathMounted(ns, false), "host path /var/log/app mounted read-only": hostPathMounted(ns, true),
 	} {
 		out = append(out, diffCase{name: name, pod: p})
 	}
@@ -222,6 +225,15 @@ var fuzzTweaks = []fuzzTweak{
 		c := container(r, p)
 		c.Env = append(c.Env, corev1.EnvVar{Name: "HOME", Value: "/home/task"})
 	}},
+}
+
+// hostPathMounted is the hardened Pod with the host path /var/log/app
+// mounted in its first container.
+func hostPathMounted(ns string, readOnly bool) *corev1.Pod {
+	p := hardenedPod(ns, "")
+	hostPath("/var/log/app")(p)
+	p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "host", MountPath: "/host", ReadOnly: readOnly})
+	return p
 }
 
 // outcome is what the API server made of one create.

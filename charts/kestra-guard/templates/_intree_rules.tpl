@@ -134,32 +134,35 @@
     '') + ": host path volume is forbidden: use an emptyDir, a ConfigMap or a Secret
     instead"'
   reason: Forbidden
-- expression: object.spec.?initContainers.orValue([]).all(c, c.?volumeMounts.orValue([]).all(m,
-    m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v, v.name
-    == m.name && has(v.hostPath))))
+- expression: object.spec.?initContainers.orValue([]).all(c, !object.spec.?volumes.orValue([]).exists(v,
+    has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false)
+    || !object.spec.?volumes.orValue([]).exists(v, v.name == m.name && has(v.hostPath))))
   messageExpression: '"kestra-guard: no-host-path: " + object.spec.?initContainers.orValue([]).transformList(i,
-    c, !(c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v,
-    v.name == m.name && has(v.hostPath)))), "spec.initContainers[" + string(i) + "].volumeMounts"
+    c, !(!object.spec.?volumes.orValue([]).exists(v, has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m,
+    m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v, v.name
+    == m.name && has(v.hostPath)))), "spec.initContainers[" + string(i) + "].volumeMounts"
     + '' (container '' + c.name + '')'').join('', '') + ": allowed host path is mounted
     writable: set readOnly: true"'
   reason: Forbidden
-- expression: object.spec.?containers.orValue([]).all(c, c.?volumeMounts.orValue([]).all(m,
-    m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v, v.name
-    == m.name && has(v.hostPath))))
+- expression: object.spec.?containers.orValue([]).all(c, !object.spec.?volumes.orValue([]).exists(v,
+    has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false)
+    || !object.spec.?volumes.orValue([]).exists(v, v.name == m.name && has(v.hostPath))))
   messageExpression: '"kestra-guard: no-host-path: " + object.spec.?containers.orValue([]).transformList(i,
-    c, !(c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v,
-    v.name == m.name && has(v.hostPath)))), "spec.containers[" + string(i) + "].volumeMounts"
+    c, !(!object.spec.?volumes.orValue([]).exists(v, has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m,
+    m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v, v.name
+    == m.name && has(v.hostPath)))), "spec.containers[" + string(i) + "].volumeMounts"
     + '' (container '' + c.name + '')'').join('', '') + ": allowed host path is mounted
     writable: set readOnly: true"'
   reason: Forbidden
-- expression: object.spec.?ephemeralContainers.orValue([]).all(c, c.?volumeMounts.orValue([]).all(m,
-    m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v, v.name
-    == m.name && has(v.hostPath))))
+- expression: object.spec.?ephemeralContainers.orValue([]).all(c, !object.spec.?volumes.orValue([]).exists(v,
+    has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false)
+    || !object.spec.?volumes.orValue([]).exists(v, v.name == m.name && has(v.hostPath))))
   messageExpression: '"kestra-guard: no-host-path: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
-    c, !(c.?volumeMounts.orValue([]).all(m, m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v,
-    v.name == m.name && has(v.hostPath)))), "spec.ephemeralContainers[" + string(i)
-    + "].volumeMounts" + '' (container '' + c.name + '')'').join('', '') + ": allowed
-    host path is mounted writable: set readOnly: true"'
+    c, !(!object.spec.?volumes.orValue([]).exists(v, has(v.hostPath)) || c.?volumeMounts.orValue([]).all(m,
+    m.?readOnly.orValue(false) || !object.spec.?volumes.orValue([]).exists(v, v.name
+    == m.name && has(v.hostPath)))), "spec.ephemeralContainers[" + string(i) + "].volumeMounts"
+    + '' (container '' + c.name + '')'').join('', '') + ": allowed host path is mounted
+    writable: set readOnly: true"'
   reason: Forbidden
 {{- end }}
 {{- if eq (include "kestra-guard.ruleAction" (list $root "no-host-network" "deny")) $class }}
@@ -360,45 +363,51 @@
   reason: Forbidden
 {{- end }}
 {{- if eq (include "kestra-guard.ruleAction" (list $root "no-host-probes" "deny")) $class }}
-- expression: object.spec.?initContainers.orValue([]).all(c, [c.?livenessProbe.?httpGet.?host,
+- expression: object.spec.?initContainers.orValue([]).all(c, !has(c.livenessProbe)
+    && !has(c.readinessProbe) && !has(c.startupProbe) && !has(c.lifecycle) || [c.?livenessProbe.?httpGet.?host,
     c.?livenessProbe.?tcpSocket.?host, c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host,
     c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host, c.?lifecycle.?postStart.?httpGet.?host,
     c.?lifecycle.?postStart.?tcpSocket.?host, c.?lifecycle.?preStop.?httpGet.?host,
     c.?lifecycle.?preStop.?tcpSocket.?host].all(h, h.orValue('') == ''))
   messageExpression: '"kestra-guard: no-host-probes: " + object.spec.?initContainers.orValue([]).transformList(i,
-    c, !([c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host, c.?readinessProbe.?httpGet.?host,
-    c.?readinessProbe.?tcpSocket.?host, c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host,
-    c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
+    c, !(!has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe) &&
+    !has(c.lifecycle) || [c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host,
+    c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host, c.?startupProbe.?httpGet.?host,
+    c.?startupProbe.?tcpSocket.?host, c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
     c.?lifecycle.?preStop.?httpGet.?host, c.?lifecycle.?preStop.?tcpSocket.?host].all(h,
     h.orValue('''') == '''')), "spec.initContainers[" + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.host"
     + '' (container '' + c.name + '')'').join('', '') + ": probe or lifecycle host
     is forbidden: the kubelet connects there from the node''s network, outside every
     NetworkPolicy; remove host so the Pod''s own IP is used"'
   reason: Forbidden
-- expression: object.spec.?containers.orValue([]).all(c, [c.?livenessProbe.?httpGet.?host,
+- expression: object.spec.?containers.orValue([]).all(c, !has(c.livenessProbe) &&
+    !has(c.readinessProbe) && !has(c.startupProbe) && !has(c.lifecycle) || [c.?livenessProbe.?httpGet.?host,
     c.?livenessProbe.?tcpSocket.?host, c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host,
     c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host, c.?lifecycle.?postStart.?httpGet.?host,
     c.?lifecycle.?postStart.?tcpSocket.?host, c.?lifecycle.?preStop.?httpGet.?host,
     c.?lifecycle.?preStop.?tcpSocket.?host].all(h, h.orValue('') == ''))
   messageExpression: '"kestra-guard: no-host-probes: " + object.spec.?containers.orValue([]).transformList(i,
-    c, !([c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host, c.?readinessProbe.?httpGet.?host,
-    c.?readinessProbe.?tcpSocket.?host, c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host,
-    c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
+    c, !(!has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe) &&
+    !has(c.lifecycle) || [c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host,
+    c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host, c.?startupProbe.?httpGet.?host,
+    c.?startupProbe.?tcpSocket.?host, c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
     c.?lifecycle.?preStop.?httpGet.?host, c.?lifecycle.?preStop.?tcpSocket.?host].all(h,
     h.orValue('''') == '''')), "spec.containers[" + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.host"
     + '' (container '' + c.name + '')'').join('', '') + ": probe or lifecycle host
     is forbidden: the kubelet connects there from the node''s network, outside every
     NetworkPolicy; remove host so the Pod''s own IP is used"'
   reason: Forbidden
-- expression: object.spec.?ephemeralContainers.orValue([]).all(c, [c.?livenessProbe.?httpGet.?host,
+- expression: object.spec.?ephemeralContainers.orValue([]).all(c, !has(c.livenessProbe)
+    && !has(c.readinessProbe) && !has(c.startupProbe) && !has(c.lifecycle) || [c.?livenessProbe.?httpGet.?host,
     c.?livenessProbe.?tcpSocket.?host, c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host,
     c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host, c.?lifecycle.?postStart.?httpGet.?host,
     c.?lifecycle.?postStart.?tcpSocket.?host, c.?lifecycle.?preStop.?httpGet.?host,
     c.?lifecycle.?preStop.?tcpSocket.?host].all(h, h.orValue('') == ''))
   messageExpression: '"kestra-guard: no-host-probes: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
-    c, !([c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host, c.?readinessProbe.?httpGet.?host,
-    c.?readinessProbe.?tcpSocket.?host, c.?startupProbe.?httpGet.?host, c.?startupProbe.?tcpSocket.?host,
-    c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
+    c, !(!has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe) &&
+    !has(c.lifecycle) || [c.?livenessProbe.?httpGet.?host, c.?livenessProbe.?tcpSocket.?host,
+    c.?readinessProbe.?httpGet.?host, c.?readinessProbe.?tcpSocket.?host, c.?startupProbe.?httpGet.?host,
+    c.?startupProbe.?tcpSocket.?host, c.?lifecycle.?postStart.?httpGet.?host, c.?lifecycle.?postStart.?tcpSocket.?host,
     c.?lifecycle.?preStop.?httpGet.?host, c.?lifecycle.?preStop.?tcpSocket.?host].all(h,
     h.orValue('''') == '''')), "spec.ephemeralContainers[" + string(i) + "].{livenessProbe,readinessProbe,startupProbe,lifecycle}.host"
     + '' (container '' + c.name + '')'').join('', '') + ": probe or lifecycle host
@@ -655,11 +664,11 @@
     && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
     && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
     && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
+    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
     c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
     == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
@@ -667,14 +676,14 @@
     && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
     && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
     && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.initContainers["
-    + string(i) + "].{command,args}" + '' (container '' + c.name + '')'').join('',
-    '') + ": metadata address in container spec: the command or args refer to the
-    cloud metadata service; task code must not read node credentials"'
+    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
+    "spec.initContainers[" + string(i) + "].{command,args}" + '' (container '' + c.name
+    + '')'').join('', '') + ": metadata address in container spec: the command or
+    args refer to the cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?containers.orValue([]).all(c, (variables.gateEnabled &&
     (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
@@ -683,11 +692,11 @@
     && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
     && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
     && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
+    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
     c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
     == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
@@ -695,14 +704,14 @@
     && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
     && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
     && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.containers["
-    + string(i) + "].{command,args}" + '' (container '' + c.name + '')'').join('',
-    '') + ": metadata address in container spec: the command or args refer to the
-    cloud metadata service; task code must not read node credentials"'
+    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
+    "spec.containers[" + string(i) + "].{command,args}" + '' (container '' + c.name
+    + '')'').join('', '') + ": metadata address in container spec: the command or
+    args refer to the cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, (variables.gateEnabled
     && (c.name == variables.gateName && c.?image.orValue('''') == variables.gateImage
@@ -711,11 +720,11 @@
     && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
     && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
     && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
+    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
     c, !((variables.gateEnabled && (c.name == variables.gateName && c.?image.orValue('''')
     == variables.gateImage && c.?imagePullPolicy.orValue('''') == variables.gatePullPolicy
@@ -723,76 +732,77 @@
     && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
     && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
     && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.ephemeralContainers["
-    + string(i) + "].{command,args}" + '' (container '' + c.name + '')'').join('',
-    '') + ": metadata address in container spec: the command or args refer to the
-    cloud metadata service; task code must not read node credentials"'
+    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
+    "spec.ephemeralContainers[" + string(i) + "].{command,args}" + '' (container ''
+    + c.name + '')'').join('', '') + ": metadata address in container spec: the command
+    or args refer to the cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?initContainers.orValue([]).all(c, c.?env.orValue([]).all(e,
-    !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
+    ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
-    c, !(c.?env.orValue([]).all(e, !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.initContainers["
-    + string(i) + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata
-    address in container spec: an env value refers to the cloud metadata service;
-    task code must not read node credentials"'
+    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l,
+    variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
+    "spec.initContainers[" + string(i) + "].env" + '' (container '' + c.name + '')'').join('',
+    '') + ": metadata address in container spec: an env value refers to the cloud
+    metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?containers.orValue([]).all(c, c.?env.orValue([]).all(e,
-    !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
+    ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
-    c, !(c.?env.orValue([]).all(e, !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.containers["
-    + string(i) + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata
-    address in container spec: an env value refers to the cloud metadata service;
-    task code must not read node credentials"'
+    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l,
+    variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
+    "spec.containers[" + string(i) + "].env" + '' (container '' + c.name + '')'').join('',
+    '') + ": metadata address in container spec: an env value refers to the cloud
+    metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, c.?env.orValue([]).all(e,
-    !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
+    ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
-    c, !(c.?env.orValue([]).all(e, !(variables.metadataHostnames.exists(h, (e.?value.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (e.?value.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))), "spec.ephemeralContainers["
-    + string(i) + "].env" + '' (container '' + c.name + '')'').join('', '') + ": metadata
-    address in container spec: an env value refers to the cloud metadata service;
-    task code must not read node credentials"'
+    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l,
+    variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
+    "spec.ephemeralContainers[" + string(i) + "].env" + '' (container '' + c.name
+    + '')'').join('', '') + ": metadata address in container spec: an env value refers
+    to the cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?initContainers.orValue([]).all(c, [c.?livenessProbe.?exec.?command.orValue([]),
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
-    l.all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
+    l.all(s, ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
-    c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, !(variables.metadataHostnames.exists(h,
-    (s).lowerAscii().contains(h.lowerAscii())) || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
+    c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, ![s].exists(str,
+    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
@@ -804,16 +814,17 @@
 - expression: 'object.spec.?containers.orValue([]).all(c, [c.?livenessProbe.?exec.?command.orValue([]),
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
-    l.all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
+    l.all(s, ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
-    c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, !(variables.metadataHostnames.exists(h,
-    (s).lowerAscii().contains(h.lowerAscii())) || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
+    c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, ![s].exists(str,
+    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
@@ -825,16 +836,17 @@
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, [c.?livenessProbe.?exec.?command.orValue([]),
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
-    l.all(s, !(variables.metadataHostnames.exists(h, (s).lowerAscii().contains(h.lowerAscii()))
-    || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
+    l.all(s, ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
-    c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, !(variables.metadataHostnames.exists(h,
-    (s).lowerAscii().contains(h.lowerAscii())) || (s).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
+    c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, ![s].exists(str,
+    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
@@ -843,20 +855,21 @@
     spec: an exec probe or hook refers to the cloud metadata service; task code must
     not read node credentials"'
   reason: Forbidden
-- expression: 'object.spec.?hostAliases.orValue([]).all(v, !(variables.metadataHostnames.exists(h,
-    (v.?ip.orValue('''')).lowerAscii().contains(h.lowerAscii())) || (v.?ip.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t,
+- expression: 'object.spec.?hostAliases.orValue([]).all(v, ![v.?ip.orValue('''')].exists(str,
+    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?hostAliases.orValue([]).transformList(i,
-    v, !(!(variables.metadataHostnames.exists(h, (v.?ip.orValue('''')).lowerAscii().contains(h.lowerAscii()))
-    || (v.?ip.orValue('''')).findAll(''[0-9A-Za-z.:\\[\\]%]+'').exists(t, [t.find(''^.*[^.:]'')].exists(tr,
-    ([t, tr, t.replace(''['', '''').split('']'')[0]] + (tr.split('':'').size() ==
-    2 ? tr.split('':'') : [])) .exists(a, isIP(a) && variables.metadataCIDRs.exists(r,
-    cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))), "spec.hostAliases["
-    + string(i) + "].ip" + '''').join('', '') + ": metadata address in host aliases:
-    a host alias of the Pod refers to the cloud metadata service; task code must not
-    read node credentials"'
+    v, !(![v.?ip.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
+    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
+    + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
+    variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))),
+    "spec.hostAliases[" + string(i) + "].ip" + '''').join('', '') + ": metadata address
+    in host aliases: a host alias of the Pod refers to the cloud metadata service;
+    task code must not read node credentials"'
   reason: Forbidden
 {{- end }}
 {{- if eq (include "kestra-guard.ruleAction" (list $root "allowed-registries" "off")) $class }}
@@ -1042,12 +1055,12 @@
   name: hasTmpVolume
 - expression: object.spec.?initContainers.orValue([]).exists(c, (c.name != variables.gateName
     && c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true && !c.?volumeMounts.orValue([]).exists(m,
-    ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//',
-    '/').replace('//', '/').replace('//', '/') == '/tmp/'))) || object.spec.?containers.orValue([]).exists(c,
-    (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-    == true && !c.?volumeMounts.orValue([]).exists(m, ('/' + m.mountPath + '/').replace('/./',
-    '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/')
-    == '/tmp/')))
+    m.mountPath.contains('tmp') && ('/' + m.mountPath + '/').replace('/./', '/').replace('/./',
+    '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/'))) ||
+    object.spec.?containers.orValue([]).exists(c, (c.name != variables.gateName &&
+    c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true && !c.?volumeMounts.orValue([]).exists(m,
+    m.mountPath.contains('tmp') && ('/' + m.mountPath + '/').replace('/./', '/').replace('/./',
+    '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/')))
   name: needsTmp
 - expression: variables.gateEnabled && !object.spec.?initContainers.orValue([]).exists(c,
     c.name == variables.gateName)
@@ -1090,17 +1103,18 @@
       value: [''ALL'']}] : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
       + string(i) + ''/securityContext/capabilities'', value: Object.spec.initContainers.securityContext.capabilities{drop:
       [''ALL'']} }])) + (!(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
-      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
-      ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts) ? [JSONPatch{op: ''add'', path:
-      ''/spec/initContainers/'' + string(i) + ''/volumeMounts/-'', value: Object.spec.initContainers.volumeMounts{name:
-      ''kestra-guard-tmp'', mountPath: ''/tmp''} }] : [JSONPatch{op: ''add'', path:
-      ''/spec/initContainers/'' + string(i) + ''/volumeMounts'', value: [Object.spec.initContainers.volumeMounts{name:
-      ''kestra-guard-tmp'', mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size()
-      > 0 ? [] : [variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name ==
-      e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ? miss.map(e, JSONPatch{op:
-      ''add'', path: ''/spec/initContainers/'' + string(i) + ''/env/-'', value: Object.spec.initContainers.env{name:
-      e.name, value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
+      == true && !c.?volumeMounts.orValue([]).exists(m, m.mountPath.contains(''tmp'')
+      && (''/'' + m.mountPath + ''/'').replace(''/./'', ''/'').replace(''/./'', ''/'').replace(''//'',
+      ''/'').replace(''//'', ''/'').replace(''//'', ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts)
+      ? [JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i) + ''/volumeMounts/-'',
+      value: Object.spec.initContainers.volumeMounts{name: ''kestra-guard-tmp'', mountPath:
+      ''/tmp''} }] : [JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i)
+      + ''/volumeMounts'', value: [Object.spec.initContainers.volumeMounts{name: ''kestra-guard-tmp'',
+      mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size() > 0 ? [] : [variables.env.filter(e,
+      !c.?env.orValue([]).exists(x, x.name == e.name))].map(miss, miss.size() == 0
+      ? [] : has(c.env) ? miss.map(e, JSONPatch{op: ''add'', path: ''/spec/initContainers/''
+      + string(i) + ''/env/-'', value: Object.spec.initContainers.env{name: e.name,
+      value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
       + string(i) + ''/env'', value: miss.map(e, Object.spec.initContainers.env{name:
       e.name, value: e.value})}])[0]))[0]).flatten() + lists.range(object.spec.?containers.orValue([]).size()).filter(i,
       object.spec.containers[i].name != variables.gateName) .map(i, [object.spec.containers[i]].map(c,
@@ -1118,19 +1132,20 @@
       value: [''ALL'']}] : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
       + ''/securityContext/capabilities'', value: Object.spec.containers.securityContext.capabilities{drop:
       [''ALL'']} }])) + (!(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
-      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
-      ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts) ? [JSONPatch{op: ''add'', path:
-      ''/spec/containers/'' + string(i) + ''/volumeMounts/-'', value: Object.spec.containers.volumeMounts{name:
-      ''kestra-guard-tmp'', mountPath: ''/tmp''} }] : [JSONPatch{op: ''add'', path:
-      ''/spec/containers/'' + string(i) + ''/volumeMounts'', value: [Object.spec.containers.volumeMounts{name:
-      ''kestra-guard-tmp'', mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size()
-      > 0 ? [] : [variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name ==
-      e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ? miss.map(e, JSONPatch{op:
-      ''add'', path: ''/spec/containers/'' + string(i) + ''/env/-'', value: Object.spec.containers.env{name:
-      e.name, value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/containers/''
-      + string(i) + ''/env'', value: miss.map(e, Object.spec.containers.env{name:
-      e.name, value: e.value})}])[0]))[0]).flatten() + (variables.needsTmp && !variables.hasTmpVolume
+      == true && !c.?volumeMounts.orValue([]).exists(m, m.mountPath.contains(''tmp'')
+      && (''/'' + m.mountPath + ''/'').replace(''/./'', ''/'').replace(''/./'', ''/'').replace(''//'',
+      ''/'').replace(''//'', ''/'').replace(''//'', ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts)
+      ? [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i) + ''/volumeMounts/-'',
+      value: Object.spec.containers.volumeMounts{name: ''kestra-guard-tmp'', mountPath:
+      ''/tmp''} }] : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
+      + ''/volumeMounts'', value: [Object.spec.containers.volumeMounts{name: ''kestra-guard-tmp'',
+      mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size() > 0 ? [] : [variables.env.filter(e,
+      !c.?env.orValue([]).exists(x, x.name == e.name))].map(miss, miss.size() == 0
+      ? [] : has(c.env) ? miss.map(e, JSONPatch{op: ''add'', path: ''/spec/containers/''
+      + string(i) + ''/env/-'', value: Object.spec.containers.env{name: e.name, value:
+      e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
+      + ''/env'', value: miss.map(e, Object.spec.containers.env{name: e.name, value:
+      e.value})}])[0]))[0]).flatten() + (variables.needsTmp && !variables.hasTmpVolume
       ? (has(object.spec.volumes) ? [JSONPatch{op: ''add'', path: ''/spec/volumes/-'',
       value: Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
       variables.tmpSize} } }] : [JSONPatch{op: ''add'', path: ''/spec/volumes'', value:
@@ -1176,4 +1191,8 @@
 {{- end -}}
 {{- define "kestra-guard.intree.gateName" -}}
 kestra-guard-start-gate
+{{- end -}}
+{{- /* The Pod's container lists, whose checks start as EachContainerPrefix gives. */ -}}
+{{- define "kestra-guard.intree.containerLists" -}}
+["initContainers","containers","ephemeralContainers"]
 {{- end -}}
