@@ -152,25 +152,37 @@ func FuzzMetadataAddressIn(f *testing.F) {
 	for _, s := range []string{"169.254.169.254", "http://[fd00:ec2::254]/", "0xa9fea9fe", "::ffff:169.254.169.254",
 		"http://%31%36%39.254.169.254/", "fe80::1%25eth0", "100.100.100.200:80", "metadata.google.internal", "a b c",
 		"\uff11\uff16\uff19\u3002254.169.254", "meta\u00addata.google.internal", "%EF%BC%91%EF%BC%96%EF%BC%99.254.169.254",
-		"0x" + strings.Repeat("0", 120) + "a9fea9fe", "http://[febf::]/ a:b:c sleep 1; done"} {
+		"0x" + strings.Repeat("0", 120) + "a9fea9fe", "http://[febf::]/ a:b:c sleep 1; done v1.2 3.a b.4 x:1"} {
 		f.Add(s)
 	}
 	o := testEngine(f, nil).Options()
 	// The in-tree scan's tokens (celMetadataIn), as CEL's findAll finds
-	// them with Go's regexp: the runs of its character class that
-	// mayBeAddress keeps.
+	// them with Go's regexp: the runs of its character class that hold a
+	// digit and a dot or two colons, and among them every run one of whose
+	// candidates (as celMetadataIn makes them) is an IP literal.
 	celRuns := regexp.MustCompile(`[0-9A-Za-z.:\[\]%]+`)
 	celTokens := regexp.MustCompile(strings.ReplaceAll(celAddressTokens, `\\`, `\`))
 	f.Fuzz(func(t *testing.T, s string) {
 		got := o.MetadataAddressIn(s)
 		var runs []string
 		for _, r := range celRuns.FindAllString(s, -1) {
-			if mayBeAddress(r) {
+			if strings.ContainsAny(r, "0123456789") && strings.Contains(r, ".") || strings.Count(r, ":") >= 2 {
 				runs = append(runs, r)
+				continue
+			}
+			tr := strings.TrimRight(r, ".:")
+			candidates := []string{r, tr, strings.Split(strings.ReplaceAll(r, "[", ""), "]")[0]}
+			if parts := strings.Split(tr, ":"); len(parts) == 2 {
+				candidates = append(candidates, parts...)
+			}
+			for _, c := range candidates {
+				if _, err := netip.ParseAddr(c); err == nil {
+					t.Fatalf("in-tree scan of %q: the run %q is skipped, but its candidate %q is an IP literal", s, r, c)
+				}
 			}
 		}
 		if toks := celTokens.FindAllString(s, -1); !slices.Equal(toks, runs) {
-			t.Fatalf("in-tree tokens of %q: %q, want the runs that may be addresses %q", s, toks, runs)
+			t.Fatalf("in-tree tokens of %q: %q, want the runs with a digit and a dot or two colons %q", s, toks, runs)
 		}
 		if a, err := netip.ParseAddr(s); err == nil && o.IsMetadata(a.WithZone("").Unmap()) && got == "" {
 			t.Fatalf("netip.ParseAddr(%q) = %v, a metadata address, not detected", s, a)

@@ -34,7 +34,7 @@ const (
 // CELCheck is one CEL expression of a rule's in-tree form.
 //
 // Expressions may read object, params (with InTree.Param) and the policy's
-// variables: hostPathAllowList, metadataCIDRs, metadataHostnames,
+// variables: hostPathAllowList, metadataCIDRs, metadataHostnamePattern,
 // apiAudiences, allowedRegistries (the policy.* values of the same name),
 // gateEnabled and gate* (the start gate as the chart configures it).
 type CELCheck struct {
@@ -74,26 +74,31 @@ func celMounted(name string) string {
 }
 
 // celMetadataIn is a CEL expression true when the string expression s holds
-// a metadata hostname or a metadata IP literal in one of its common
-// spellings: the tokens of MetadataAddressIn (runs of letters, digits and
-// ".:[]%") that may hold an address (mayBeAddress: a digit or two colons;
-// the others are never matched, which spares the API server the work of a
-// token in every word of a script), each read as metadataToken reads it: as
-// is, without its trailing dots and colons (tr), inside brackets, and when
-// tr has one colon, either side of it (host:port, or a prefix before the
-// address). s is evaluated once, and lowered once. The other encodings are
-// the webhook's.
+// a metadata hostname (variables.metadataHostnamePattern: the hostnames
+// quoted, joined and matched without regard to case, as the chart renders
+// it; one pass of a compiled expression where a lowered copy and a
+// comprehension over the names cost the API server several times more) or a
+// metadata IP literal in one of its common spellings: the tokens of
+// MetadataAddressIn (runs of letters, digits and ".:[]%") that may hold an
+// address CEL's isIP reads (a digit and a dot, or two colons: no IPv4 or
+// IPv6 literal is written without them; the other tokens are never
+// matched, which spares the API server the work of one in every word of a
+// script), each read as metadataToken reads it: as is, without its
+// trailing dots and colons (tr), inside brackets, and when tr has one
+// colon, either side of it (host:port, or a prefix before the address). s
+// is evaluated once. The other encodings are the webhook's.
 func celMetadataIn(s string) string {
-	return `[` + s + `].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) ||
+	return `[` + s + `].exists(str, str.matches(variables.metadataHostnamePattern) ||
 		str.findAll('` + celAddressTokens + `').exists(t, [t.find('^.*[^.:]')].exists(tr,
 			([t, tr, t.replace('[', '').split(']')[0]] + (tr.split(':').size() == 2 ? tr.split(':') : []))
 			.exists(a, isIP(a) && variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))`
 }
 
 // celAddressTokens matches, in a CEL string literal, the runs of letters,
-// digits and ".:[]%" that hold a digit or two colons: a leftmost match starts
-// at the run's first character and its last part runs to the run's end.
-const celAddressTokens = `[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*`
+// digits and ".:[]%" that hold a digit and a dot (one before the other) or
+// two colons: a leftmost match starts at the run's first character and its
+// last part runs to the run's end.
+const celAddressTokens = `[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*`
 
 // celNormalizedImage is the CEL form of NormalizeImage for the common
 // spellings of the image expression img.

@@ -76,8 +76,7 @@ const celContainer = `(!has(c.securityContext) ?
 // gate aside).
 func celContainers(list string) string {
 	c := strings.NewReplacer("$P", `'/spec/`+list+`/' + string(i)`, "$T", "Object.spec."+list).Replace(celContainer)
-	return `lists.range(object.spec.?` + list + `.orValue([]).size()).filter(i, object.spec.` + list + `[i].name != variables.gateName)
-	.map(i, [object.spec.` + list + `[i]].map(c, ` + c + `)[0]).flatten()`
+	return `object.spec.?` + list + `.orValue([]).transformList(i, c, c.name != variables.gateName, ` + c + `).flatten()`
 }
 
 // celSeccomp is the Pod's default seccomp profile.

@@ -148,6 +148,8 @@ func bypassCorpus() []bypass {
 		// After a colon, and with trailing dots and colons (found by an
 		// attacker's read of the in-tree CEL).
 		"x:169.254.169.254", "169.254.169.254..", "169.254.169.254.:", "fd00:ec2::254:",
+		// Hostnames in capitals (resolvers ignore case).
+		"METADATA.Google.Internal", "Instance-Data.EC2.internal",
 	} {
 		url := "http://" + addr + "/latest/meta-data/"
 		cases = append(cases,

@@ -69,6 +69,16 @@ milliseconds below a second, or whole seconds, minutes or hours. */}}
 {{ toJson $args }}
 {{- end -}}
 
+{{/* The metadata hostnames as one regular expression: each quoted, any
+case (Go's case folding, which also reads the long s and the Kelvin sign as
+s and k, as the webhook does once it has mapped them to ASCII); none when
+the list is empty. */}}
+{{- define "kestra-guard.intree.hostnamePattern" -}}
+{{- $q := list -}}
+{{- range (include "kestra-guard.intree.list" (list . "metadataHostnames") | fromJsonArray) }}{{ $q = append $q (regexQuoteMeta .) }}{{ end -}}
+{{- if $q }}(?i){{ join "|" $q }}{{ else }}\b\B{{ end -}}
+{{- end -}}
+
 {{/* The variables every in-tree policy's CEL may read (policy.CELCheck). */}}
 {{- define "kestra-guard.intree.variables" -}}
 - name: hostPathAllowList
@@ -77,6 +87,8 @@ milliseconds below a second, or whole seconds, minutes or hours. */}}
   expression: {{ include "kestra-guard.intree.list" (list . "metadataCIDRs") | toJson }}
 - name: metadataHostnames
   expression: {{ include "kestra-guard.intree.list" (list . "metadataHostnames") | toJson }}
+- name: metadataHostnamePattern
+  expression: {{ include "kestra-guard.intree.hostnamePattern" . | toJson | toJson }}
 - name: apiAudiences
   expression: {{ include "kestra-guard.intree.list" (list . "apiAudiences") | toJson }}
 - name: allowedRegistries

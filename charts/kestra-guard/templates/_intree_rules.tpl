@@ -664,8 +664,7 @@
     && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
     && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
     && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
@@ -676,8 +675,7 @@
     && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
     && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
     && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
@@ -692,8 +690,7 @@
     && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
     && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
     && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
@@ -704,8 +701,7 @@
     && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
     && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
     && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
@@ -720,8 +716,7 @@
     && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env) && !has(c.envFrom)
     && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe) && !has(c.startupProbe)
     && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
@@ -732,8 +727,7 @@
     && !has(c.restartPolicy) && !has(c.volumeMounts) && !has(c.volumeDevices) && !has(c.env)
     && !has(c.envFrom) && !has(c.workingDir) && !has(c.livenessProbe) && !has(c.readinessProbe)
     && !has(c.startupProbe) && !has(c.lifecycle))) || (c.?command.orValue([]) + c.?args.orValue([])).all(s,
-    ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
@@ -742,14 +736,14 @@
     or args refer to the cloud metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?initContainers.orValue([]).all(c, c.?env.orValue([]).all(e,
-    ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![e.?value.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?initContainers.orValue([]).transformList(i,
-    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l,
-    variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
@@ -758,14 +752,14 @@
     metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?containers.orValue([]).all(c, c.?env.orValue([]).all(e,
-    ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![e.?value.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?containers.orValue([]).transformList(i,
-    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l,
-    variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
@@ -774,14 +768,14 @@
     metadata service; task code must not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, c.?env.orValue([]).all(e,
-    ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    ![e.?value.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?ephemeralContainers.orValue([]).transformList(i,
-    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, [str.lowerAscii()].exists(l,
-    variables.metadataHostnames.exists(h, l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    c, !(c.?env.orValue([]).all(e, ![e.?value.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))),
@@ -792,8 +786,7 @@
 - expression: 'object.spec.?initContainers.orValue([]).all(c, [c.?livenessProbe.?exec.?command.orValue([]),
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
-    l.all(s, ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    l.all(s, ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
@@ -801,8 +794,7 @@
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
     c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, ![s].exists(str,
-    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
-    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
@@ -814,8 +806,7 @@
 - expression: 'object.spec.?containers.orValue([]).all(c, [c.?livenessProbe.?exec.?command.orValue([]),
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
-    l.all(s, ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    l.all(s, ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
@@ -823,8 +814,7 @@
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
     c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, ![s].exists(str,
-    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
-    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
@@ -836,8 +826,7 @@
 - expression: 'object.spec.?ephemeralContainers.orValue([]).all(c, [c.?livenessProbe.?exec.?command.orValue([]),
     c.?readinessProbe.?exec.?command.orValue([]), c.?startupProbe.?exec.?command.orValue([]),
     c.?lifecycle.?postStart.?exec.?command.orValue([]), c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l,
-    l.all(s, ![s].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    l.all(s, ![s].exists(str, str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))))'
@@ -845,8 +834,7 @@
     c, !([c.?livenessProbe.?exec.?command.orValue([]), c.?readinessProbe.?exec.?command.orValue([]),
     c.?startupProbe.?exec.?command.orValue([]), c.?lifecycle.?postStart.?exec.?command.orValue([]),
     c.?lifecycle.?preStop.?exec.?command.orValue([])].all(l, l.all(s, ![s].exists(str,
-    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
-    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))))),
@@ -856,14 +844,13 @@
     not read node credentials"'
   reason: Forbidden
 - expression: 'object.spec.?hostAliases.orValue([]).all(v, ![v.?ip.orValue('''')].exists(str,
-    [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h, l.contains(h.lowerAscii())))
-    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    str.matches(variables.metadataHostnamePattern) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a)))))))'
   messageExpression: '"kestra-guard: no-metadata-address: " + object.spec.?hostAliases.orValue([]).transformList(i,
-    v, !(![v.?ip.orValue('''')].exists(str, [str.lowerAscii()].exists(l, variables.metadataHostnames.exists(h,
-    l.contains(h.lowerAscii()))) || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
+    v, !(![v.?ip.orValue('''')].exists(str, str.matches(variables.metadataHostnamePattern)
+    || str.findAll(''[0-9A-Za-z.:\\[\\]%]*(?:[0-9][0-9A-Za-z.:\\[\\]%]*\\.|\\.[0-9A-Za-z.:\\[\\]%]*[0-9]|:[0-9A-Za-z.\\[\\]%]*:)[0-9A-Za-z.:\\[\\]%]*'').exists(t,
     [t.find(''^.*[^.:]'')].exists(tr, ([t, tr, t.replace(''['', '''').split('']'')[0]]
     + (tr.split('':'').size() == 2 ? tr.split('':'') : [])) .exists(a, isIP(a) &&
     variables.metadataCIDRs.exists(r, cidr(r).ip().family() == ip(a).family() && cidr(r).containsIP(a))))))),
@@ -1087,10 +1074,9 @@
       value: Object.spec.securityContext.seccompProfile{type: ''RuntimeDefault''}
       }])) + (has(object.spec.automountServiceAccountToken) || variables.keepsToken
       ? [] : [JSONPatch{op: ''add'', path: ''/spec/automountServiceAccountToken'',
-      value: false}]) + lists.range(object.spec.?initContainers.orValue([]).size()).filter(i,
-      object.spec.initContainers[i].name != variables.gateName) .map(i, [object.spec.initContainers[i]].map(c,
-      (!has(c.securityContext) ? [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
-      + string(i) + ''/securityContext'', value: Object.spec.initContainers.securityContext{readOnlyRootFilesystem:
+      value: false}]) + object.spec.?initContainers.orValue([]).transformList(i, c,
+      c.name != variables.gateName, (!has(c.securityContext) ? [JSONPatch{op: ''add'',
+      path: ''/spec/initContainers/'' + string(i) + ''/securityContext'', value: Object.spec.initContainers.securityContext{readOnlyRootFilesystem:
       true, allowPrivilegeEscalation: false, capabilities: Object.spec.initContainers.securityContext.capabilities{drop:
       [''ALL'']} } }] : (has(c.securityContext.readOnlyRootFilesystem) ? [] : [JSONPatch{op:
       ''add'', path: ''/spec/initContainers/'' + string(i) + ''/securityContext/readOnlyRootFilesystem'',
@@ -1116,10 +1102,9 @@
       + string(i) + ''/env/-'', value: Object.spec.initContainers.env{name: e.name,
       value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
       + string(i) + ''/env'', value: miss.map(e, Object.spec.initContainers.env{name:
-      e.name, value: e.value})}])[0]))[0]).flatten() + lists.range(object.spec.?containers.orValue([]).size()).filter(i,
-      object.spec.containers[i].name != variables.gateName) .map(i, [object.spec.containers[i]].map(c,
-      (!has(c.securityContext) ? [JSONPatch{op: ''add'', path: ''/spec/containers/''
-      + string(i) + ''/securityContext'', value: Object.spec.containers.securityContext{readOnlyRootFilesystem:
+      e.name, value: e.value})}])[0])).flatten() + object.spec.?containers.orValue([]).transformList(i,
+      c, c.name != variables.gateName, (!has(c.securityContext) ? [JSONPatch{op: ''add'',
+      path: ''/spec/containers/'' + string(i) + ''/securityContext'', value: Object.spec.containers.securityContext{readOnlyRootFilesystem:
       true, allowPrivilegeEscalation: false, capabilities: Object.spec.containers.securityContext.capabilities{drop:
       [''ALL'']} } }] : (has(c.securityContext.readOnlyRootFilesystem) ? [] : [JSONPatch{op:
       ''add'', path: ''/spec/containers/'' + string(i) + ''/securityContext/readOnlyRootFilesystem'',
@@ -1145,7 +1130,7 @@
       + string(i) + ''/env/-'', value: Object.spec.containers.env{name: e.name, value:
       e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
       + ''/env'', value: miss.map(e, Object.spec.containers.env{name: e.name, value:
-      e.value})}])[0]))[0]).flatten() + (variables.needsTmp && !variables.hasTmpVolume
+      e.value})}])[0])).flatten() + (variables.needsTmp && !variables.hasTmpVolume
       ? (has(object.spec.volumes) ? [JSONPatch{op: ''add'', path: ''/spec/volumes/-'',
       value: Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
       variables.tmpSize} } }] : [JSONPatch{op: ''add'', path: ''/spec/volumes'', value:
