@@ -42,11 +42,9 @@ var InTreeMutationVariables = []struct{ Name, Expr string }{
 
 // celNeedsTmp is true when container c gets the /tmp emptyDir: its root is
 // read-only once mutated and nothing is mounted at /tmp. The start gate
-// (by name) needs neither /tmp nor the env. A mount path is cleaned only
-// when it holds "tmp": cleaning drops a "." or a "/" only where a "/"
-// remains, so no path without it cleans to /tmp.
+// (by name) needs neither /tmp nor the env.
 const celNeedsTmp = `(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true &&
-	!c.?volumeMounts.orValue([]).exists(m, m.mountPath.contains('tmp') && ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/'))`
+	!c.?volumeMounts.orValue([]).exists(m, ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/'))`
 
 // celContainer is the JSON patch filling the unset fields of container c,
 // whose JSON pointer is the expression $P, in a list whose item type is $T

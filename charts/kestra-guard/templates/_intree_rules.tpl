@@ -1042,12 +1042,12 @@
   name: hasTmpVolume
 - expression: object.spec.?initContainers.orValue([]).exists(c, (c.name != variables.gateName
     && c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true && !c.?volumeMounts.orValue([]).exists(m,
-    m.mountPath.contains('tmp') && ('/' + m.mountPath + '/').replace('/./', '/').replace('/./',
-    '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/'))) ||
-    object.spec.?containers.orValue([]).exists(c, (c.name != variables.gateName &&
-    c.?securityContext.?readOnlyRootFilesystem.orValue(true) == true && !c.?volumeMounts.orValue([]).exists(m,
-    m.mountPath.contains('tmp') && ('/' + m.mountPath + '/').replace('/./', '/').replace('/./',
-    '/').replace('//', '/').replace('//', '/').replace('//', '/') == '/tmp/')))
+    ('/' + m.mountPath + '/').replace('/./', '/').replace('/./', '/').replace('//',
+    '/').replace('//', '/').replace('//', '/') == '/tmp/'))) || object.spec.?containers.orValue([]).exists(c,
+    (c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
+    == true && !c.?volumeMounts.orValue([]).exists(m, ('/' + m.mountPath + '/').replace('/./',
+    '/').replace('/./', '/').replace('//', '/').replace('//', '/').replace('//', '/')
+    == '/tmp/')))
   name: needsTmp
 - expression: variables.gateEnabled && !object.spec.?initContainers.orValue([]).exists(c,
     c.name == variables.gateName)
@@ -1089,18 +1089,17 @@
       value: [''ALL'']}] : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
       + string(i) + ''/securityContext/capabilities'', value: Object.spec.initContainers.securityContext.capabilities{drop:
       [''ALL'']} }])) + (!(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-      == true && !c.?volumeMounts.orValue([]).exists(m, m.mountPath.contains(''tmp'')
-      && (''/'' + m.mountPath + ''/'').replace(''/./'', ''/'').replace(''/./'', ''/'').replace(''//'',
-      ''/'').replace(''//'', ''/'').replace(''//'', ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts)
-      ? [JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i) + ''/volumeMounts/-'',
-      value: Object.spec.initContainers.volumeMounts{name: ''kestra-guard-tmp'', mountPath:
-      ''/tmp''} }] : [JSONPatch{op: ''add'', path: ''/spec/initContainers/'' + string(i)
-      + ''/volumeMounts'', value: [Object.spec.initContainers.volumeMounts{name: ''kestra-guard-tmp'',
-      mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size() > 0 ? [] : [variables.env.filter(e,
-      !c.?env.orValue([]).exists(x, x.name == e.name))].map(miss, miss.size() == 0
-      ? [] : has(c.env) ? miss.map(e, JSONPatch{op: ''add'', path: ''/spec/initContainers/''
-      + string(i) + ''/env/-'', value: Object.spec.initContainers.env{name: e.name,
-      value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
+      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
+      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
+      ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts) ? [JSONPatch{op: ''add'', path:
+      ''/spec/initContainers/'' + string(i) + ''/volumeMounts/-'', value: Object.spec.initContainers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''} }] : [JSONPatch{op: ''add'', path:
+      ''/spec/initContainers/'' + string(i) + ''/volumeMounts'', value: [Object.spec.initContainers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size()
+      > 0 ? [] : [variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name ==
+      e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ? miss.map(e, JSONPatch{op:
+      ''add'', path: ''/spec/initContainers/'' + string(i) + ''/env/-'', value: Object.spec.initContainers.env{name:
+      e.name, value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/initContainers/''
       + string(i) + ''/env'', value: miss.map(e, Object.spec.initContainers.env{name:
       e.name, value: e.value})}])[0])).flatten() + object.spec.?containers.orValue([]).transformList(i,
       c, c.name != variables.gateName, (!has(c.securityContext) ? [JSONPatch{op: ''add'',
@@ -1117,20 +1116,19 @@
       value: [''ALL'']}] : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
       + ''/securityContext/capabilities'', value: Object.spec.containers.securityContext.capabilities{drop:
       [''ALL'']} }])) + (!(c.name != variables.gateName && c.?securityContext.?readOnlyRootFilesystem.orValue(true)
-      == true && !c.?volumeMounts.orValue([]).exists(m, m.mountPath.contains(''tmp'')
-      && (''/'' + m.mountPath + ''/'').replace(''/./'', ''/'').replace(''/./'', ''/'').replace(''//'',
-      ''/'').replace(''//'', ''/'').replace(''//'', ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts)
-      ? [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i) + ''/volumeMounts/-'',
-      value: Object.spec.containers.volumeMounts{name: ''kestra-guard-tmp'', mountPath:
-      ''/tmp''} }] : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
-      + ''/volumeMounts'', value: [Object.spec.containers.volumeMounts{name: ''kestra-guard-tmp'',
-      mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size() > 0 ? [] : [variables.env.filter(e,
-      !c.?env.orValue([]).exists(x, x.name == e.name))].map(miss, miss.size() == 0
-      ? [] : has(c.env) ? miss.map(e, JSONPatch{op: ''add'', path: ''/spec/containers/''
-      + string(i) + ''/env/-'', value: Object.spec.containers.env{name: e.name, value:
-      e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/containers/'' + string(i)
-      + ''/env'', value: miss.map(e, Object.spec.containers.env{name: e.name, value:
-      e.value})}])[0])).flatten() + (variables.needsTmp && !variables.hasTmpVolume
+      == true && !c.?volumeMounts.orValue([]).exists(m, (''/'' + m.mountPath + ''/'').replace(''/./'',
+      ''/'').replace(''/./'', ''/'').replace(''//'', ''/'').replace(''//'', ''/'').replace(''//'',
+      ''/'') == ''/tmp/'')) ? [] : has(c.volumeMounts) ? [JSONPatch{op: ''add'', path:
+      ''/spec/containers/'' + string(i) + ''/volumeMounts/-'', value: Object.spec.containers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''} }] : [JSONPatch{op: ''add'', path:
+      ''/spec/containers/'' + string(i) + ''/volumeMounts'', value: [Object.spec.containers.volumeMounts{name:
+      ''kestra-guard-tmp'', mountPath: ''/tmp''}]}]) + (c.?envFrom.orValue([]).size()
+      > 0 ? [] : [variables.env.filter(e, !c.?env.orValue([]).exists(x, x.name ==
+      e.name))].map(miss, miss.size() == 0 ? [] : has(c.env) ? miss.map(e, JSONPatch{op:
+      ''add'', path: ''/spec/containers/'' + string(i) + ''/env/-'', value: Object.spec.containers.env{name:
+      e.name, value: e.value} }) : [JSONPatch{op: ''add'', path: ''/spec/containers/''
+      + string(i) + ''/env'', value: miss.map(e, Object.spec.containers.env{name:
+      e.name, value: e.value})}])[0])).flatten() + (variables.needsTmp && !variables.hasTmpVolume
       ? (has(object.spec.volumes) ? [JSONPatch{op: ''add'', path: ''/spec/volumes/-'',
       value: Object.spec.volumes{name: ''kestra-guard-tmp'', emptyDir: Object.spec.volumes.emptyDir{sizeLimit:
       variables.tmpSize} } }] : [JSONPatch{op: ''add'', path: ''/spec/volumes'', value:
