@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -121,6 +122,22 @@ func TestServerSecurity(t *testing.T) {
 		return b
 	}
 	atLimit, overLimit := sized(limit), sized(limit+1)
+	// The hardened Pod passes metadata-egress-blocked only once the
+	// controller's managed NetworkPolicy for "runners" is in the webhook's
+	// cache, which may take a moment after the namespace is created; the
+	// reviews below are posted once that is so.
+	framework.Eventually(t, func() error {
+		resp, err := c.Post(base+"/validate-pods", "application/json", bytes.NewReader(review("ready", "runners", framework.Gated(g.Config, hardenedPod("runners", "ready")), "Pod")))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var out admissionv1.AdmissionReview
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Response == nil || !out.Response.Allowed {
+			return fmt.Errorf("the hardened Pod is not admitted yet (%v): %+v", err, out.Response)
+		}
+		return nil
+	})
 	for name, tc := range map[string]struct {
 		body    []byte
 		chunked bool
