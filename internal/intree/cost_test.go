@@ -61,8 +61,14 @@ func reviewPod(tb testing.TB, name string) *corev1.Pod {
 // installs them (hack/bench: admission.mode both, the start gate off).
 func benchPolicies(tb testing.TB) (map[string]*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.MutatingAdmissionPolicy) {
 	tb.Helper()
-	objs, err := framework.InTreeObjects(map[string]any{"admission": map[string]any{"mode": "both"},
+	return renderPolicies(tb, map[string]any{"admission": map[string]any{"mode": "both"},
 		"audit": map[string]any{"enabled": false}, "startGate": map[string]any{"enabled": false}})
+}
+
+// renderPolicies renders the chart's in-tree policies with values.
+func renderPolicies(tb testing.TB, values map[string]any) (map[string]*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.MutatingAdmissionPolicy) {
+	tb.Helper()
+	objs, err := framework.InTreeObjects(values)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -106,6 +112,20 @@ func variables(vs []admissionregistrationv1.Variable) []plugincel.NamedExpressio
 // hold.
 func matcher(tb testing.TB, vars []admissionregistrationv1.Variable, hasParams bool, conds []admissionregistrationv1.MatchCondition) func(*admission.VersionedAttributes) bool {
 	tb.Helper()
+	match := conditions(tb, vars, hasParams, conds)
+	return func(va *admission.VersionedAttributes) bool {
+		ok, err := match(va)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return ok
+	}
+}
+
+// conditions is matcher that returns an evaluation's error instead of
+// failing on it.
+func conditions(tb testing.TB, vars []admissionregistrationv1.Variable, hasParams bool, conds []admissionregistrationv1.MatchCondition) func(*admission.VersionedAttributes) (bool, error) {
+	tb.Helper()
 	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	if err != nil {
 		tb.Fatal(err)
@@ -122,12 +142,9 @@ func matcher(tb testing.TB, vars []admissionregistrationv1.Variable, hasParams b
 	}
 	fail := admissionregistrationv1.Fail
 	m := matchconditions.NewMatcher(cond, &fail, "policy", "validate", "bench")
-	return func(va *admission.VersionedAttributes) bool {
+	return func(va *admission.VersionedAttributes) (bool, error) {
 		r := m.Match(compiler.CreateContext(context.Background()), va, nil, nil)
-		if r.Error != nil {
-			tb.Fatal(r.Error)
-		}
-		return r.Matches
+		return r.Matches, r.Error
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/cel-go/common"
+	"github.com/google/cel-go/parser"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/policy"
@@ -52,6 +54,9 @@ func Validations(r policy.Rule) ([]Validation, error) {
 			return nil, fmt.Errorf("rule %s: InTree.Checks[%d]: expected an expression and a message", r.ID, i)
 		}
 		expr := oneLine(c.Expr)
+		if err := complete(expr); err != nil {
+			return nil, fmt.Errorf("rule %s: InTree.Checks[%d]: %w", r.ID, i, err)
+		}
 		switch c.Each {
 		case policy.EachPod:
 			if l := eachContainerForm(expr); l != "" {
@@ -73,6 +78,23 @@ func Validations(r policy.Rule) ([]Validation, error) {
 		}
 	}
 	return out, nil
+}
+
+// complete reports an error unless expr parses as one CEL expression, alone
+// and in parentheses: the policies write it inside calls and joined with
+// others (each, and the match condition), where text such as "a) || (b" or
+// a trailing "// comment" would change what the rest means.
+func complete(expr string) error {
+	p, err := parser.NewParser(parser.EnableOptionalSyntax(true))
+	if err != nil {
+		return err
+	}
+	for _, e := range []string{expr, "(" + expr + ")"} {
+		if _, iss := p.Parse(common.NewTextSource(e)); iss != nil && len(iss.GetErrors()) > 0 {
+			return fmt.Errorf("expected one complete CEL expression: %s", iss.ToDisplayString())
+		}
+	}
+	return nil
 }
 
 // EachContainerPrefix is how the validation of an EachContainer check over

@@ -66,7 +66,11 @@ func TestValidations(t *testing.T) {
 	// read as one by the policies' match condition (templates/intree.yaml)
 	// and joined, wrongly, with the list's other checks.
 	for _, bad := range []policy.CELCheck{{Expr: "true"}, {Each: "volumes", Expr: "true", Message: "m"},
-		{Expr: "object.spec.?containers.orValue([]).all(c, c.name != 'x') || object.spec.?initContainers.orValue([]).all(c, c.name != 'y')", Message: "m"}} {
+		{Expr: "object.spec.?containers.orValue([]).all(c, c.name != 'x') || object.spec.?initContainers.orValue([]).all(c, c.name != 'y')", Message: "m"},
+		// Not one expression: the policies would write it where it changes
+		// what follows.
+		{Each: policy.EachContainer, Expr: "true) || (false", Message: "m"},
+		{Each: policy.EachContainer, Expr: "c.name != 'x' // a comment", Message: "m"}} {
 		if _, err := Validations(policy.Rule{ID: "no-x", InTree: &policy.InTree{Checks: []policy.CELCheck{bad}}}); err == nil || !strings.Contains(err.Error(), "no-x") {
 			t.Errorf("%+v: error %v, want one naming the rule", bad, err)
 		}

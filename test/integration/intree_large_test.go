@@ -35,7 +35,7 @@ func TestInTreeAdmitsLargeScripts(t *testing.T) {
 	inTreeAlone(ctx, t, g, ns, values)
 	// A script line as Python scripts have them: words, numbers, no address.
 	line := "    result = compute(rows[i], 42, label='batch-7') + offset * 3.5  # step 2 of 9\n"
-	for _, kb := range []int{16, 64, 256} {
+	for _, kb := range []int{16, 64, 80, 256} {
 		script := strings.Repeat(line, kb*1024/len(line))
 		p := hardenedPod(ns, fmt.Sprintf("script-%dk", kb))
 		for i := range p.Spec.Containers {

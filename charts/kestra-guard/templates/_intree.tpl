@@ -85,8 +85,6 @@ the list is empty. */}}
   expression: {{ .Values.policy.hostPathAllowList | default list | toJson | toJson }}
 - name: metadataCIDRs
   expression: {{ include "kestra-guard.intree.list" (list . "metadataCIDRs") | toJson }}
-- name: metadataHostnames
-  expression: {{ include "kestra-guard.intree.list" (list . "metadataHostnames") | toJson }}
 - name: metadataHostnamePattern
   expression: {{ include "kestra-guard.intree.hostnamePattern" . | toJson | toJson }}
 - name: apiAudiences
