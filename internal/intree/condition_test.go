@@ -2,15 +2,14 @@ package intree
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
+
+	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
 // conditionCorpus is the Pods the match condition is checked on: the rule
@@ -20,20 +19,8 @@ import (
 func conditionCorpus(t *testing.T) map[string]*corev1.Pod {
 	t.Helper()
 	out := map[string]*corev1.Pod{}
-	files, err := filepath.Glob(filepath.Join(repoRoot(), "internal", "policy", "testdata", "pods", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Pod fixtures: %v", err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p corev1.Pod
-		if err := yaml.Unmarshal(b, &p); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out["fixture "+filepath.Base(f)] = &p
+	for f, p := range framework.PodFixtures(t) {
+		out["fixture "+f] = p
 	}
 	for _, r := range []string{"validate-passing-create.json", "validate-kestra-default-create.json", "mutate-passing-create.json", "mutate-kestra-default-create.json"} {
 		out["review "+r] = reviewPod(t, r)

@@ -2,10 +2,14 @@ package framework
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/config"
 )
@@ -65,4 +69,28 @@ func Gated(cfg config.Config, p *corev1.Pod) *corev1.Pod {
 		p.Spec.InitContainers = append([]corev1.Container{*g.DeepCopy()}, p.Spec.InitContainers...)
 	}
 	return p
+}
+
+// PodFixtures are the rule fixtures of internal/policy/testdata/pods by
+// file name: whole Pods, decoded strictly, each with the annotation naming
+// the rules it breaks (internal/policy's TestPodFixtures).
+func PodFixtures(t testing.TB) map[string]*corev1.Pod {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(RepoRoot(), "internal", "policy", "testdata", "pods", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Pod fixtures in internal/policy/testdata/pods: %v", err)
+	}
+	out := make(map[string]*corev1.Pod, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p corev1.Pod
+		if err := yaml.UnmarshalStrict(b, &p); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[filepath.Base(f)] = &p
+	}
+	return out
 }

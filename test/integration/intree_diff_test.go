@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kestra-guard/kestra-guard/internal/managed"
 	"github.com/kestra-guard/kestra-guard/internal/policy"
@@ -49,22 +47,12 @@ var webhookOnlySpellings = []string{"2852039166", "0xa9fea9fe", "0251.0376.0251.
 func diffCorpus(t *testing.T, ns string, fuzzed int) []diffCase {
 	t.Helper()
 	var out []diffCase
-	files, err := filepath.Glob(filepath.Join(framework.RepoRoot(), "internal", "policy", "testdata", "pods", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Pod fixtures in internal/policy/testdata/pods: %v", err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p corev1.Pod
-		if err := yaml.UnmarshalStrict(b, &p); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	fixtures := framework.PodFixtures(t)
+	for _, f := range slices.Sorted(maps.Keys(fixtures)) {
+		p := fixtures[f]
 		p.Namespace = ns
 		delete(p.Annotations, "test.kestra-guard.io/expect")
-		out = append(out, diffCase{name: "fixture " + filepath.Base(f), pod: &p})
+		out = append(out, diffCase{name: "fixture " + f, pod: p})
 	}
 	for name, p := range map[string]*corev1.Pod{
 		"kestra default": kestraDefaultPod(ns, ""), "kestra containerSpec": containerSpecPod(ns, ""),
@@ -411,6 +399,19 @@ func TestInTreeDecidesAsTheWebhook(t *testing.T) {
 	}
 }
 
+// runnerNamespace creates the runner namespace ns, with labels besides the
+// runner label, and waits until kestra-guard's controller has given it the
+// managed NetworkPolicy, which the in-tree egress policy reads as its param.
+func runnerNamespace(ctx context.Context, t *testing.T, g *framework.Guarded, ns string, labels map[string]string) {
+	t.Helper()
+	all := map[string]string{scope.RunnerLabel: "true"}
+	maps.Copy(all, labels)
+	g.CreateNamespace(t, ns, all)
+	framework.Eventually(t, func() error {
+		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
+	})
+}
+
 // inTreeAlone stops kestra-guard (its Pod webhooks then fail open),
 // installs the in-tree policies of values and waits until they refuse a bad
 // Pod in ns: from then on they alone judge ns.
@@ -436,14 +437,8 @@ func decidesAsTheWebhook(t *testing.T, values map[string]any) {
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
 	const ns, auditNS = "runners", "audited"
-	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
-	g.CreateNamespace(t, auditNS, map[string]string{scope.RunnerLabel: "true", scope.ModeLabel: "audit"})
-	framework.Eventually(t, func() error {
-		if err := g.Client.Get(ctx, client.ObjectKey{Namespace: auditNS, Name: managed.Name}, &networkingv1.NetworkPolicy{}); err != nil {
-			return err
-		}
-		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
-	})
+	runnerNamespace(ctx, t, g, ns, nil)
+	runnerNamespace(ctx, t, g, auditNS, map[string]string{scope.ModeLabel: "audit"})
 	corpus := diffCorpus(t, ns, 300)
 	auditCorpus := diffCorpus(t, auditNS, 50)
 
@@ -567,10 +562,7 @@ func TestInTreeHoldsWhileKestraGuardIsDown(t *testing.T) {
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
 	const ns = "runners"
-	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
-	framework.Eventually(t, func() error {
-		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
-	})
+	runnerNamespace(ctx, t, g, ns, nil)
 	if _, err := g.InstallInTree(ctx, values); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kestra-guard/kestra-guard/internal/managed"
-	"github.com/kestra-guard/kestra-guard/internal/scope"
 	"github.com/kestra-guard/kestra-guard/test/framework"
 )
 
@@ -28,10 +24,7 @@ func TestInTreeAdmitsLargeScripts(t *testing.T) {
 	g := framework.RunGuarded(t, values, nil)
 	ctx := context.Background()
 	const ns = "large"
-	g.CreateNamespace(t, ns, map[string]string{scope.RunnerLabel: "true"})
-	framework.Eventually(t, func() error {
-		return g.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name}, &networkingv1.NetworkPolicy{})
-	})
+	runnerNamespace(ctx, t, g, ns, nil)
 	inTreeAlone(ctx, t, g, ns, values)
 	// A script line as Python scripts have them: words, numbers, no address.
 	line := "    result = compute(rows[i], 42, label='batch-7') + offset * 3.5  # step 2 of 9\n"

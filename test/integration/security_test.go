@@ -126,15 +126,10 @@ func TestServerSecurity(t *testing.T) {
 	// controller's managed NetworkPolicy for "runners" is in the webhook's
 	// cache, which may take a moment after the namespace is created; the
 	// reviews below are posted once that is so.
+	ready := review("ready", "runners", framework.Gated(g.Config, hardenedPod("runners", "ready")), "Pod")
 	framework.Eventually(t, func() error {
-		resp, err := c.Post(base+"/validate-pods", "application/json", bytes.NewReader(review("ready", "runners", framework.Gated(g.Config, hardenedPod("runners", "ready")), "Pod")))
-		if err != nil {
-			return err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var out admissionv1.AdmissionReview
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Response == nil || !out.Response.Allowed {
-			return fmt.Errorf("the hardened Pod is not admitted yet (%v): %+v", err, out.Response)
+		if _, resp := post(t, c, base+"/validate-pods", ready); resp == nil || !resp.Allowed {
+			return fmt.Errorf("the hardened Pod is not admitted yet: %+v", resp)
 		}
 		return nil
 	})
