@@ -201,11 +201,15 @@ func Template(rules []policy.Rule) ([]byte, error) {
 		fmt.Fprintf(&b, "{{- define \"kestra-guard.intree.default.%s\" -}}\n%s\n{{- end -}}\n", d.name, j)
 	}
 	fmt.Fprintf(&b, "{{- define \"kestra-guard.intree.gateName\" -}}\n%s\n{{- end -}}\n", policy.GateContainerName)
-	lists, err := json.Marshal(policy.ContainerLists)
+	prefixes := make([]string, len(policy.ContainerLists))
+	for i, l := range policy.ContainerLists {
+		prefixes[i] = EachContainerPrefix(l)
+	}
+	j, err := json.Marshal(prefixes)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(&b, "{{- /* The Pod's container lists, whose checks start as EachContainerPrefix gives. */ -}}\n{{- define \"kestra-guard.intree.containerLists\" -}}\n%s\n{{- end -}}\n", lists)
+	fmt.Fprintf(&b, "{{- /* How the validations of each container list begin (EachContainerPrefix). */ -}}\n{{- define \"kestra-guard.intree.containerPrefixes\" -}}\n%s\n{{- end -}}\n", j)
 	return b.Bytes(), nil
 }
 

@@ -1175,7 +1175,7 @@
 {{- define "kestra-guard.intree.gateName" -}}
 kestra-guard-start-gate
 {{- end -}}
-{{- /* The Pod's container lists, whose checks start as EachContainerPrefix gives. */ -}}
-{{- define "kestra-guard.intree.containerLists" -}}
-["initContainers","containers","ephemeralContainers"]
+{{- /* How the validations of each container list begin (EachContainerPrefix). */ -}}
+{{- define "kestra-guard.intree.containerPrefixes" -}}
+["object.spec.?initContainers.orValue([]).all(c, ","object.spec.?containers.orValue([]).all(c, ","object.spec.?ephemeralContainers.orValue([]).all(c, "]
 {{- end -}}
