@@ -34,9 +34,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -619,19 +621,16 @@ func liveHeap(b []byte) (float64, error) {
 // server may cut off (a stream reset at its request timeout): the delete
 // is tried again, as often as five times; what it deleted stays deleted.
 func (h *harness) cleanAdmission(ctx context.Context) error {
-	var err error
-	for try := 1; try <= 5; try++ {
-		if err = h.fast.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nsAdmission), client.GracePeriodSeconds(0)); err == nil {
-			return nil
+	const tries = 5
+	try := 0
+	return retry.OnError(wait.Backoff{Steps: tries, Duration: 2 * time.Second, Factor: 1}, func(error) bool { return ctx.Err() == nil }, func() error {
+		try++
+		err := h.fast.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(nsAdmission), client.GracePeriodSeconds(0))
+		if err != nil {
+			step("  deleting the admission samples' Pods (try %d of %d): %v", try, tries, err)
 		}
-		step("  deleting the admission samples' Pods (try %d of 5): %v", try, err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-	return err
+		return err
+	})
 }
 
 // requestsUntilPass reads the API server's request counters every second
